@@ -1,0 +1,63 @@
+/**
+ * The error catalog: every error a client can see, with its HTTP status. One place maps these to
+ * responses (src/http/error-response.ts); a test holds this catalog to the README's table.
+ */
+
+export const ERROR_CATALOG = {
+  INVALID_JSON: { status: 400, description: 'The body is not valid JSON.' },
+  INVALID_REQUEST: { status: 400, description: 'The body does not have the shape the endpoint expects.' },
+  INVALID_INPUT: { status: 400, description: 'An input tensor has the wrong name, datatype, rank, dims or element count.' },
+  INVALID_MODEL_NAME: { status: 400, description: 'A model name or version in the path is not allowed (e.g. `..`).' },
+  MODEL_NOT_FOUND: { status: 404, description: 'No model of that name is in the repository.' },
+  VERSION_NOT_FOUND: { status: 404, description: 'The model has no such version (or it was removed).' },
+  ALIAS_NOT_FOUND: { status: 404, description: 'The routing table has no such alias for the model.' },
+  NOT_FOUND: { status: 404, description: 'No such endpoint.' },
+  PAYLOAD_TOO_LARGE: { status: 413, description: 'The body is larger than BODY_LIMIT_BYTES.' },
+  RATE_LIMITED: { status: 429, description: 'The client or model exceeded its rate limit.' },
+  INFERENCE_FAILED: { status: 500, description: 'onnxruntime failed while running a valid request.' },
+  INTERNAL: { status: 500, description: 'An unexpected server fault.' },
+  VERSION_NOT_READY: { status: 503, description: 'The version exists but is not READY (loading, failed or draining).' },
+  INVALID_ROUTE: { status: 503, description: 'The routing table entry is malformed, loops or names an unknown alias.' },
+  ROUTING_UNAVAILABLE: { status: 503, description: 'The routing table could not be read and no earlier copy is known.' },
+  QUEUE_FULL: { status: 503, description: 'The version\'s queue is full; retry after the Retry-After delay.' },
+  SHUTTING_DOWN: { status: 503, description: 'The gateway is draining and takes no new requests.' },
+  REQUEST_CANCELLED: { status: 499, description: 'The client closed the connection before its request ran (never sent; logged).' },
+  DEADLINE_EXCEEDED: { status: 504, description: 'The request deadline passed before it could run.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export interface SwitchyardErrorOptions {
+  details?: unknown;
+  /** Seconds, sent as Retry-After on 429/503 answers. */
+  retryAfterSeconds?: number;
+  cause?: unknown;
+}
+
+export class SwitchyardError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: unknown;
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: SwitchyardErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SwitchyardError';
+    this.code = code;
+    this.status = ERROR_CATALOG[code].status;
+    this.details = options.details;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+export function isSwitchyardError(error: unknown): error is SwitchyardError {
+  return error instanceof SwitchyardError;
+}
+
+/** A model file onnxruntime refused; never reaches a client directly, becomes a FAILED state's reason. */
+export class ModelLoadError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ModelLoadError';
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * The runtime contract: what the registry and scheduler need from an inference engine.
+ *
+ * Only files under src/runtime/ import onnxruntime-node; everything else sees these interfaces,
+ * so a test or a benchmark can use a second real implementation (in-process vs worker threads).
+ */
+import type { ModelSignature, Tensor } from '../tensor.js';
+
+export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+export interface SessionOptions {
+  /** Threads one session uses inside an operator. Default 1 (parallelism comes from workers). */
+  readonly intraOpThreads: number;
+  /** Threads across independent operators. Default 1. */
+  readonly interOpThreads: number;
+  /** onnxruntime graph optimisation level. Default 'all'. */
+  readonly graphOptimizationLevel: GraphOptimizationLevel;
+}
+
+export const DEFAULT_SESSION_OPTIONS: SessionOptions = Object.freeze({
+  intraOpThreads: 1,
+  interOpThreads: 1,
+  graphOptimizationLevel: 'all',
+});
+
+/** One loaded model file. Safe to call run() concurrently; release() once, after the last run. */
+export interface InferenceSession {
+  readonly signature: ModelSignature;
+  /**
+   * Runs the graph. Input data buffers may be transferred (detached) to a worker: callers must
+   * not reuse them afterwards. `outputNames` defaults to every output.
+   */
+  run(inputs: Readonly<Record<string, Tensor>>, outputNames?: readonly string[]): Promise<Record<string, Tensor>>;
+  /** Frees native memory. Idempotent. */
+  release(): Promise<void>;
+}
+
+export interface InferenceRuntime {
+  /** Loads and validates a model file. Rejects with ModelLoadError carrying onnxruntime's reason. */
+  load(modelPath: string, options?: Partial<SessionOptions>): Promise<InferenceSession>;
+  /** Releases every session and stops workers. Idempotent. */
+  close(): Promise<void>;
+}
