@@ -63,7 +63,7 @@ export async function startRedisServer(port?: number): Promise<OwnRedisServer> {
   };
   const kill = async (): Promise<void> => {
     const current = child;
-    if (!current || current.exitCode !== null) return;
+    if (!current || current.exitCode !== null || current.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       current.once('exit', () => resolve());
       current.kill('SIGKILL');

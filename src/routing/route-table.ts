@@ -1,0 +1,104 @@
+/**
+ * One model's routing table, parsed once per read so the hot path only does map lookups.
+ *
+ * Alias-to-alias targets are followed exactly one level; anything deeper, a loop or a name the
+ * table lacks is reported as invalid, never followed, so a typo can not send traffic somewhere
+ * nobody meant.
+ */
+import { isValidAlias, LATEST_ALIAS, parseRouteTarget, RouteTargetError, type RouteTarget } from './route-target.js';
+
+/** The raw shape shared by Redis hashes and config/routes.json: alias -> target. */
+export type Routes = Readonly<Record<string, string>>;
+
+/** A target that names versions directly. */
+export type ConcreteTarget = Exclude<RouteTarget, { kind: 'alias' }>;
+
+export type AliasLookup =
+  /** The table routes the alias to versions. */
+  | { readonly kind: 'target'; readonly target: ConcreteTarget }
+  /** The built-in `latest` (the table does not override it). */
+  | { readonly kind: 'latest' }
+  /** The table has no such alias. */
+  | { readonly kind: 'missing' }
+  /** The alias exists but its route can not be used; `reason` completes "target "<target>" …". */
+  | { readonly kind: 'invalid'; readonly target: string; readonly reason: string };
+
+export interface RouteProblem {
+  readonly alias: string;
+  readonly target: string;
+  readonly reason: string;
+}
+
+export class RouteTable {
+  /** The table as stored, for status pages and admin answers. */
+  readonly routes: Routes;
+  // A Map, not the object itself: an alias such as `constructor` must not find Object.prototype.
+  readonly #raw: ReadonlyMap<string, string>;
+  readonly #parsed: ReadonlyMap<string, RouteTarget | RouteTargetError>;
+
+  constructor(routes: Routes = {}) {
+    this.routes = Object.freeze({ ...routes });
+    this.#raw = new Map(Object.entries(routes));
+    const parsed = new Map<string, RouteTarget | RouteTargetError>();
+    for (const [alias, raw] of this.#raw) {
+      try {
+        parsed.set(alias, parseRouteTarget(raw));
+      } catch (error) {
+        // Kept per alias: one malformed entry must not take the model's other aliases down with it.
+        parsed.set(alias, error instanceof RouteTargetError ? error : new RouteTargetError(raw, String(error)));
+      }
+    }
+    this.#parsed = parsed;
+  }
+
+  get size(): number {
+    return this.#raw.size;
+  }
+
+  has(alias: string): boolean {
+    return this.#raw.has(alias);
+  }
+
+  lookup(alias: string): AliasLookup {
+    const raw = this.#raw.get(alias);
+    if (raw === undefined) return alias === LATEST_ALIAS ? { kind: 'latest' } : { kind: 'missing' };
+    const first = this.#parsed.get(alias)!;
+    if (first instanceof RouteTargetError) return { kind: 'invalid', target: raw, reason: first.reason };
+    if (first.kind !== 'alias') return { kind: 'target', target: first };
+
+    const next = first.alias;
+    if (next === alias) return { kind: 'invalid', target: raw, reason: `names alias "${alias}" itself (a loop)` };
+    const nextRaw = this.#raw.get(next);
+    if (nextRaw === undefined) {
+      if (next === LATEST_ALIAS) return { kind: 'latest' };
+      return { kind: 'invalid', target: raw, reason: `names alias "${next}", which the table does not have` };
+    }
+    const second = this.#parsed.get(next)!;
+    if (second instanceof RouteTargetError) {
+      return { kind: 'invalid', target: raw, reason: `names alias "${next}", whose ${second.message}` };
+    }
+    if (second.kind === 'alias') {
+      const reason =
+        second.alias === alias
+          ? `names alias "${next}", which names "${alias}" back (a loop)`
+          : `names alias "${next}", which names alias "${second.alias}" in turn; an alias may name another alias only one level deep`;
+      return { kind: 'invalid', target: raw, reason };
+    }
+    return { kind: 'target', target: second };
+  }
+
+  /** Every alias whose route can not be used, for the admin API and the operator CLI to warn early. */
+  problems(): RouteProblem[] {
+    const problems: RouteProblem[] = [];
+    for (const [alias, target] of this.#raw) {
+      if (!isValidAlias(alias)) {
+        // Requests can never name it, so it is dead weight at best and a typo at worst.
+        problems.push({ alias, target, reason: 'sits under an alias name that requests can not use (^[a-z][a-z0-9_-]{0,63}$)' });
+        continue;
+      }
+      const found = this.lookup(alias);
+      if (found.kind === 'invalid') problems.push({ alias, target: found.target, reason: found.reason });
+    }
+    return problems;
+  }
+}
