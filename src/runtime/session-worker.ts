@@ -1,0 +1,108 @@
+/**
+ * A worker thread of WorkerPoolRuntime: holds onnxruntime sessions and runs them here, so that
+ * onnxruntime-node's synchronous session.run never blocks the server's event loop.
+ */
+import { parentPort } from 'node:worker_threads';
+import { InferenceSession as OrtInferenceSession, type Tensor as OrtTensor } from 'onnxruntime-node';
+import type { Tensor } from '../tensor.js';
+import { toOrtSessionOptions } from './ort-session-options.js';
+import { fromOrtResults, signatureOf, toOrtFeeds } from './ort-tensors.js';
+import { ownedTensor, transferablesOf, type WorkerReply, type WorkerRequest } from './session-worker-protocol.js';
+
+interface HeldSession {
+  readonly ort: OrtInferenceSession;
+  inFlight: number;
+  /** Set while release() waits for in-flight runs to finish. */
+  idle: (() => void) | undefined;
+}
+
+if (!parentPort) throw new Error('session-worker.ts must run as a worker thread (WorkerPoolRuntime starts it)');
+const port = parentPort;
+const sessions = new Map<number, HeldSession>();
+
+function reply(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
+  try {
+    port.postMessage(message, transfer);
+  } catch {
+    // A buffer that cannot be transferred (marked untransferable) is cloned instead: slower, still correct.
+    port.postMessage(message);
+  }
+}
+
+function fail(id: number, error: unknown): void {
+  reply({ kind: 'failed', id, message: error instanceof Error ? error.message : String(error) });
+}
+
+async function load(id: number, sessionId: number, modelPath: string, options: Parameters<typeof toOrtSessionOptions>[0]): Promise<void> {
+  let ort: OrtInferenceSession;
+  try {
+    ort = await OrtInferenceSession.create(modelPath, toOrtSessionOptions(options));
+  } catch (error) {
+    fail(id, error);
+    return;
+  }
+  try {
+    const signature = signatureOf(ort);
+    sessions.set(sessionId, { ort, inFlight: 0, idle: undefined });
+    reply({ kind: 'loaded', id, signature });
+  } catch (error) {
+    await ort.release();
+    fail(id, error);
+  }
+}
+
+async function run(
+  id: number,
+  sessionId: number,
+  inputs: Readonly<Record<string, Tensor>>,
+  outputNames: readonly string[] | undefined,
+): Promise<void> {
+  const held = sessions.get(sessionId);
+  if (!held) {
+    fail(id, new Error(`no session ${sessionId} in this worker`));
+    return;
+  }
+  held.inFlight++;
+  try {
+    const feeds = toOrtFeeds(inputs);
+    const results = outputNames ? await held.ort.run(feeds, outputNames) : await held.ort.run(feeds);
+    const outputs = fromOrtResults(results as Record<string, OrtTensor>);
+    for (const name of Object.keys(outputs)) outputs[name] = ownedTensor(outputs[name]!);
+    reply({ kind: 'ran', id, outputs }, transferablesOf(Object.values(outputs)));
+  } catch (error) {
+    fail(id, error);
+  } finally {
+    if (--held.inFlight === 0) held.idle?.();
+  }
+}
+
+async function release(id: number, sessionId: number): Promise<void> {
+  const held = sessions.get(sessionId);
+  if (held) {
+    sessions.delete(sessionId);
+    if (held.inFlight > 0) await new Promise<void>((resolve) => (held.idle = resolve));
+    try {
+      await held.ort.release();
+    } catch (error) {
+      fail(id, error);
+      return;
+    }
+  }
+  reply({ kind: 'released', id });
+}
+
+port.on('message', (request: WorkerRequest) => {
+  switch (request.kind) {
+    case 'load':
+      void load(request.id, request.sessionId, request.modelPath, request.options);
+      break;
+    case 'run':
+      void run(request.id, request.sessionId, request.inputs, request.outputNames);
+      break;
+    case 'release':
+      void release(request.id, request.sessionId);
+      break;
+    case 'crash':
+      throw new Error(request.message);
+  }
+});
