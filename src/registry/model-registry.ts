@@ -1,0 +1,533 @@
+/**
+ * What is live: one entry per model version, each holding the session that serves it.
+ *
+ * A (re)load builds a standby session, warms it up and only then swaps the active pointer, so a
+ * request always lands on a working session. Leases count in-flight work per session; a session
+ * that was swapped out or unloaded is released when its last lease ends, never under a request.
+ * Loads and unloads of one version run one after another; loads queued behind a running one
+ * collapse into a single load of the newest file.
+ */
+import { EventEmitter } from 'node:events';
+import { ModelLoadError, SwitchyardError } from '../errors.js';
+import { isValidModelName, isValidVersion } from '../repository/model-name.js';
+import type { InferenceRuntime, InferenceSession, SessionOptions } from '../runtime/inference-runtime.js';
+import type { ModelSignature } from '../tensor.js';
+import { VersionState, type VersionStatus } from './version-state.js';
+import { warmupInputs } from './warmup-inputs.js';
+
+export interface ModelRegistryOptions {
+  /** Loads model files. The registry releases its sessions but never closes the runtime. */
+  readonly runtime: InferenceRuntime;
+  /** Passed to every runtime.load. Default: the runtime's defaults. */
+  readonly sessionOptions?: Partial<SessionOptions>;
+  /** Run one inference on zeros before a session goes live. Default true. */
+  readonly warmup?: boolean;
+  /** How long close() waits for in-flight leases before releasing sessions anyway. Default 30 000 ms. */
+  readonly closeTimeoutMs?: number;
+}
+
+export interface CloseOptions {
+  /** Overrides ModelRegistryOptions.closeTimeoutMs for this call. */
+  readonly timeoutMs?: number;
+}
+
+/** A session borrowed for one request (or one batch). Release it exactly when the work is done. */
+export interface ModelLease {
+  readonly name: string;
+  readonly version: number;
+  readonly session: InferenceSession;
+  readonly signature: ModelSignature;
+  /** Ends the lease. Safe to call more than once; only the first call counts. */
+  release(): void;
+}
+
+export interface RegistryStats {
+  /** Sessions the runtime handed out (including ones later discarded). */
+  readonly sessionsLoaded: number;
+  /** Sessions given back to the runtime. Equal to sessionsLoaded once everything is closed. */
+  readonly sessionsReleased: number;
+  /** Reloads that replaced a serving session. */
+  readonly swaps: number;
+  /** Loads or warmups that failed. */
+  readonly loadFailures: number;
+}
+
+export type ReleaseCause = 'swapped' | 'unloaded' | 'closed' | 'discarded';
+
+export interface ModelRegistryEvents {
+  'state-changed': [{ name: string; version: number; state: VersionState; previous: VersionState | undefined }];
+  /** A session went live; `reload` when it replaced another one. */
+  loaded: [{ name: string; version: number; path: string; signature: ModelSignature; reload: boolean }];
+  /** The active pointer moved to a new session; the old one drains. */
+  swapped: [{ name: string; version: number; path: string; previousPath: string }];
+  /** A load or warmup failed; `serving` tells whether an older session still answers. */
+  failed: [{ name: string; version: number; path: string; reason: string; serving: boolean }];
+  unloaded: [{ name: string; version: number }];
+  /** A session was handed back to the runtime. */
+  released: [{ name: string; version: number; path: string; cause: ReleaseCause }];
+  /** A session's release() failed; the registry carries on. */
+  error: [Error];
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+interface Operation {
+  readonly kind: 'load' | 'unload';
+  /** The newest file asked for; later load() calls replace it while the operation waits. */
+  path: string;
+  readonly waiters: Waiter[];
+}
+
+interface SessionSlot {
+  readonly session: InferenceSession;
+  readonly path: string;
+  readonly loadedAt: Date;
+  inFlight: number;
+  retired: ReleaseCause | undefined;
+  released: boolean;
+  /** Settles once the runtime has freed the session. */
+  readonly whenReleased: Promise<void>;
+  markReleased(): void;
+}
+
+interface VersionEntry {
+  readonly name: string;
+  readonly version: number;
+  state: VersionState;
+  reason: string | undefined;
+  active: SessionSlot | undefined;
+  /** Swapped-out or unloaded sessions still serving leases. */
+  readonly retired: Set<SessionSlot>;
+  /** Operations not started yet, in order. */
+  ops: Operation[];
+  pumping: boolean;
+  /** Set by unload(): a load finishing now must not go live. */
+  unloadRequested: boolean;
+}
+
+const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
+
+export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
+  readonly #runtime: InferenceRuntime;
+  readonly #sessionOptions: Partial<SessionOptions> | undefined;
+  readonly #warmup: boolean;
+  readonly #closeTimeoutMs: number;
+  readonly #models = new Map<string, Map<number, VersionEntry>>();
+  /** Pumps and session releases still running, awaited by close(). */
+  readonly #background = new Set<Promise<void>>();
+  #stats = { sessionsLoaded: 0, sessionsReleased: 0, swaps: 0, loadFailures: 0 };
+  #closing = false;
+  #closePromise: Promise<void> | undefined;
+
+  constructor(options: ModelRegistryOptions) {
+    super();
+    this.#runtime = options.runtime;
+    this.#sessionOptions = options.sessionOptions;
+    this.#warmup = options.warmup ?? true;
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+  }
+
+  /**
+   * Loads (or reloads) a version from a model file and makes it live once warmed up. Resolves when
+   * that file is serving; rejects with ModelLoadError when it could not be, after recording FAILED
+   * (an older session, if any, keeps serving). Calls made while a load of the same version runs
+   * are merged into one more load of the newest path.
+   */
+  load(name: string, version: number, path: string): Promise<void> {
+    if (!isValidModelName(name) || !isValidVersion(version)) {
+      return Promise.reject(
+        new SwitchyardError('INVALID_MODEL_NAME', `"${name}" version ${version} is not a valid model name and version`, {
+          details: { name, version },
+        }),
+      );
+    }
+    if (this.#closing) return Promise.reject(shuttingDown(name, version));
+    let entry = this.#entry(name, version);
+    if (!entry) {
+      entry = {
+        name,
+        version,
+        state: VersionState.LOADING,
+        reason: undefined,
+        active: undefined,
+        retired: new Set(),
+        ops: [],
+        pumping: false,
+        unloadRequested: false,
+      };
+      let versions = this.#models.get(name);
+      if (!versions) {
+        versions = new Map();
+        this.#models.set(name, versions);
+      }
+      versions.set(version, entry);
+      this.emit('state-changed', { name, version, state: entry.state, previous: undefined });
+    }
+    const promise = new Promise<void>((resolve, reject) => {
+      const last = entry.ops.at(-1);
+      if (last?.kind === 'load') {
+        last.path = path;
+        last.waiters.push({ resolve, reject });
+      } else {
+        entry.ops.push({ kind: 'load', path, waiters: [{ resolve, reject }] });
+      }
+    });
+    this.#pump(entry);
+    return promise;
+  }
+
+  /**
+   * Stops new requests to a version (DRAINING), waits for its in-flight leases, releases its
+   * sessions and forgets it (UNLOADED). Resolves at once for an unknown version.
+   */
+  unload(name: string, version: number): Promise<void> {
+    const entry = this.#entry(name, version);
+    if (!entry) return Promise.resolve();
+    // Queued loads are moot once the version is going away; a running one is discarded on arrival.
+    const dropped = entry.ops.filter((op) => op.kind === 'load');
+    entry.ops = entry.ops.filter((op) => op.kind !== 'load');
+    for (const op of dropped) {
+      const error = new SwitchyardError('VERSION_NOT_FOUND', `${name} version ${version} was unloaded before ${op.path} loaded`);
+      for (const waiter of op.waiters) waiter.reject(error);
+    }
+    entry.unloadRequested = true;
+    this.#setState(entry, VersionState.DRAINING);
+    const promise = new Promise<void>((resolve, reject) => {
+      const last = entry.ops.at(-1);
+      if (last?.kind === 'unload') last.waiters.push({ resolve, reject });
+      else entry.ops.push({ kind: 'unload', path: '', waiters: [{ resolve, reject }] });
+    });
+    this.#pump(entry);
+    return promise;
+  }
+
+  /**
+   * Borrows the version's serving session. Synchronous: this is the hot path. Throws
+   * MODEL_NOT_FOUND / VERSION_NOT_FOUND (404) for unknown names, VERSION_NOT_READY (503) for a
+   * version with nothing to serve (loading, failed first load, draining), SHUTTING_DOWN once
+   * close() has started.
+   */
+  acquire(name: string, version: number): ModelLease {
+    if (this.#closing) throw shuttingDown(name, version);
+    const versions = this.#models.get(name);
+    if (!versions) throw new SwitchyardError('MODEL_NOT_FOUND', `Model "${name}" is not loaded`, { details: { name } });
+    const entry = versions.get(version);
+    if (!entry || entry.state === VersionState.UNLOADED) {
+      throw new SwitchyardError('VERSION_NOT_FOUND', `Model "${name}" has no version ${version}`, {
+        details: { name, version, versions: this.knownVersions(name) },
+      });
+    }
+    const slot = entry.active;
+    if (!slot || entry.unloadRequested) {
+      const why = entry.reason === undefined ? '' : `: ${entry.reason}`;
+      throw new SwitchyardError('VERSION_NOT_READY', `Model "${name}" version ${version} is ${entry.state}${why}`, {
+        details: { name, version, state: entry.state, reason: entry.reason },
+      });
+    }
+    slot.inFlight += 1;
+    let ended = false;
+    return {
+      name,
+      version,
+      session: slot.session,
+      signature: slot.session.signature,
+      release: () => {
+        if (ended) return;
+        ended = true;
+        slot.inFlight -= 1;
+        if (slot.retired && slot.inFlight === 0) this.#releaseSlot(entry, slot);
+      },
+    };
+  }
+
+  /** Names with at least one known version, sorted. */
+  models(): string[] {
+    return [...this.#models.keys()].sort();
+  }
+
+  has(name: string): boolean {
+    return this.#models.has(name);
+  }
+
+  /** Every known version of a model with its state, ascending; empty for an unknown model. */
+  versions(name: string): VersionStatus[] {
+    const versions = this.#models.get(name);
+    if (!versions) return [];
+    return [...versions.values()].sort((a, b) => a.version - b.version).map((entry) => this.#status(entry));
+  }
+
+  /** One version's status, or undefined. */
+  status(name: string, version: number): VersionStatus | undefined {
+    const entry = this.#entry(name, version);
+    return entry ? this.#status(entry) : undefined;
+  }
+
+  /**
+   * Versions acquire() would serve right now, ascending. This includes a FAILED version still
+   * serving its older session; use versions() to tell READY ones apart.
+   */
+  servableVersions(name: string): number[] {
+    return this.versions(name)
+      .filter((status) => status.servable)
+      .map((status) => status.version);
+  }
+
+  /** Every version the registry knows of, in any state, ascending. */
+  knownVersions(name: string): number[] {
+    return this.versions(name).map((status) => status.version);
+  }
+
+  stats(): RegistryStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Refuses new acquires, waits up to the timeout for in-flight leases (and for running loads),
+   * then releases every session. Does not close the runtime. Idempotent.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    this.#closePromise ??= this.#close(options.timeoutMs ?? this.#closeTimeoutMs);
+    return this.#closePromise;
+  }
+
+  async #close(timeoutMs: number): Promise<void> {
+    this.#closing = true;
+    const entries = [...this.#models.values()].flatMap((versions) => [...versions.values()]);
+    for (const entry of entries) {
+      for (const op of entry.ops) {
+        for (const waiter of op.waiters) {
+          if (op.kind === 'unload') waiter.resolve();
+          else waiter.reject(shuttingDown(entry.name, entry.version));
+        }
+      }
+      entry.ops = [];
+      entry.unloadRequested = true;
+      if (entry.state !== VersionState.UNLOADED) this.#setState(entry, VersionState.DRAINING);
+      const active = entry.active;
+      entry.active = undefined;
+      if (active) this.#retire(entry, active, 'closed');
+    }
+    // Loads already inside onnxruntime cannot be cancelled; they discard their session on arrival.
+    const drained = (async () => {
+      while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, timeoutMs));
+      timer.unref();
+    });
+    const leasesDone = Promise.all(entries.flatMap((entry) => [...entry.retired].map((slot) => slot.whenReleased)));
+    await Promise.race([leasesDone, timedOut]);
+    clearTimeout(timer);
+    // Leases still out after the timeout lose their session: shutdown must finish.
+    for (const entry of entries) for (const slot of [...entry.retired]) this.#releaseSlot(entry, slot);
+    await drained;
+    for (const entry of entries) {
+      if (entry.state !== VersionState.UNLOADED) {
+        this.#setState(entry, VersionState.UNLOADED);
+        this.emit('unloaded', { name: entry.name, version: entry.version });
+      }
+    }
+    this.#models.clear();
+  }
+
+  #entry(name: string, version: number): VersionEntry | undefined {
+    return this.#models.get(name)?.get(version);
+  }
+
+  #status(entry: VersionEntry): VersionStatus {
+    let inFlight = entry.active?.inFlight ?? 0;
+    for (const slot of entry.retired) inFlight += slot.inFlight;
+    const active = entry.active;
+    return {
+      name: entry.name,
+      version: entry.version,
+      state: entry.state,
+      ...(entry.reason === undefined ? {} : { reason: entry.reason }),
+      servable: !this.#closing && !entry.unloadRequested && active !== undefined,
+      ...(active ? { signature: active.session.signature, loadedAt: active.loadedAt, path: active.path } : {}),
+      inFlight,
+    };
+  }
+
+  #setState(entry: VersionEntry, state: VersionState): void {
+    const previous = entry.state;
+    if (previous === state) return;
+    entry.state = state;
+    this.emit('state-changed', { name: entry.name, version: entry.version, state, previous });
+  }
+
+  /** Runs the version's queued operations one at a time. */
+  #pump(entry: VersionEntry): void {
+    if (entry.pumping) return;
+    entry.pumping = true;
+    const run = (async () => {
+      for (let op = entry.ops.shift(); op; op = entry.ops.shift()) {
+        try {
+          if (op.kind === 'load') await this.#runLoad(entry, op);
+          else await this.#runUnload(entry, op);
+        } catch (error) {
+          // Each step handles its own failures; this only keeps an unexpected fault from wedging the queue.
+          for (const waiter of op.waiters) waiter.reject(error);
+        }
+      }
+    })().finally(() => {
+      entry.pumping = false;
+      this.#background.delete(run);
+    });
+    this.#background.add(run);
+  }
+
+  async #runLoad(entry: VersionEntry, op: Operation): Promise<void> {
+    const { path } = op;
+    if (this.#closing) {
+      for (const waiter of op.waiters) waiter.reject(shuttingDown(entry.name, entry.version));
+      return;
+    }
+    entry.unloadRequested = false;
+    if (!this.#entry(entry.name, entry.version)) this.#remember(entry);
+    this.#setState(entry, entry.active ? VersionState.RELOADING : VersionState.LOADING);
+
+    let session: InferenceSession;
+    try {
+      session = await this.#runtime.load(path, this.#sessionOptions);
+    } catch (error) {
+      this.#loadFailed(entry, op, error);
+      return;
+    }
+    this.#stats.sessionsLoaded += 1;
+
+    if (this.#warmup) {
+      try {
+        await session.run(warmupInputs(session.signature));
+      } catch (error) {
+        this.#discard(entry, session, path);
+        this.#loadFailed(entry, op, new ModelLoadError(`warmup inference failed for ${path}: ${messageOf(error)}`, { cause: error }));
+        return;
+      }
+    }
+
+    if (this.#closing || entry.unloadRequested) {
+      // The version is going away while this file loaded: it must not go live.
+      this.#discard(entry, session, path);
+      for (const waiter of op.waiters) waiter.resolve();
+      return;
+    }
+
+    const previous = entry.active;
+    let resolveReleased!: () => void;
+    const whenReleased = new Promise<void>((resolve) => {
+      resolveReleased = resolve;
+    });
+    entry.active = {
+      session,
+      path,
+      loadedAt: new Date(),
+      inFlight: 0,
+      retired: undefined,
+      released: false,
+      whenReleased,
+      markReleased: resolveReleased,
+    };
+    entry.reason = undefined;
+    this.#setState(entry, VersionState.READY);
+    this.emit('loaded', { name: entry.name, version: entry.version, path, signature: session.signature, reload: previous !== undefined });
+    if (previous) {
+      this.#stats.swaps += 1;
+      this.emit('swapped', { name: entry.name, version: entry.version, path, previousPath: previous.path });
+      this.#retire(entry, previous, 'swapped');
+    }
+    for (const waiter of op.waiters) waiter.resolve();
+  }
+
+  #loadFailed(entry: VersionEntry, op: Operation, error: unknown): void {
+    this.#stats.loadFailures += 1;
+    const reason = messageOf(error);
+    const failure = error instanceof ModelLoadError ? error : new ModelLoadError(reason, { cause: error });
+    // An unload or close that arrived meanwhile owns the state now.
+    if (!this.#closing && !entry.unloadRequested) {
+      entry.reason = reason;
+      this.#setState(entry, VersionState.FAILED);
+      this.emit('failed', { name: entry.name, version: entry.version, path: op.path, reason, serving: entry.active !== undefined });
+    }
+    for (const waiter of op.waiters) waiter.reject(failure);
+  }
+
+  async #runUnload(entry: VersionEntry, op: Operation): Promise<void> {
+    const active = entry.active;
+    entry.active = undefined;
+    if (active) this.#retire(entry, active, 'unloaded');
+    await Promise.all([...entry.retired].map((slot) => slot.whenReleased));
+    entry.reason = undefined;
+    entry.unloadRequested = false;
+    this.#setState(entry, VersionState.UNLOADED);
+    // Forgotten before the waiters hear about it, so they never see an UNLOADED leftover.
+    if (entry.ops.length === 0) this.#forget(entry);
+    this.emit('unloaded', { name: entry.name, version: entry.version });
+    for (const waiter of op.waiters) waiter.resolve();
+  }
+
+  #remember(entry: VersionEntry): void {
+    let versions = this.#models.get(entry.name);
+    if (!versions) {
+      versions = new Map();
+      this.#models.set(entry.name, versions);
+    }
+    versions.set(entry.version, entry);
+  }
+
+  #forget(entry: VersionEntry): void {
+    const versions = this.#models.get(entry.name);
+    if (versions?.get(entry.version) !== entry) return;
+    versions.delete(entry.version);
+    if (versions.size === 0) this.#models.delete(entry.name);
+  }
+
+  /** Takes a session out of service; it is freed as soon as no lease holds it. */
+  #retire(entry: VersionEntry, slot: SessionSlot, cause: ReleaseCause): void {
+    slot.retired = cause;
+    entry.retired.add(slot);
+    if (slot.inFlight === 0) this.#releaseSlot(entry, slot);
+  }
+
+  #releaseSlot(entry: VersionEntry, slot: SessionSlot): void {
+    if (slot.released) return;
+    slot.released = true;
+    entry.retired.delete(slot);
+    this.#freeSession(entry, slot.session, slot.path, slot.retired ?? 'closed').then(slot.markReleased, slot.markReleased);
+  }
+
+  /** Frees a standby session that never went live. */
+  #discard(entry: VersionEntry, session: InferenceSession, path: string): void {
+    void this.#freeSession(entry, session, path, 'discarded');
+  }
+
+  #freeSession(entry: VersionEntry, session: InferenceSession, path: string, cause: ReleaseCause): Promise<void> {
+    // Counted when decided, not when onnxruntime finishes, so callers see it right after the last lease ends.
+    this.#stats.sessionsReleased += 1;
+    this.emit('released', { name: entry.name, version: entry.version, path, cause });
+    const done: Promise<void> = session
+      .release()
+      .catch((error: unknown) => {
+        if (this.listenerCount('error') > 0) {
+          this.emit('error', new Error(`releasing ${entry.name} version ${entry.version} failed: ${messageOf(error)}`, { cause: error }));
+        }
+      })
+      .finally(() => this.#background.delete(done));
+    this.#background.add(done);
+    return done;
+  }
+}
+
+function shuttingDown(name: string, version: number): SwitchyardError {
+  return new SwitchyardError('SHUTTING_DOWN', `The registry is closing; ${name} version ${version} takes no new work`, {
+    details: { name, version },
+  });
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
