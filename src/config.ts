@@ -21,6 +21,7 @@ const envSchema = z.object({
   ROUTE_CACHE_TTL_MS: integer(1).default(250),
   MODEL_STABILITY_MS: integer(0).default(500),
   RUNTIME_WORKERS: integer(1).default(availableParallelism()),
+  RUNTIME_WORKER_NICE: integer(0).max(19).default(10),
   RUNTIME_INTRA_OP_THREADS: integer(1).default(1),
   RUNTIME_INTER_OP_THREADS: integer(1).default(1),
   RUNTIME_GRAPH_OPTIMIZATION: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
@@ -41,6 +42,7 @@ export interface Config {
   readonly modelStabilityMs: number;
   readonly runtime: {
     readonly workers: number;
+    readonly workerNice: number;
     readonly intraOpThreads: number;
     readonly interOpThreads: number;
     readonly graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
@@ -74,6 +76,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     modelStabilityMs: e.MODEL_STABILITY_MS,
     runtime: Object.freeze({
       workers: e.RUNTIME_WORKERS,
+      workerNice: e.RUNTIME_WORKER_NICE,
       intraOpThreads: e.RUNTIME_INTRA_OP_THREADS,
       interOpThreads: e.RUNTIME_INTER_OP_THREADS,
       graphOptimizationLevel: e.RUNTIME_GRAPH_OPTIMIZATION,

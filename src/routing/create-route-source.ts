@@ -4,7 +4,6 @@
  */
 import { FileRouteSource } from './file-route-source.js';
 import { RedisRouteSource } from './redis-route-source.js';
-import type { RouteSource, RouteStore } from './route-source.js';
 
 export interface RouteSourceConfig {
   /** REDIS_URL; when set, Redis is the source. Default unset (the file is). */
@@ -15,7 +14,7 @@ export interface RouteSourceConfig {
   routesFile?: string;
 }
 
-export function createRouteSource(config: RouteSourceConfig = {}): RouteSource & RouteStore {
+export function createRouteSource(config: RouteSourceConfig = {}): RedisRouteSource | FileRouteSource {
   if (config.redisUrl) {
     return new RedisRouteSource(
       config.redisPrefix === undefined ? { url: config.redisUrl } : { url: config.redisUrl, prefix: config.redisPrefix },

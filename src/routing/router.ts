@@ -21,6 +21,8 @@ export interface RouterOptions {
   servableVersions: (model: string) => readonly number[];
   /** Every version the repository knows for the model, in any state. Required. */
   knownVersions: (model: string) => readonly number[];
+  /** Why a version can not take requests (its state and last load error), for error messages. Default none. */
+  describeVersion?: (model: string, version: number) => string | undefined;
   /** Age after which a cached table is refreshed (still served meanwhile). Default 250 ms. */
   cacheTtlMs?: number;
   /** Most models whose tables are cached. Default 10,000. */
@@ -58,6 +60,7 @@ export class Router {
   readonly #servableVersions: (model: string) => readonly number[];
   readonly #knownVersions: (model: string) => readonly number[];
   readonly #random: () => number;
+  readonly #describeVersion: (model: string, version: number) => string | undefined;
   readonly #cache: LRUCache<string, RouteTable>;
   readonly #unsubscribe: () => void;
   // Bumped on every change notification, so a read that started before a change is retried.
@@ -71,6 +74,7 @@ export class Router {
     this.#servableVersions = options.servableVersions;
     this.#knownVersions = options.knownVersions;
     this.#random = options.random ?? Math.random;
+    this.#describeVersion = options.describeVersion ?? (() => undefined);
     this.#cache = new LRUCache<string, RouteTable>({
       max: options.cacheMax ?? 10_000,
       ttl: options.cacheTtlMs ?? 250,
@@ -209,7 +213,8 @@ export class Router {
     if (this.#servableVersions(model).includes(version)) return version;
     const via = alias === undefined ? '' : ` (route "${alias}")`;
     if (known.includes(version)) {
-      throw new SwitchyardError('VERSION_NOT_READY', `Version ${version} of model "${model}"${via} is not READY`, {
+      const why = this.#describeVersion(model, version);
+      throw new SwitchyardError('VERSION_NOT_READY', `Version ${version} of model "${model}"${via} is not READY${why ? `: ${why}` : ''}`, {
         details: { model, version, alias },
         retryAfterSeconds: 1,
       });

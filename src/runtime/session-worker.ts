@@ -2,7 +2,9 @@
  * A worker thread of WorkerPoolRuntime: holds onnxruntime sessions and runs them here, so that
  * onnxruntime-node's synchronous session.run never blocks the server's event loop.
  */
-import { parentPort } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
 import { InferenceSession as OrtInferenceSession, type Tensor as OrtTensor } from 'onnxruntime-node';
 import type { Tensor } from '../tensor.js';
 import { toOrtSessionOptions } from './ort-session-options.js';
@@ -18,6 +20,21 @@ interface HeldSession {
 
 if (!parentPort) throw new Error('session-worker.ts must run as a worker thread (WorkerPoolRuntime starts it)');
 const port = parentPort;
+
+/**
+ * Lowers this thread's priority (Linux lets setpriority target one thread by its id), so the
+ * HTTP thread wins the CPU when inference saturates every core. Best effort: elsewhere it stays.
+ */
+function lowerThreadPriority(nice: number): void {
+  if (nice <= 0 || process.platform !== 'linux') return;
+  try {
+    const threadId = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(threadId)) setPriority(threadId, nice);
+  } catch {
+    // No /proc or no permission: run at the process's priority.
+  }
+}
+lowerThreadPriority(Number((workerData as { threadNice?: number } | undefined)?.threadNice ?? 0));
 const sessions = new Map<number, HeldSession>();
 
 function reply(message: WorkerReply, transfer: ArrayBuffer[] = []): void {

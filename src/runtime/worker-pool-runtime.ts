@@ -32,6 +32,12 @@ export interface WorkerPoolRuntimeOptions {
    * that dies is replaced by the next load. Default os.availableParallelism().
    */
   readonly workers?: number;
+  /**
+   * Nice value (0..19) of the worker threads on Linux. Inference yields the CPU to the thread that
+   * serves HTTP, so health checks and light requests stay fast while a model saturates every core.
+   * Default 10; 0 leaves them at the process's priority.
+   */
+  readonly threadNice?: number;
   /** Told once per session lost to a worker that exited unexpectedly, so its owner can reload it. Default: nobody. */
   readonly onSessionLost?: (event: SessionLostEvent) => void;
 }
@@ -89,8 +95,8 @@ class PoolWorker {
   #nextId = 1;
   #lastError: string | undefined;
 
-  constructor(entry: URL, onExit: (worker: PoolWorker, reason: string) => void) {
-    this.thread = new Worker(entry);
+  constructor(entry: URL, threadNice: number, onExit: (worker: PoolWorker, reason: string) => void) {
+    this.thread = new Worker(entry, { workerData: { threadNice } });
     // Idle workers must not keep a process alive; request() refs the thread while anything is pending.
     this.thread.unref();
     this.thread.on('message', (reply: WorkerReply) => {
@@ -136,6 +142,7 @@ class PoolWorker {
 export class WorkerPoolRuntime implements InferenceRuntime {
   readonly #maxWorkers: number;
   readonly #onSessionLost: ((event: SessionLostEvent) => void) | undefined;
+  readonly #threadNice: number;
   readonly #entry = workerEntry();
   readonly #workers: PoolWorker[] = [];
   readonly #counters: PoolCounters = { runs: 0, sessionsReleased: 0, sessionsLost: 0, workerExits: 0 };
@@ -146,6 +153,10 @@ export class WorkerPoolRuntime implements InferenceRuntime {
     if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be an integer >= 1, got ${workers}`);
     this.#maxWorkers = workers;
     this.#onSessionLost = options.onSessionLost;
+    this.#threadNice = options.threadNice ?? 10;
+    if (!Number.isInteger(this.#threadNice) || this.#threadNice < 0 || this.#threadNice > 19) {
+      throw new RangeError(`threadNice must be an integer from 0 to 19, got ${this.#threadNice}`);
+    }
   }
 
   async load(modelPath: string, options?: Partial<SessionOptions>): Promise<InferenceSession> {
@@ -211,7 +222,7 @@ export class WorkerPoolRuntime implements InferenceRuntime {
   /** Fewest sessions first, then least outstanding work; a new thread while the pool may still grow. */
   #placeSession(): PoolWorker {
     if (this.#workers.length < this.#maxWorkers) {
-      const worker = new PoolWorker(this.#entry, (exited, reason) => this.#workerExited(exited, reason));
+      const worker = new PoolWorker(this.#entry, this.#threadNice, (exited, reason) => this.#workerExited(exited, reason));
       this.#workers.push(worker);
       return worker;
     }

@@ -202,7 +202,10 @@ describe('propagation', () => {
   it('does not see a raw HSET before its cache lifetime without an announcement', async () => {
     // The counterpart of the test above: proves that one measures the announcement, not the cache.
     await rawTable('m', { default: '2' });
-    const r = router({ source: source(), cacheTtlMs: 60_000 });
+    const s = source();
+    // Once connected, so the refresh that follows a (re)connection can not be mistaken for a leak.
+    await s.ready();
+    const r = router({ source: s, cacheTtlMs: 60_000 });
     expect((await r.resolve('m')).version).toBe(2);
     await raw.hset(`${prefix}routes:m`, 'default', '3');
     const seen = await observeWithin(300, () => r.resolve('m'), (res) => res.version === 3);

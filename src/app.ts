@@ -1,0 +1,196 @@
+/**
+ * Wires the modules together; the only place that knows them all. Start-up order: runtime,
+ * registry, routing source, HTTP listener, repository scan. Shutdown is the reverse, ordered so
+ * that nothing accepted is dropped: refuse new work, drain, release sessions, close Redis.
+ */
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { createHttpApp } from './http/create-http-app.js';
+import type { Readiness } from './http/http-services.js';
+import { RequestGate } from './http/request-gate.js';
+import { createLogger } from './logger.js';
+import { ModelRegistry } from './registry/model-registry.js';
+import { RepositorySync } from './registry/repository-sync.js';
+import { ModelRepository } from './repository/model-repository.js';
+import { createRouteSource } from './routing/create-route-source.js';
+import { Router } from './routing/router.js';
+import type { InferenceRuntime } from './runtime/inference-runtime.js';
+import { WorkerPoolRuntime } from './runtime/worker-pool-runtime.js';
+import { DirectScheduler } from './scheduling/direct-scheduler.js';
+import type { InferenceScheduler } from './scheduling/inference-scheduler.js';
+
+export interface SwitchyardOptions {
+  /** Default: a pino logger at config.logLevel on stdout. */
+  readonly logger?: Logger;
+  /** Default: a WorkerPoolRuntime sized by config.runtime.workers. */
+  readonly runtime?: InferenceRuntime;
+}
+
+export interface ShutdownReport {
+  /** True when every accepted request answered before the drain timeout. */
+  readonly drained: boolean;
+  /** Requests still running when the drain timeout ended the wait. */
+  readonly abandoned: number;
+}
+
+export class Switchyard {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly runtime: InferenceRuntime;
+  readonly registry: ModelRegistry;
+  readonly repository: ModelRepository;
+  readonly sync: RepositorySync;
+  readonly routeSource: ReturnType<typeof createRouteSource>;
+  readonly router: Router;
+  readonly scheduler: InferenceScheduler;
+  readonly gate = new RequestGate();
+  readonly http: ReturnType<typeof createHttpApp>;
+  #server: ServerType | undefined;
+  #routingEverConnected = false;
+  #initialLoadDone = false;
+  #shutdown: Promise<ShutdownReport> | undefined;
+
+  constructor(config: Config, options: SwitchyardOptions = {}) {
+    this.config = config;
+    this.logger = options.logger ?? createLogger(config.logLevel);
+    this.runtime =
+      options.runtime ??
+      new WorkerPoolRuntime({
+        workers: config.runtime.workers,
+        threadNice: config.runtime.workerNice,
+        onSessionLost: (lost) => this.#reloadLostSession(lost.modelPath, lost.reason) });
+    this.registry = new ModelRegistry({
+      runtime: this.runtime,
+      sessionOptions: config.runtime,
+      warmup: config.warmup,
+      closeTimeoutMs: config.drainTimeoutMs,
+    });
+    this.repository = new ModelRepository({ root: config.modelRepo, stabilityWindowMs: config.modelStabilityMs, logger: this.logger });
+    this.sync = new RepositorySync({ repository: this.repository, registry: this.registry, logger: this.logger });
+    this.routeSource = createRouteSource({
+      ...(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl }),
+      redisPrefix: config.redisPrefix,
+      routesFile: config.routesFile,
+    });
+    this.router = new Router({
+      source: this.routeSource,
+      servableVersions: (model) => this.registry.servableVersions(model),
+      knownVersions: (model) => this.registry.knownVersions(model),
+      describeVersion: (model, version) => {
+        const status = this.registry.status(model, version);
+        return status && `${status.state}${status.reason ? ` (${status.reason})` : ''}`;
+      },
+      cacheTtlMs: config.routeCacheTtlMs,
+    });
+    this.scheduler = new DirectScheduler(this.registry);
+    this.http = createHttpApp({
+      catalog: this.registry,
+      resolver: this.router,
+      scheduler: this.scheduler,
+      gate: this.gate,
+      readiness: () => this.readiness(),
+      logger: this.logger,
+      bodyLimitBytes: config.bodyLimitBytes,
+    });
+    this.#logLifecycle();
+  }
+
+  /** Builds, listens and scans the repository; resolves once the initial versions have loaded. */
+  static async start(config: Config, options: SwitchyardOptions = {}): Promise<Switchyard> {
+    const gateway = new Switchyard(config, options);
+    await gateway.listen();
+    await gateway.loadRepository();
+    return gateway;
+  }
+
+  get port(): number {
+    return (this.#server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#server = serve({ fetch: this.http.fetch, port: this.config.port, hostname: this.config.host }, () => resolve());
+    });
+  }
+
+  async loadRepository(): Promise<void> {
+    // Readiness needs the routing source reachable once; after that a lost Redis only degrades.
+    await Promise.race([this.routeSource.ready().catch(() => undefined), new Promise((r) => setTimeout(r, 3_000).unref())]);
+    this.readiness();
+    await this.sync.start();
+    await this.sync.whenIdle();
+    this.#initialLoadDone = true;
+    this.logger.info({ models: this.registry.models() }, 'repository scanned');
+  }
+
+  readiness(): Readiness {
+    const reasons: string[] = [];
+    if (this.gate.closing) reasons.push('closing: the gateway is shutting down');
+    if (!this.#initialLoadDone) reasons.push('repository: initial scan and loads not finished');
+    const source = this.router.status().source;
+    if (source.connected) this.#routingEverConnected = true;
+    else if (!this.#routingEverConnected) {
+      reasons.push(`routing: ${source.kind} source not reachable yet${source.lastError ? ` (${source.lastError})` : ''}`);
+    }
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  /**
+   * Ordered shutdown: readiness fails and new requests get 503 at once; accepted requests finish
+   * (bounded by DRAIN_TIMEOUT_MS); the watcher stops; sessions are released; Redis is closed;
+   * the listener closes. Safe to call twice (the second call gets the first one's result).
+   */
+  shutdown(): Promise<ShutdownReport> {
+    this.#shutdown ??= this.#doShutdown();
+    return this.#shutdown;
+  }
+
+  async #doShutdown(): Promise<ShutdownReport> {
+    this.logger.info({ inFlight: this.gate.inFlight }, 'shutdown: refusing new requests, draining');
+    this.gate.close();
+    const drained = await this.gate.drain(this.config.drainTimeoutMs);
+    const abandoned = this.gate.inFlight;
+    if (!drained) this.logger.warn({ abandoned }, 'shutdown: drain timeout reached');
+    this.sync.close();
+    await this.repository.close();
+    await this.registry.close({ timeoutMs: drained ? this.config.drainTimeoutMs : 0 });
+    await this.runtime.close();
+    await this.router.close();
+    await this.routeSource.close();
+    await new Promise<void>((resolve) => {
+      if (!this.#server) return resolve();
+      this.#server.close(() => resolve());
+      if ('closeAllConnections' in this.#server) this.#server.closeAllConnections();
+    });
+    this.logger.info({ drained }, 'shutdown complete');
+    return { drained, abandoned };
+  }
+
+  /** A worker thread died with a session: load that version again from its file. */
+  #reloadLostSession(modelPath: string, reason: string): void {
+    for (const name of this.registry.models()) {
+      for (const status of this.registry.versions(name)) {
+        if (status.path !== modelPath) continue;
+        this.logger.error({ event: 'session-lost', model: name, version: status.version, reason }, 'session lost with its worker; reloading');
+        this.registry.load(name, status.version, modelPath).catch(() => undefined);
+      }
+    }
+  }
+
+  #logLifecycle(): void {
+    const log = this.logger;
+    this.registry.on('loaded', (e) => log.info({ event: 'loaded', model: e.name, version: e.version, path: e.path, reload: e.reload }, 'model loaded'));
+    this.registry.on('swapped', (e) => log.info({ event: 'swapped', model: e.name, version: e.version, path: e.path }, 'model swapped'));
+    this.registry.on('failed', (e) =>
+      log.error({ event: 'failed', model: e.name, version: e.version, path: e.path, reason: e.reason, serving: e.serving }, 'model load failed'),
+    );
+    this.registry.on('unloaded', (e) => log.info({ event: 'unloaded', model: e.name, version: e.version }, 'model unloaded'));
+    this.registry.on('error', (error) => log.error({ err: error }, 'registry error'));
+  }
+}

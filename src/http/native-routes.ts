@@ -1,0 +1,97 @@
+/**
+ * Native endpoints: versioned predict and model listing. Thin on purpose: validate the path,
+ * resolve the version, decode against its signature, hand to the scheduler, encode.
+ */
+import { Hono } from 'hono';
+import { SwitchyardError } from '../errors.js';
+import { decodeNativeRequest, encodeNativeResponse } from '../protocol/native-json-codec.js';
+import type { ModelSignature } from '../tensor.js';
+import type { HttpServices, VersionView } from './http-services.js';
+import { clientConnection, readJsonBody } from './request-body.js';
+import { assertModelName, assertVersionSpec, deadlineFromTimeout } from './request-params.js';
+
+function describeVersion(view: VersionView) {
+  return {
+    version: view.version,
+    state: view.state,
+    ...(view.reason ? { reason: view.reason } : {}),
+    inputs: view.signature?.inputs ?? [],
+    outputs: view.signature?.outputs ?? [],
+  };
+}
+
+export function signatureOf(services: HttpServices, model: string, version: number): ModelSignature {
+  const view = services.catalog.versions(model).find((v) => v.version === version);
+  if (!view) throw new SwitchyardError('VERSION_NOT_FOUND', `model '${model}' has no version ${version}`);
+  if (!view.signature) {
+    throw new SwitchyardError(
+      'VERSION_NOT_READY',
+      `model '${model}' version ${version} is ${view.state}${view.reason ? `: ${view.reason}` : ''}`,
+      { retryAfterSeconds: 1 },
+    );
+  }
+  return view.signature;
+}
+
+export function assertModelExists(services: HttpServices, model: string): void {
+  assertModelName(model);
+  if (!services.catalog.has(model)) {
+    throw new SwitchyardError('MODEL_NOT_FOUND', `no model named '${model}' in the repository`);
+  }
+}
+
+export function nativeRoutes(services: HttpServices): Hono {
+  const app = new Hono();
+
+  const predict = async (c: import('hono').Context, model: string, spec: string | undefined) => {
+    assertModelExists(services, model);
+    if (spec !== undefined) assertVersionSpec(spec);
+    const deadline = deadlineFromTimeout(c.req.header('x-request-timeout-ms'));
+    const body = await readJsonBody(c, services.bodyLimitBytes);
+    const { version } = await services.resolver.resolve(model, spec);
+    const decoded = decodeNativeRequest(body, signatureOf(services, model, version));
+    const result = await services.scheduler.infer({
+      model,
+      version,
+      inputs: decoded.inputs,
+      outputs: decoded.outputs,
+      client: clientConnection(c),
+      ...(deadline === undefined ? {} : { deadline }),
+    });
+    // A plain header object (no c.header()) keeps @hono/node-server on its fast response path.
+    return new Response(JSON.stringify(encodeNativeResponse(model, result.version, result.outputs)), {
+      status: 200,
+      headers: { 'content-type': 'application/json', 'x-model-version': String(result.version) },
+    });
+  };
+
+  app.post('/models/:name/predict', (c) => predict(c, c.req.param('name'), undefined));
+  app.post('/models/:name/:version/predict', (c) => predict(c, c.req.param('name'), c.req.param('version')));
+
+  app.get('/models', async (c) => {
+    const models = await Promise.all(
+      services.catalog.models().map(async (name) => ({
+        name,
+        versions: services.catalog.versions(name).map((v) => ({
+          version: v.version,
+          state: v.state,
+          ...(v.reason ? { reason: v.reason } : {}),
+        })),
+        routes: await services.resolver.routes(name).catch(() => ({})),
+      })),
+    );
+    return c.json({ models });
+  });
+
+  app.get('/models/:name', async (c) => {
+    const name = c.req.param('name');
+    assertModelExists(services, name);
+    return c.json({
+      name,
+      versions: services.catalog.versions(name).map(describeVersion),
+      routes: await services.resolver.routes(name).catch(() => ({})),
+    });
+  });
+
+  return app;
+}

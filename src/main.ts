@@ -1,0 +1,45 @@
+/** Entry point: config -> start the gateway -> on SIGTERM/SIGINT an ordered shutdown, exit 0. */
+import { ConfigError, loadConfig } from './config.js';
+import { Switchyard } from './app.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
+
+  const gateway = new Switchyard(config);
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      gateway.logger.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
+    stopping = true;
+    gateway.logger.info({ signal }, 'signal received');
+    gateway.shutdown().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        gateway.logger.fatal({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
+  await gateway.listen();
+  gateway.logger.info({ port: gateway.port, host: config.host, modelRepo: config.modelRepo, routing: config.redisUrl ? 'redis' : config.routesFile }, 'listening');
+  await gateway.loadRepository();
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,43 @@
+/**
+ * The native JSON protocol: `{"inputs": {name: nested | {shape, data}}, "outputs"?: [names]}` in,
+ * `{"model_name", "model_version", "outputs": {name: nested}}` out.
+ */
+import { SwitchyardError } from '../errors.js';
+import type { ModelSignature, Tensor } from '../tensor.js';
+import { tensorFromJson, tensorToNestedJson } from './tensor-json.js';
+import { findInput, validateInputs, validateOutputNames } from './validate-inputs.js';
+
+export interface DecodedNativeRequest {
+  readonly inputs: Record<string, Tensor>;
+  readonly outputs: readonly string[];
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Decodes and validates a parsed JSON body against the signature of the version that will serve it. */
+export function decodeNativeRequest(body: unknown, signature: ModelSignature): DecodedNativeRequest {
+  if (!isPlainObject(body)) {
+    throw new SwitchyardError('INVALID_REQUEST', 'the body must be a JSON object like {"inputs": {"<input>": [[...]]}}');
+  }
+  const { inputs: rawInputs, outputs: rawOutputs } = body;
+  if (!isPlainObject(rawInputs)) {
+    throw new SwitchyardError('INVALID_REQUEST', '"inputs" must be an object mapping input names to arrays or {"shape", "data"}');
+  }
+  if (rawOutputs !== undefined && (!Array.isArray(rawOutputs) || !rawOutputs.every((o) => typeof o === 'string'))) {
+    throw new SwitchyardError('INVALID_REQUEST', '"outputs" must be an array of output names');
+  }
+  const inputs: Record<string, Tensor> = {};
+  for (const [name, value] of Object.entries(rawInputs)) {
+    inputs[name] = tensorFromJson(name, findInput(signature, name).datatype, value);
+  }
+  validateInputs(signature, inputs);
+  return { inputs, outputs: validateOutputNames(signature, rawOutputs as string[] | undefined) };
+}
+
+export function encodeNativeResponse(model: string, version: number, outputs: Readonly<Record<string, Tensor>>): unknown {
+  const encoded: Record<string, unknown> = {};
+  for (const [name, tensor] of Object.entries(outputs)) encoded[name] = tensorToNestedJson(tensor);
+  return { model_name: model, model_version: String(version), outputs: encoded };
+}

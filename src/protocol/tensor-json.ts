@@ -1,0 +1,214 @@
+/**
+ * JSON values <-> Tensor for one declared input or output. Nested arrays carry their shape;
+ * `{shape, data}` carries a flat row-major array. Elements are checked against the datatype as
+ * they are copied, so a wrong element type is a 400 that names its position, never a 500.
+ */
+import { SwitchyardError } from '../errors.js';
+import { elementCount, TYPED_ARRAY_OF, type Datatype, type Tensor, type TensorData } from '../tensor.js';
+import { fromHalfBits, toHalfBits } from './float16.js';
+
+const INTEGER_RANGE: Partial<Record<Datatype, readonly [number, number]>> = {
+  UINT8: [0, 0xff],
+  UINT16: [0, 0xffff],
+  UINT32: [0, 0xffffffff],
+  INT8: [-0x80, 0x7f],
+  INT16: [-0x8000, 0x7fff],
+  INT32: [-0x80000000, 0x7fffffff],
+};
+
+function invalid(message: string, details?: unknown): SwitchyardError {
+  return new SwitchyardError('INVALID_INPUT', message, details === undefined ? {} : { details });
+}
+
+/** Shape of a nested array, following first elements; raggedness is caught while flattening. */
+function nestedShape(value: unknown): number[] {
+  const shape: number[] = [];
+  let current = value;
+  while (Array.isArray(current)) {
+    shape.push(current.length);
+    if (current.length === 0) break;
+    current = current[0];
+  }
+  return shape;
+}
+
+type ElementWriter = (value: unknown, index: number) => boolean;
+
+function elementWriter(datatype: Datatype, data: TensorData): ElementWriter {
+  switch (datatype) {
+    case 'FP32':
+    case 'FP64': {
+      const out = data as Float32Array | Float64Array;
+      return (v, i) => typeof v === 'number' && ((out[i] = v), true);
+    }
+    case 'FP16': {
+      const out = data as Uint16Array;
+      return (v, i) => typeof v === 'number' && ((out[i] = toHalfBits(v)), true);
+    }
+    case 'BOOL': {
+      const out = data as Uint8Array;
+      return (v, i) => {
+        if (typeof v === 'boolean') out[i] = v ? 1 : 0;
+        else if (v === 0 || v === 1) out[i] = v;
+        else return false;
+        return true;
+      };
+    }
+    case 'INT64':
+    case 'UINT64': {
+      const out = data as BigInt64Array | BigUint64Array;
+      const [min, max] = datatype === 'INT64' ? [-(2n ** 63n), 2n ** 63n - 1n] : [0n, 2n ** 64n - 1n];
+      return (v, i) => {
+        let big: bigint;
+        if (typeof v === 'number' && Number.isInteger(v)) big = BigInt(v);
+        else if (typeof v === 'string' && /^-?\d{1,20}$/.test(v)) big = BigInt(v);
+        else return false;
+        if (big < min || big > max) return false;
+        out[i] = big;
+        return true;
+      };
+    }
+    case 'BYTES': {
+      const out = data as string[];
+      return (v, i) => typeof v === 'string' && ((out[i] = v), true);
+    }
+    default: {
+      const out = data as Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array;
+      const [min, max] = INTEGER_RANGE[datatype]!;
+      return (v, i) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max && ((out[i] = v), true);
+    }
+  }
+}
+
+function allocate(datatype: Datatype, count: number): TensorData {
+  return datatype === 'BYTES' ? new Array<string>(count) : new TYPED_ARRAY_OF[datatype](count);
+}
+
+function expectedElement(datatype: Datatype): string {
+  if (datatype === 'BYTES') return 'strings';
+  if (datatype === 'BOOL') return 'booleans';
+  if (datatype.startsWith('FP')) return 'numbers';
+  return `integers in the ${datatype} range`;
+}
+
+/** Decodes one input given as a nested array or `{shape, data}` into a tensor of `datatype`. */
+export function tensorFromJson(name: string, datatype: Datatype, value: unknown): Tensor {
+  let shape: number[];
+  let flat = false;
+  let source: unknown = value;
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const { shape: rawShape, data } = value as { shape?: unknown; data?: unknown };
+    if (!Array.isArray(rawShape) || !rawShape.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw invalid(`input '${name}': "shape" must be an array of non-negative integers`);
+    }
+    if (!Array.isArray(data)) throw invalid(`input '${name}': "data" must be an array`);
+    shape = rawShape as number[];
+    source = data;
+    flat = true;
+  } else if (Array.isArray(value)) {
+    shape = nestedShape(value);
+  } else {
+    // A scalar input is a rank-0 tensor.
+    shape = [];
+    source = [value];
+    flat = true;
+  }
+
+  const count = elementCount(shape);
+  const data = allocate(datatype, count);
+  const write = elementWriter(datatype, data);
+
+  if (flat) {
+    const items = source as unknown[];
+    // Flat data may itself be nested (row-major); flatten it once before counting.
+    const elements = items.some(Array.isArray) ? (items.flat(Infinity) as unknown[]) : items;
+    if (elements.length !== count) {
+      throw invalid(`input '${name}': shape [${shape.join(',')}] needs ${count} elements, got ${elements.length}`);
+    }
+    for (let i = 0; i < count; i++) {
+      if (!write(elements[i], i)) {
+        throw invalid(`input '${name}': element ${i} is ${JSON.stringify(elements[i])}; ${datatype} expects ${expectedElement(datatype)}`);
+      }
+    }
+    return { datatype, shape, data };
+  }
+
+  let index = 0;
+  const path: number[] = [];
+  const walk = (node: unknown, depth: number): void => {
+    if (depth === shape.length) {
+      if (!write(node, index)) {
+        throw invalid(
+          `input '${name}': element at [${path.join(',')}] is ${JSON.stringify(node)}; ${datatype} expects ${expectedElement(datatype)}`,
+        );
+      }
+      index++;
+      return;
+    }
+    if (!Array.isArray(node) || node.length !== shape[depth]) {
+      throw invalid(
+        `input '${name}': ragged nested array at [${path.join(',')}]: expected ${shape[depth]} items like the first row`,
+      );
+    }
+    for (let i = 0; i < node.length; i++) {
+      path.push(i);
+      walk(node[i], depth + 1);
+      path.pop();
+    }
+  };
+  walk(source, 0);
+  return { datatype, shape, data };
+}
+
+function jsonElement(datatype: Datatype, data: TensorData): (i: number) => unknown {
+  switch (datatype) {
+    case 'BOOL':
+      return (i) => (data as Uint8Array)[i] !== 0;
+    case 'FP16':
+      return (i) => fromHalfBits((data as Uint16Array)[i]!);
+    case 'INT64':
+    case 'UINT64':
+      return (i) => {
+        const v = (data as BigInt64Array)[i]!;
+        // Beyond 2^53 a JSON number would silently lose digits; a string keeps them.
+        return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v.toString();
+      };
+    case 'FP32':
+    case 'FP64':
+      // JSON has no NaN/Infinity; null marks them rather than breaking the document.
+      return (i) => {
+        const v = (data as Float32Array)[i]!;
+        return Number.isFinite(v) ? v : null;
+      };
+    default:
+      return (i) => (data as ArrayLike<unknown>)[i];
+  }
+}
+
+/** Encodes a tensor as a nested array (rank 0: a bare value). */
+export function tensorToNestedJson(tensor: Tensor): unknown {
+  const read = jsonElement(tensor.datatype, tensor.data);
+  const { shape } = tensor;
+  if (shape.length === 0) return read(0);
+  let index = 0;
+  const build = (depth: number): unknown[] => {
+    const size = shape[depth]!;
+    const out = new Array<unknown>(size);
+    if (depth === shape.length - 1) {
+      for (let i = 0; i < size; i++) out[i] = read(index++);
+    } else {
+      for (let i = 0; i < size; i++) out[i] = build(depth + 1);
+    }
+    return out;
+  };
+  return build(0);
+}
+
+/** Encodes a tensor as a flat row-major array. */
+export function tensorToFlatJson(tensor: Tensor): unknown[] {
+  const read = jsonElement(tensor.datatype, tensor.data);
+  const count = elementCount(tensor.shape);
+  const out = new Array<unknown>(count);
+  for (let i = 0; i < count; i++) out[i] = read(i);
+  return out;
+}

@@ -1,0 +1,178 @@
+import { request as httpRequest } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildLinearModel, buildMultiIoModel, buildNoBatchModel } from '../../tools/model-builder/index.js';
+import { LINEAR_INPUT, startTestGateway, type TestGateway } from '../support/gateway.js';
+
+let t: TestGateway;
+
+/** A request whose path is sent byte for byte (fetch would normalise it first). */
+function rawPost(path: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(t.url, { method: 'POST', headers: { 'content-type': 'application/json' } }, (response) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+    });
+    request.on('error', reject);
+    request.path = path;
+    request.end(body);
+  });
+}
+
+beforeAll(async () => {
+  t = await startTestGateway({
+    env: { BODY_LIMIT_BYTES: '4096' },
+    models: {
+      linear: { 1: buildLinearModel({ inputSize: 4, outputSize: 2, scale: 1 }), 2: buildLinearModel({ inputSize: 4, outputSize: 2, scale: 2 }) },
+      multi_io: { 1: buildMultiIoModel() },
+      no_batch: { 1: buildNoBatchModel() },
+    },
+  });
+});
+afterAll(() => t.close());
+
+async function expectError(response: Response, status: number, code: string, messagePart: string): Promise<void> {
+  const body = (await response.json()) as { error: { code: string; message: string } };
+  expect({ status: response.status, code: body.error.code }).toEqual({ status, code });
+  expect(body.error.message).toContain(messagePart);
+}
+
+describe('native predict', () => {
+  it('answers with outputs and the serving version in x-model-version', async () => {
+    const response = await t.post('/models/linear/1/predict', LINEAR_INPUT);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-model-version')).toBe('1');
+    expect(await response.json()).toEqual({ model_name: 'linear', model_version: '1', outputs: { output: [[5, 1.5]] } });
+    const v2 = await t.post('/models/linear/2/predict', { inputs: { input: { shape: [1, 4], data: [1, 2, 3, 4] } } });
+    expect(((await v2.json()) as { outputs: unknown }).outputs).toEqual({ output: [[10, 3]] });
+  });
+
+  it('uses latest (highest READY) without a default route, and multi-row batches', async () => {
+    const response = await t.post('/models/linear/predict', { inputs: { input: [[1, 2, 3, 4], [0, 0, 0, 0]] } });
+    expect(response.headers.get('x-model-version')).toBe('2');
+    expect(((await response.json()) as { outputs: unknown }).outputs).toEqual({ output: [[10, 3], [0, 0]] });
+  });
+
+  it('serves INT64, BOOL and string tensors, selected outputs, and models without a batch dim', async () => {
+    const response = await t.post('/models/multi_io/1/predict', {
+      inputs: { x: [[1, 2, 3, 4]], ids: [['9007199254740993', 2, 3]], mask: [[true, false, true]], text: [['a', 'b']] },
+      outputs: ['ids_plus_one', 'mask_not', 'text_copy'],
+    });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { outputs: unknown }).outputs).toEqual({
+      ids_plus_one: [['9007199254740994', 3, 4]],
+      mask_not: [[false, true, false]],
+      text_copy: [['a', 'b']],
+    });
+    const noBatch = await t.post('/models/no_batch/predict', { inputs: { x: [1, 2, 3] } });
+    expect(((await noBatch.json()) as { outputs: unknown }).outputs).toEqual({ y: [2, 4, 6] });
+  });
+});
+
+describe('bad input: a clear 4xx, never a 500', () => {
+  it('malformed JSON', async () => {
+    await expectError(await t.post('/models/linear/1/predict', '{"inputs": [1,'), 400, 'INVALID_JSON', 'not valid JSON');
+    await expectError(await t.post('/models/linear/1/predict', ''), 400, 'INVALID_JSON', 'empty');
+    await expectError(await t.post('/models/linear/1/predict', '[1,2]'), 400, 'INVALID_REQUEST', 'JSON object');
+  });
+
+  it('wrong input name', async () => {
+    await expectError(await t.post('/models/linear/1/predict', { inputs: { nope: [[1, 2, 3, 4]] } }), 400, 'INVALID_INPUT', "unknown input 'nope'");
+  });
+
+  it('wrong shape', async () => {
+    await expectError(await t.post('/models/linear/1/predict', { inputs: { input: [[1, 2, 3]] } }), 400, 'INVALID_INPUT', 'dimension 1 must be 4');
+    await expectError(await t.post('/models/linear/1/predict', { inputs: { input: [1, 2, 3, 4] } }), 400, 'INVALID_INPUT', 'rank 2');
+    await expectError(await t.post('/models/linear/1/predict', { inputs: { input: [[1, 2, 3, 4], [1]] } }), 400, 'INVALID_INPUT', 'ragged');
+  });
+
+  it('wrong dtype', async () => {
+    await expectError(
+      await t.post('/models/linear/1/predict', { inputs: { input: [['a', 2, 3, 4]] } }),
+      400,
+      'INVALID_INPUT',
+      'FP32 expects numbers',
+    );
+    await expectError(
+      await t.post('/models/multi_io/1/predict', { inputs: { x: [[1, 2, 3, 4]], ids: [[1.5, 2, 3]], mask: [[true, false, true]], text: [['a', 'b']] } }),
+      400,
+      'INVALID_INPUT',
+      'INT64',
+    );
+  });
+
+  it('missing input and unknown output', async () => {
+    await expectError(await t.post('/models/multi_io/1/predict', { inputs: { x: [[1, 2, 3, 4]] } }), 400, 'INVALID_INPUT', 'missing inputs');
+    await expectError(
+      await t.post('/models/linear/1/predict', { ...LINEAR_INPUT, outputs: ['nope'] }),
+      400,
+      'INVALID_INPUT',
+      "unknown output 'nope'",
+    );
+  });
+
+  it('unknown model, unknown version, unknown alias', async () => {
+    await expectError(await t.post('/models/nosuch/predict', LINEAR_INPUT), 404, 'MODEL_NOT_FOUND', "'nosuch'");
+    await expectError(await t.post('/models/linear/7/predict', LINEAR_INPUT), 404, 'VERSION_NOT_FOUND', '7');
+    await expectError(await t.post('/models/linear/canary/predict', LINEAR_INPUT), 404, 'ALIAS_NOT_FOUND', 'canary');
+  });
+
+  it('`..` and other bad names', async () => {
+    // URL parsing resolves `..` segments (raw or %2E-encoded) before routing: they never name a model.
+    for (const path of ['/models/../predict', '/models/%2E%2E/predict', '/models/..%2Fetc/predict']) {
+      const raw = await rawPost(path, JSON.stringify(LINEAR_INPUT));
+      expect(raw.status, path).toBeGreaterThanOrEqual(400);
+      expect(raw.status, path).toBeLessThan(500);
+      expect((JSON.parse(raw.body) as { error: { code: string } }).error.code, path).toMatch(/NOT_FOUND|INVALID_MODEL_NAME/);
+    }
+    await expectError(await t.post('/models/a..b/predict', LINEAR_INPUT), 400, 'INVALID_MODEL_NAME', "no '..'");
+    await expectError(await t.post('/models/linear/1.5/predict', LINEAR_INPUT), 400, 'INVALID_MODEL_NAME', 'invalid version');
+    await expectError(await t.post('/models/linear/0/predict', LINEAR_INPUT), 400, 'INVALID_MODEL_NAME', 'positive integer');
+  });
+
+  it('oversized body', async () => {
+    const rows = Array.from({ length: 1000 }, () => [1, 2, 3, 4]);
+    await expectError(await t.post('/models/linear/1/predict', { inputs: { input: rows } }), 413, 'PAYLOAD_TOO_LARGE', '4096');
+  });
+
+  it('bad timeout header', async () => {
+    await expectError(await t.post('/models/linear/1/predict', LINEAR_INPUT, { 'x-request-timeout-ms': 'soon' }), 400, 'INVALID_REQUEST', 'timeout');
+  });
+
+  it('unknown endpoint', async () => {
+    const response = await fetch(t.url + '/nope');
+    await expectError(response, 404, 'NOT_FOUND', '/nope');
+  });
+});
+
+describe('metadata and health', () => {
+  it('GET /models/:name lists versions with states and OIP tensor metadata', async () => {
+    const response = await fetch(t.url + '/models/multi_io');
+    const body = (await response.json()) as { versions: Array<{ version: number; state: string; inputs: unknown; outputs: unknown }> };
+    expect(body.versions).toEqual([
+      {
+        version: 1,
+        state: 'READY',
+        inputs: [
+          { name: 'x', datatype: 'FP32', shape: [-1, 4] },
+          { name: 'ids', datatype: 'INT64', shape: [-1, 3] },
+          { name: 'mask', datatype: 'BOOL', shape: [-1, 3] },
+          { name: 'text', datatype: 'BYTES', shape: [-1, 2] },
+        ],
+        outputs: [
+          { name: 'sum', datatype: 'FP32', shape: [-1, 1] },
+          { name: 'ids_plus_one', datatype: 'INT64', shape: [-1, 3] },
+          { name: 'mask_not', datatype: 'BOOL', shape: [-1, 3] },
+          { name: 'text_copy', datatype: 'BYTES', shape: [-1, 2] },
+        ],
+      },
+    ]);
+    const list = (await (await fetch(t.url + '/models')).json()) as { models: Array<{ name: string }> };
+    expect(list.models.map((m) => m.name).sort()).toEqual(['linear', 'multi_io', 'no_batch']);
+  });
+
+  it('healthz and readyz answer 200 when started', async () => {
+    expect((await fetch(t.url + '/healthz')).status).toBe(200);
+    expect(await (await fetch(t.url + '/readyz')).json()).toEqual({ ready: true, reasons: [] });
+  });
+});

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { SwitchyardError } from '../../src/errors.js';
+import { fromHalfBits, toHalfBits } from '../../src/protocol/float16.js';
+import { tensorFromJson, tensorToFlatJson, tensorToNestedJson } from '../../src/protocol/tensor-json.js';
+import { validateInputs } from '../../src/protocol/validate-inputs.js';
+import type { ModelSignature } from '../../src/tensor.js';
+
+function errorOf(fn: () => unknown): SwitchyardError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof SwitchyardError) return error;
+    throw error;
+  }
+  throw new Error('expected an error');
+}
+
+describe('tensorFromJson', () => {
+  it('infers the shape of nested arrays and flattens row-major', () => {
+    const t = tensorFromJson('x', 'FP32', [
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    expect(t.shape).toEqual([2, 3]);
+    expect(Array.from(t.data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('accepts {shape, data} with flat data', () => {
+    const t = tensorFromJson('x', 'INT32', { shape: [2, 2], data: [1, 2, 3, 4] });
+    expect(t.shape).toEqual([2, 2]);
+    expect(t.data).toBeInstanceOf(Int32Array);
+  });
+
+  it('rejects an element count that does not match the shape', () => {
+    const e = errorOf(() => tensorFromJson('x', 'FP32', { shape: [2, 2], data: [1, 2, 3] }));
+    expect(e.code).toBe('INVALID_INPUT');
+    expect(e.message).toContain('needs 4 elements, got 3');
+  });
+
+  it('rejects ragged arrays naming where', () => {
+    const e = errorOf(() => tensorFromJson('x', 'FP32', [[1, 2], [3]]));
+    expect(e.message).toContain('ragged');
+    expect(e.message).toContain('[1]');
+  });
+
+  it('rejects elements of the wrong type naming the position and datatype', () => {
+    const e = errorOf(() => tensorFromJson('x', 'FP32', [[1, 'two']]));
+    expect(e.status).toBe(400);
+    expect(e.message).toContain('[0,1]');
+    expect(e.message).toContain('FP32 expects numbers');
+    expect(errorOf(() => tensorFromJson('b', 'BOOL', [2])).message).toContain('BOOL expects booleans');
+    expect(errorOf(() => tensorFromJson('i', 'INT8', [200])).message).toContain('INT8 range');
+    expect(errorOf(() => tensorFromJson('i', 'INT32', [1.5])).code).toBe('INVALID_INPUT');
+    expect(errorOf(() => tensorFromJson('s', 'BYTES', [1])).message).toContain('BYTES expects strings');
+  });
+
+  it('keeps INT64 beyond 2^53 exact through strings', () => {
+    const t = tensorFromJson('ids', 'INT64', [['9007199254740993', -5]]);
+    expect((t.data as BigInt64Array)[0]).toBe(9007199254740993n);
+    expect(tensorToNestedJson(t)).toEqual([['9007199254740993', -5]]);
+  });
+
+  it('round-trips BOOL, BYTES and FP16', () => {
+    expect(tensorToNestedJson(tensorFromJson('b', 'BOOL', [true, false]))).toEqual([true, false]);
+    expect(tensorToFlatJson(tensorFromJson('s', 'BYTES', [['a', 'é']]))).toEqual(['a', 'é']);
+    expect(tensorToNestedJson(tensorFromJson('h', 'FP16', [0.5, -2, 65504]))).toEqual([0.5, -2, 65504]);
+  });
+});
+
+describe('float16', () => {
+  it('converts exactly representable values both ways and rounds to nearest', () => {
+    for (const v of [0, 1, -1, 0.5, 2 ** -14, 2 ** -24, 65504, 1.5, -0.25]) expect(fromHalfBits(toHalfBits(v))).toBe(v);
+    expect(fromHalfBits(toHalfBits(1 + 2 ** -11))).toBe(1); // ties to even
+    expect(fromHalfBits(toHalfBits(70000))).toBe(Number.POSITIVE_INFINITY);
+    expect(Number.isNaN(fromHalfBits(toHalfBits(Number.NaN)))).toBe(true);
+  });
+});
+
+describe('validateInputs', () => {
+  const signature: ModelSignature = {
+    inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }],
+    outputs: [{ name: 'output', datatype: 'FP32', shape: [-1, 2] }],
+  };
+  const ok = tensorFromJson('input', 'FP32', [[1, 2, 3, 4]]);
+
+  it('accepts a matching tensor with any batch size', () => {
+    expect(() => validateInputs(signature, { input: ok })).not.toThrow();
+  });
+
+  it('names the wrong input, the wrong rank, the wrong fixed dim, the missing input', () => {
+    expect(errorOf(() => validateInputs(signature, { input: ok, extra: ok })).message).toContain("unknown input 'extra'");
+    expect(errorOf(() => validateInputs(signature, { input: tensorFromJson('input', 'FP32', [1, 2, 3, 4]) })).message).toContain(
+      'rank 2',
+    );
+    expect(errorOf(() => validateInputs(signature, { input: tensorFromJson('input', 'FP32', [[1, 2, 3]]) })).message).toContain(
+      'dimension 1 must be 4',
+    );
+    expect(errorOf(() => validateInputs(signature, {})).message).toContain('missing input input (FP32 [-1,4])');
+    expect(
+      errorOf(() => validateInputs(signature, { input: tensorFromJson('input', 'INT32', [[1, 2, 3, 4]]) })).message,
+    ).toContain('datatype INT32; the model expects FP32');
+  });
+});
