@@ -1,0 +1,24 @@
+/**
+ * `npm run bench`: every benchmark scenario against live servers in their own processes, with this
+ * process as the load generator. Prints measured figures and the ratios each issue sets targets for.
+ * Options: BENCH_SECONDS (per measurement, default 8), BENCH_ONLY (a scenario name).
+ */
+import { coreGatewayScenario, type ScenarioReport } from './scenarios/core-gateway.js';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 8);
+const only = process.env.BENCH_ONLY;
+
+const scenarios: Array<[string, (seconds: number) => Promise<ScenarioReport>]> = [['core', coreGatewayScenario]];
+
+let failed = false;
+for (const [name, run] of scenarios) {
+  if (only && only !== name) continue;
+  const report = await run(seconds);
+  console.log(`\n== ${report.name} ==`);
+  for (const line of report.lines) console.log(line);
+  for (const ratio of report.ratios) {
+    console.log(`${ratio.ok ? 'PASS' : 'MISS'}  ${ratio.metric}: ${ratio.value.toFixed(3)} (target ${ratio.target})`);
+    if (!ratio.ok) failed = true;
+  }
+}
+process.exitCode = failed ? 1 : 0;
