@@ -16,10 +16,11 @@ import { RepositorySync } from './registry/repository-sync.js';
 import { ModelRepository } from './repository/model-repository.js';
 import { createRouteSource } from './routing/create-route-source.js';
 import { Router } from './routing/router.js';
-import type { InferenceRuntime } from './runtime/inference-runtime.js';
+import type { InferenceRuntime, SessionOptions } from './runtime/inference-runtime.js';
 import { WorkerPoolRuntime } from './runtime/worker-pool-runtime.js';
-import { DirectScheduler } from './scheduling/direct-scheduler.js';
-import type { InferenceScheduler } from './scheduling/inference-scheduler.js';
+import { ModelConfigStore } from './registry/model-config-store.js';
+import { resolveBatchingPolicy, type BatchingPolicy } from './scheduling/batching-policy.js';
+import { DynamicBatcher } from './scheduling/dynamic-batcher.js';
 
 export interface SwitchyardOptions {
   /** Default: a pino logger at config.logLevel on stdout. */
@@ -44,7 +45,10 @@ export class Switchyard {
   readonly sync: RepositorySync;
   readonly routeSource: ReturnType<typeof createRouteSource>;
   readonly router: Router;
-  readonly scheduler: InferenceScheduler;
+  readonly scheduler: DynamicBatcher;
+  readonly configs = new ModelConfigStore();
+  /** Batching policies by model and version; dropped when a config or a version's session changes. */
+  readonly #policies = new Map<string, BatchingPolicy>();
   readonly gate = new RequestGate();
   readonly http: ReturnType<typeof createHttpApp>;
   #server: ServerType | undefined;
@@ -64,11 +68,12 @@ export class Switchyard {
     this.registry = new ModelRegistry({
       runtime: this.runtime,
       sessionOptions: config.runtime,
+      loadSettingsFor: (name) => this.#loadSettings(name),
       warmup: config.warmup,
       closeTimeoutMs: config.drainTimeoutMs,
     });
     this.repository = new ModelRepository({ root: config.modelRepo, stabilityWindowMs: config.modelStabilityMs, logger: this.logger });
-    this.sync = new RepositorySync({ repository: this.repository, registry: this.registry, logger: this.logger });
+    this.sync = new RepositorySync({ repository: this.repository, registry: this.registry, logger: this.logger, configs: this.configs });
     this.routeSource = createRouteSource({
       ...(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl }),
       redisPrefix: config.redisPrefix,
@@ -84,13 +89,16 @@ export class Switchyard {
       },
       cacheTtlMs: config.routeCacheTtlMs,
     });
-    this.scheduler = new DirectScheduler(this.registry);
+    this.scheduler = new DynamicBatcher({ leases: this.registry, policyFor: (model, version) => this.#policy(model, version) });
+    this.configs.on('changed', ({ name }) => this.#forgetPolicies(name));
+    this.registry.on('loaded', ({ name }) => this.#forgetPolicies(name));
     this.http = createHttpApp({
       catalog: this.registry,
       resolver: this.router,
       scheduler: this.scheduler,
       gate: this.gate,
       readiness: () => this.readiness(),
+      modelConfig: (name) => ({ config: this.configs.get(name), error: this.configs.error(name) }),
       logger: this.logger,
       bodyLimitBytes: config.bodyLimitBytes,
     });
@@ -172,6 +180,32 @@ export class Switchyard {
     return { drained, abandoned };
   }
 
+  #policy(model: string, version: number): BatchingPolicy {
+    const key = `${model}\u0000${version}`;
+    let policy = this.#policies.get(key);
+    if (!policy) {
+      policy = resolveBatchingPolicy(this.configs.get(model), this.registry.status(model, version)?.signature);
+      this.#policies.set(key, policy);
+    }
+    return policy;
+  }
+
+  #forgetPolicies(model: string): void {
+    for (const key of this.#policies.keys()) if (key.startsWith(`${model}\u0000`)) this.#policies.delete(key);
+  }
+
+  #loadSettings(name: string): { sessionOptions: Partial<SessionOptions>; instances: number } {
+    const config = this.configs.get(name);
+    return {
+      sessionOptions: {
+        ...(config.intra_op_threads === undefined ? {} : { intraOpThreads: config.intra_op_threads }),
+        ...(config.inter_op_threads === undefined ? {} : { interOpThreads: config.inter_op_threads }),
+        ...(config.graph_optimization_level === undefined ? {} : { graphOptimizationLevel: config.graph_optimization_level }),
+      },
+      instances: config.instances ?? 1,
+    };
+  }
+
   /** A worker thread died with a session: load that version again from its file. */
   #reloadLostSession(modelPath: string, reason: string): void {
     for (const name of this.registry.models()) {
@@ -192,5 +226,7 @@ export class Switchyard {
     );
     this.registry.on('unloaded', (e) => log.info({ event: 'unloaded', model: e.name, version: e.version }, 'model unloaded'));
     this.registry.on('error', (error) => log.error({ err: error }, 'registry error'));
+    this.configs.on('changed', (e) => log.info({ event: 'config-changed', model: e.name, config: e.config, reload: e.sessionSettingsChanged }, 'model config applied'));
+    this.configs.on('invalid', (e) => log.error({ event: 'config-invalid', model: e.name, reason: e.reason }, 'model config refused; the previous one stays'));
   }
 }

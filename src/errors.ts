@@ -18,6 +18,7 @@ export const ERROR_CATALOG = {
   VERSION_NOT_READY: { status: 503, description: 'The version exists but is not READY (loading, failed or draining).' },
   INVALID_ROUTE: { status: 503, description: 'The routing table entry is malformed, loops or names an unknown alias.' },
   ROUTING_UNAVAILABLE: { status: 503, description: 'The routing table could not be read and no earlier copy is known.' },
+  QUEUE_FULL: { status: 503, description: "The version's queue is full (max_queue_size); retry after the Retry-After delay." },
   SHUTTING_DOWN: { status: 503, description: 'The gateway is draining and takes no new requests.' },
   REQUEST_CANCELLED: { status: 499, description: 'The client closed the connection before its request ran (never sent; logged).' },
   DEADLINE_EXCEEDED: { status: 504, description: 'The request deadline passed before it could run.' },

@@ -18,6 +18,8 @@ export interface ModelCatalog {
   has(model: string): boolean;
   models(): string[];
   versions(model: string): readonly VersionView[];
+  /** One version's view (the hot path: no list of every version). */
+  status(model: string, version: number): VersionView | undefined;
 }
 
 export interface VersionResolver {
@@ -31,7 +33,16 @@ export interface Readiness {
   readonly reasons: readonly string[];
 }
 
+export interface ModelConfigView {
+  /** The config.json in force (defaults for absent fields are applied where used). */
+  readonly config: Readonly<Record<string, unknown>>;
+  /** Why the current config.json was refused (the previous one stays in force). */
+  readonly error?: string | undefined;
+}
+
 export interface HttpServices {
+  /** A model's config.json as in force. */
+  modelConfig(model: string): ModelConfigView;
   readonly catalog: ModelCatalog;
   readonly resolver: VersionResolver;
   readonly scheduler: InferenceScheduler;

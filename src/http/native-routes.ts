@@ -10,18 +10,34 @@ import type { HttpServices, VersionView } from './http-services.js';
 import { clientConnection, readJsonBody } from './request-body.js';
 import { assertModelName, assertVersionSpec, deadlineFromTimeout } from './request-params.js';
 
-function describeVersion(view: VersionView) {
+function describeVersion(services: HttpServices, model: string, view: VersionView) {
+  const counters = services.scheduler.counters?.(model, view.version);
+  const round = (value: number) => Math.round(value * 1000) / 1000;
   return {
     version: view.version,
     state: view.state,
     ...(view.reason ? { reason: view.reason } : {}),
     inputs: view.signature?.inputs ?? [],
     outputs: view.signature?.outputs ?? [],
+    stats: {
+      requests: counters?.requests ?? 0,
+      successes: counters?.successes ?? 0,
+      failures: counters?.failures ?? 0,
+      executions: counters?.executions ?? 0,
+      average_batch_size: counters && counters.executions > 0 ? round(counters.inferredRows / counters.executions) : 0,
+      average_queue_ms: counters && counters.requests > 0 ? round(counters.queueTimeMs / counters.requests) : 0,
+      average_compute_ms: counters && counters.executions > 0 ? round(counters.computeTimeMs / counters.executions) : 0,
+      rejected: {
+        queue_full: counters?.rejectedQueueFull ?? 0,
+        deadline: counters?.rejectedDeadline ?? 0,
+        cancelled: counters?.cancelled ?? 0,
+      },
+    },
   };
 }
 
 export function signatureOf(services: HttpServices, model: string, version: number): ModelSignature {
-  const view = services.catalog.versions(model).find((v) => v.version === version);
+  const view = services.catalog.status(model, version);
   if (!view) throw new SwitchyardError('VERSION_NOT_FOUND', `model '${model}' has no version ${version}`);
   if (!view.signature) {
     throw new SwitchyardError(
@@ -86,10 +102,13 @@ export function nativeRoutes(services: HttpServices): Hono {
   app.get('/models/:name', async (c) => {
     const name = c.req.param('name');
     assertModelExists(services, name);
+    const { config, error } = services.modelConfig(name);
     return c.json({
       name,
-      versions: services.catalog.versions(name).map(describeVersion),
+      versions: services.catalog.versions(name).map((view) => describeVersion(services, name, view)),
       routes: await services.resolver.routes(name).catch(() => ({})),
+      config,
+      ...(error ? { config_error: error } : {}),
     });
   });
 

@@ -5,9 +5,10 @@
  * small model's whole inference. The size limit is enforced here, from Content-Length up front
  * and from the bytes as they arrive.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import { SwitchyardError } from '../errors.js';
+import type { ClientConnection } from '../scheduling/inference-scheduler.js';
 
 function tooLarge(limit: number): SwitchyardError {
   return new SwitchyardError('PAYLOAD_TOO_LARGE', `the body is larger than ${limit} bytes`, { details: { limit } });
@@ -80,19 +81,35 @@ export async function readJsonBody(c: Context, limit: number): Promise<unknown> 
 }
 
 /**
- * Whether the client is still there, without an AbortSignal per request (Node makes each one
- * transferable, which is costly): the response's socket closing before we answered means gone.
+ * The client's connection, without an AbortSignal per request (Node makes each one transferable,
+ * which is costly): the response closing before it was fully written means the client is gone.
  */
-export function clientConnection(c: Context): { readonly gone: boolean } {
-  const env = c.env as { outgoing?: { writableEnded: boolean; destroyed: boolean; socket: { destroyed: boolean } | null } } | undefined;
+export function clientConnection(c: Context): ClientConnection {
+  const env = c.env as { outgoing?: ServerResponse } | undefined;
   const outgoing = env?.outgoing;
   if (!outgoing) {
     const signal = c.req.raw.signal;
-    return { get gone() { return signal.aborted; } };
+    return {
+      get gone() {
+        return signal.aborted;
+      },
+      onGone(listener) {
+        signal.addEventListener('abort', listener, { once: true });
+        return () => signal.removeEventListener('abort', listener);
+      },
+    };
   }
+  const isGone = (): boolean => !outgoing.writableFinished && (outgoing.destroyed || outgoing.socket === null || outgoing.socket.destroyed);
   return {
     get gone() {
-      return !outgoing.writableEnded && (outgoing.destroyed || outgoing.socket === null || outgoing.socket.destroyed);
+      return isGone();
+    },
+    onGone(listener) {
+      const onClose = (): void => {
+        if (!outgoing.writableFinished) listener();
+      };
+      outgoing.once('close', onClose);
+      return () => outgoing.off('close', onClose);
     },
   };
 }

@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import { ModelLoadError, SwitchyardError } from '../errors.js';
 import { isValidModelName, isValidVersion } from '../repository/model-name.js';
 import type { InferenceRuntime, InferenceSession, SessionOptions } from '../runtime/inference-runtime.js';
+import { loadSessionInstances } from '../runtime/session-group.js';
 import type { ModelSignature } from '../tensor.js';
 import { VersionState, type VersionStatus } from './version-state.js';
 import { warmupInputs } from './warmup-inputs.js';
@@ -22,8 +23,19 @@ export interface ModelRegistryOptions {
   readonly sessionOptions?: Partial<SessionOptions>;
   /** Run one inference on zeros before a session goes live. Default true. */
   readonly warmup?: boolean;
+  /**
+   * Per-model session settings (from the model's config.json), asked at each load; they win over
+   * `sessionOptions`. Default: none (every model uses `sessionOptions`, one instance).
+   */
+  readonly loadSettingsFor?: (name: string) => ModelLoadSettings;
   /** How long close() waits for in-flight leases before releasing sessions anyway. Default 30 000 ms. */
   readonly closeTimeoutMs?: number;
+}
+
+export interface ModelLoadSettings {
+  readonly sessionOptions?: Partial<SessionOptions>;
+  /** Sessions per version, run concurrently (see loadSessionInstances). Default 1. */
+  readonly instances?: number;
 }
 
 export interface CloseOptions {
@@ -114,6 +126,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   readonly #runtime: InferenceRuntime;
   readonly #sessionOptions: Partial<SessionOptions> | undefined;
   readonly #warmup: boolean;
+  readonly #loadSettingsFor: ((name: string) => ModelLoadSettings) | undefined;
   readonly #closeTimeoutMs: number;
   readonly #models = new Map<string, Map<number, VersionEntry>>();
   /** Pumps and session releases still running, awaited by close(). */
@@ -127,6 +140,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     this.#runtime = options.runtime;
     this.#sessionOptions = options.sessionOptions;
     this.#warmup = options.warmup ?? true;
+    this.#loadSettingsFor = options.loadSettingsFor;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
   }
 
@@ -393,7 +407,9 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
 
     let session: InferenceSession;
     try {
-      session = await this.#runtime.load(path, this.#sessionOptions);
+      const settings = this.#loadSettingsFor?.(entry.name) ?? {};
+      const sessionOptions = { ...this.#sessionOptions, ...settings.sessionOptions };
+      session = await loadSessionInstances(this.#runtime, path, sessionOptions, settings.instances ?? 1);
     } catch (error) {
       this.#loadFailed(entry, op, error);
       return;

@@ -3,6 +3,7 @@
  * model version, answered by whatever session is active when it actually runs.
  */
 import type { Tensor } from '../tensor.js';
+import type { VersionCounters } from './version-counters.js';
 
 export interface InferenceRequest {
   readonly model: string;
@@ -12,8 +13,14 @@ export interface InferenceRequest {
   readonly outputs?: readonly string[];
   /** Epoch milliseconds after which the request must not start (answered 504). */
   readonly deadline?: number;
-  /** Set when the client has gone away; a request not yet running is then dropped. */
-  readonly client?: { readonly gone: boolean };
+  /** The client's connection: a request not yet running is dropped once it is gone. */
+  readonly client?: ClientConnection;
+}
+
+export interface ClientConnection {
+  readonly gone: boolean;
+  /** Calls `listener` once if the client goes away; returns a function that stops watching. */
+  onGone?(listener: () => void): () => void;
 }
 
 export interface InferenceResult {
@@ -26,4 +33,6 @@ export interface InferenceScheduler {
   infer(request: InferenceRequest): Promise<InferenceResult>;
   /** Resolves once nothing is queued or running. */
   drain(): Promise<void>;
+  /** Counters of one model version; undefined before its first request. */
+  counters?(model: string, version: number): VersionCounters | undefined;
 }

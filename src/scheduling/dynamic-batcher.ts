@@ -1,0 +1,327 @@
+/**
+ * The dynamic batcher: one bounded queue per model version, drained into batches whenever one of
+ * the version's instances is free. Greedy by default, as Triton: a free instance takes everything
+ * compatible that is queued, up to max_batch_size rows, so light load pays no wait and heavy load
+ * forms large batches. A request's deadline and its client are checked before it joins a batch;
+ * an expired or abandoned request is answered (504) or dropped and never executed. The session is
+ * taken from the registry when the batch executes, so queued requests always run on whatever
+ * version is active then, and a swap never loses one.
+ */
+import { performance } from 'node:perf_hooks';
+import { SwitchyardError, isSwitchyardError } from '../errors.js';
+import type { Tensor } from '../tensor.js';
+import type { BatchingPolicy } from './batching-policy.js';
+import { assertMayStart, type SessionLeaseProvider } from './session-lease.js';
+import type { InferenceRequest, InferenceResult, InferenceScheduler } from './inference-scheduler.js';
+import { batchKey, mergeInputs, rowsOf, sliceOutputs } from './tensor-batch.js';
+import { emptyCounters, type VersionCounters } from './version-counters.js';
+
+export interface DynamicBatcherOptions {
+  readonly leases: SessionLeaseProvider;
+  /** The current policy of a version; asked again for every batch, so config changes apply at once. */
+  readonly policyFor: (model: string, version: number) => BatchingPolicy;
+}
+
+interface Pending {
+  readonly request: InferenceRequest;
+  readonly rows: number;
+  /** undefined: runs alone (not batchable, or batching off). */
+  readonly key: string | undefined;
+  readonly enqueuedAt: number;
+  readonly deadline: number | undefined;
+  readonly resolve: (result: InferenceResult) => void;
+  readonly reject: (error: unknown) => void;
+  timer: NodeJS.Timeout | undefined;
+  stopWatchingClient: (() => void) | undefined;
+  settled: boolean;
+}
+
+class VersionQueue {
+  readonly items: Pending[] = [];
+  running = 0;
+  delayTimer: NodeJS.Timeout | undefined;
+  readonly counters = emptyCounters();
+  constructor(
+    readonly model: string,
+    readonly version: number,
+  ) {}
+}
+
+export class DynamicBatcher implements InferenceScheduler {
+  readonly #leases: SessionLeaseProvider;
+  readonly #policyFor: (model: string, version: number) => BatchingPolicy;
+  readonly #queues = new Map<string, VersionQueue>();
+  #busy = 0;
+  #idleWaiters: Array<() => void> = [];
+
+  constructor(options: DynamicBatcherOptions) {
+    this.#leases = options.leases;
+    this.#policyFor = options.policyFor;
+  }
+
+  infer(request: InferenceRequest): Promise<InferenceResult> {
+    const now = performance.now();
+    assertMayStart(request);
+    const queue = this.#queue(request.model, request.version);
+    const policy = this.#policyFor(request.model, request.version);
+    if (queue.items.length >= policy.maxQueueSize) {
+      queue.counters.rejectedQueueFull += 1;
+      throw new SwitchyardError(
+        'QUEUE_FULL',
+        `model '${request.model}' version ${request.version} has ${queue.items.length} requests queued (max_queue_size ${policy.maxQueueSize})`,
+        { retryAfterSeconds: 1, details: { queued: queue.items.length, maxQueueSize: policy.maxQueueSize } },
+      );
+    }
+    const rows = rowsOf(request.inputs);
+    const batchable = policy.maxBatchSize > 0 && rows !== undefined && rows > 0 && rows <= policy.maxBatchSize;
+    // Deadlines are epoch ms at the edges; the queue works in monotonic time.
+    const deadline =
+      request.deadline !== undefined
+        ? now + (request.deadline - Date.now())
+        : policy.defaultTimeoutMs !== undefined
+          ? now + policy.defaultTimeoutMs
+          : undefined;
+
+    return new Promise<InferenceResult>((resolve, reject) => {
+      const pending: Pending = {
+        request,
+        rows: rows ?? 1,
+        key: batchable ? batchKey(request.inputs) : undefined,
+        enqueuedAt: now,
+        deadline,
+        resolve: (result) => {
+          this.#answered();
+          resolve(result);
+        },
+        reject: (error) => {
+          this.#answered();
+          reject(error);
+        },
+        timer: undefined,
+        stopWatchingClient: undefined,
+        settled: false,
+      };
+      queue.items.push(pending);
+      queue.counters.requests += 1;
+      this.#busy += 1;
+      if (deadline !== undefined) {
+        pending.timer = setTimeout(() => this.#drop(queue, pending, 'deadline'), Math.max(0, deadline - now));
+      }
+      if (request.client?.onGone) pending.stopWatchingClient = request.client.onGone(() => this.#drop(queue, pending, 'cancelled'));
+      this.#pump(queue);
+    });
+  }
+
+  /** Counters of one version; undefined before its first request. */
+  counters(model: string, version: number): VersionCounters | undefined {
+    const queue = this.#queues.get(`${model}\u0000${version}`);
+    return queue && { ...queue.counters };
+  }
+
+  /** Requests queued (not yet running) for a version. */
+  queued(model: string, version: number): number {
+    return this.#queues.get(`${model}\u0000${version}`)?.items.length ?? 0;
+  }
+
+  drain(): Promise<void> {
+    if (this.#busy === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #queue(model: string, version: number): VersionQueue {
+    const id = `${model}\u0000${version}`;
+    let queue = this.#queues.get(id);
+    if (!queue) {
+      queue = new VersionQueue(model, version);
+      this.#queues.set(id, queue);
+    }
+    return queue;
+  }
+
+  #pump(queue: VersionQueue): void {
+    let policy = this.#policyFor(queue.model, queue.version);
+    while (queue.running < policy.instances && queue.items.length > 0) {
+      if (policy.maxQueueDelayMs > 0 && policy.maxBatchSize > 0 && this.#shouldWait(queue, policy)) return;
+      const batch = this.#takeBatch(queue, policy);
+      if (batch.length === 0) continue;
+      queue.running += 1;
+      void this.#execute(queue, batch).finally(() => {
+        queue.running -= 1;
+        this.#pump(queue);
+      });
+      policy = this.#policyFor(queue.model, queue.version);
+    }
+  }
+
+  /** With a queue delay: wait while the head's batch is below target and the head is young enough. */
+  #shouldWait(queue: VersionQueue, policy: BatchingPolicy): boolean {
+    const head = queue.items[0]!;
+    if (head.key === undefined) return false;
+    const target = policy.preferredBatchSizes.at(-1) ?? policy.maxBatchSize;
+    let rows = 0;
+    for (const item of queue.items) if (item.key === head.key) rows += item.rows;
+    const waited = performance.now() - head.enqueuedAt;
+    if (rows >= target || waited >= policy.maxQueueDelayMs) return false;
+    if (!queue.delayTimer) {
+      queue.delayTimer = setTimeout(() => {
+        queue.delayTimer = undefined;
+        this.#pump(queue);
+      }, Math.max(0, policy.maxQueueDelayMs - waited));
+    }
+    return true;
+  }
+
+  /** Removes and returns the next batch: the head plus every later request with its key that fits. */
+  #takeBatch(queue: VersionQueue, policy: BatchingPolicy): Pending[] {
+    const items = queue.items;
+    const head = items.shift()!;
+    if (!this.#mayStart(queue, head)) return [];
+    if (head.key === undefined) return [head];
+
+    const batch = [head];
+    let rows = head.rows;
+    const kept: Pending[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      if (rows < policy.maxBatchSize && item.key === head.key && rows + item.rows <= policy.maxBatchSize) {
+        if (this.#mayStart(queue, item)) {
+          batch.push(item);
+          rows += item.rows;
+        }
+      } else {
+        kept.push(item);
+      }
+    }
+    if (policy.preferredBatchSizes.length > 0 && batch.length > 1) {
+      // Cut at the largest preferred size that a prefix of the batch fills exactly.
+      let prefixRows = 0;
+      let cut = batch.length;
+      for (let i = 0; i < batch.length; i++) {
+        prefixRows += batch[i]!.rows;
+        if (policy.preferredBatchSizes.includes(prefixRows)) cut = i + 1;
+      }
+      if (cut < batch.length) kept.unshift(...batch.splice(cut));
+    }
+    items.length = 0;
+    for (const item of kept) items.push(item);
+    return batch;
+  }
+
+  /** A request about to join a batch: false (and answered) if its client left or its deadline passed. */
+  #mayStart(queue: VersionQueue, pending: Pending): boolean {
+    if (pending.request.client?.gone) {
+      this.#settle(pending);
+      queue.counters.cancelled += 1;
+      pending.reject(new SwitchyardError('REQUEST_CANCELLED', 'the client closed the connection before the request ran'));
+      return false;
+    }
+    if (pending.deadline !== undefined && performance.now() >= pending.deadline) {
+      this.#settle(pending);
+      queue.counters.rejectedDeadline += 1;
+      pending.reject(deadlineExceeded());
+      return false;
+    }
+    return true;
+  }
+
+  /** A queued request leaves before running: its deadline passed or its client went away. */
+  #drop(queue: VersionQueue, pending: Pending, why: 'deadline' | 'cancelled'): void {
+    if (pending.settled) return;
+    const index = queue.items.indexOf(pending);
+    if (index < 0) return; // already in a batch: it runs
+    queue.items.splice(index, 1);
+    this.#settle(pending);
+    if (why === 'deadline') {
+      queue.counters.rejectedDeadline += 1;
+      pending.reject(deadlineExceeded());
+    } else {
+      queue.counters.cancelled += 1;
+      pending.reject(new SwitchyardError('REQUEST_CANCELLED', 'the client closed the connection before the request ran'));
+    }
+  }
+
+  async #execute(queue: VersionQueue, batch: Pending[]): Promise<void> {
+    const started = performance.now();
+    for (const pending of batch) {
+      queue.counters.queueTimeMs += started - pending.enqueuedAt;
+      this.#settle(pending);
+    }
+    let lease;
+    try {
+      lease = this.#leases.acquire(queue.model, queue.version);
+    } catch (error) {
+      queue.counters.failures += batch.length;
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    try {
+      const requested = outputNamesOf(batch);
+      const totalRows = batch.reduce((sum, p) => sum + p.rows, 0);
+      const inputs = batch.length === 1 ? batch[0]!.request.inputs : mergeInputs(batch.map((p) => p.request.inputs), totalRows);
+      const outputs = await lease.session.run(inputs, requested);
+      const names = requested ?? Object.keys(outputs);
+      const finished = performance.now();
+      queue.counters.computeTimeMs += finished - started;
+      queue.counters.executions += 1;
+      queue.counters.inferredRows += totalRows;
+      queue.counters.lastInferenceAt = Date.now();
+      if (batch.length === 1) {
+        batch[0]!.resolve({ model: queue.model, version: lease.version, outputs: pick(outputs, batch[0]!.request.outputs) });
+      } else {
+        let firstRow = 0;
+        const results = batch.map((pending) => {
+          const wanted = pending.request.outputs ?? names;
+          const sliced = sliceOutputs(outputs, wanted, totalRows, firstRow, pending.rows);
+          firstRow += pending.rows;
+          return sliced;
+        });
+        batch.forEach((pending, i) => pending.resolve({ model: queue.model, version: lease.version, outputs: results[i]! }));
+      }
+      queue.counters.successes += batch.length;
+    } catch (error) {
+      queue.counters.failures += batch.length;
+      const failure = isSwitchyardError(error)
+        ? error
+        : new SwitchyardError('INFERENCE_FAILED', `inference failed: ${(error as Error).message}`, { cause: error });
+      for (const pending of batch) pending.reject(failure);
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** The request leaves the queue's bookkeeping: timers and listeners off, idle waiters woken. */
+  #settle(pending: Pending): void {
+    if (pending.settled) return;
+    pending.settled = true;
+    if (pending.timer) clearTimeout(pending.timer);
+    pending.stopWatchingClient?.();
+  }
+
+  /** Every request is answered exactly once; drain() waits for the count of unanswered to reach 0. */
+  #answered(): void {
+    if (--this.#busy === 0 && this.#idleWaiters.length > 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+}
+
+function deadlineExceeded(): SwitchyardError {
+  return new SwitchyardError('DEADLINE_EXCEEDED', 'the request deadline passed before it could run');
+}
+
+/** The union of the outputs the batch's requests asked for; undefined = every output. */
+function outputNamesOf(batch: readonly Pending[]): readonly string[] | undefined {
+  if (batch.some((p) => p.request.outputs === undefined)) return undefined;
+  const names = new Set<string>();
+  for (const pending of batch) for (const name of pending.request.outputs!) names.add(name);
+  return [...names];
+}
+
+function pick(outputs: Record<string, Tensor>, names: readonly string[] | undefined): Record<string, Tensor> {
+  if (!names) return outputs;
+  const picked: Record<string, Tensor> = {};
+  for (const name of names) if (outputs[name]) picked[name] = outputs[name];
+  return picked;
+}

@@ -1,0 +1,153 @@
+/**
+ * Batching, queues and per-model config.json through the real gateway: config validation and
+ * reload, deadlines and disconnects over HTTP, and swaps plus config changes under batched load.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, expect, it, onTestFinished } from 'vitest';
+import { buildLinearModel } from '../../tools/model-builder/index.js';
+import { eventually, LINEAR_INPUT, startTestGateway, type TestGateway } from '../support/gateway.js';
+
+let t: TestGateway | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+});
+
+interface ModelView {
+  config: Record<string, unknown>;
+  config_error?: string;
+  versions: Array<{
+    version: number;
+    stats: { requests: number; executions: number; average_batch_size: number; rejected: { queue_full: number; deadline: number; cancelled: number } };
+  }>;
+}
+
+async function view(gateway: TestGateway, name = 'linear'): Promise<ModelView> {
+  return (await (await fetch(`${gateway.url}/models/${name}`)).json()) as ModelView;
+}
+
+async function writeConfig(gateway: TestGateway, config: unknown, name = 'linear'): Promise<void> {
+  const path = join(gateway.repo, name, 'config.json');
+  await writeFile(`${path}.tmp`, typeof config === 'string' ? config : JSON.stringify(config));
+  const { rename } = await import('node:fs/promises');
+  await rename(`${path}.tmp`, path);
+}
+
+it('batches concurrent HTTP requests: fewer executions than requests, right answers', async () => {
+  t = await startTestGateway();
+  const gateway = t;
+  const answers = await Promise.all(
+    Array.from({ length: 64 }, async (_, i) => {
+      const response = await gateway.post('/models/linear/1/predict', { inputs: { input: [[i, 0, 0, 0]] } });
+      return { i, body: (await response.json()) as { outputs: { output: number[][] } } };
+    }),
+  );
+  const { weight } = (await import('../../tools/model-builder/index.js')).linearModelWeights({ inputSize: 4, outputSize: 2 });
+  for (const { i, body } of answers) expect(body.outputs.output[0]!.map((v) => v + 0)).toEqual([i * weight[0]!, i * weight[1]!].map((v) => Math.fround(v) + 0));
+  const stats = (await view(gateway)).versions[0]!.stats;
+  expect(stats.requests).toBe(64);
+  expect(stats.executions).toBeLessThan(64);
+  expect(stats.average_batch_size).toBeGreaterThan(1);
+});
+
+it('validates config.json with a clear error, keeps the last good one, and applies a good one', async () => {
+  t = await startTestGateway();
+  const gateway = t;
+  await writeConfig(gateway, { max_batch_size: 0 });
+  await eventually(async () => (await view(gateway)).config.max_batch_size === 0, 10_000, 'config applied');
+
+  await writeConfig(gateway, { max_batch_size: -3, instanses: 2 });
+  await eventually(async () => (await view(gateway)).config_error !== undefined, 10_000, 'config refused');
+  const refused = await view(gateway);
+  expect(refused.config_error).toContain('max_batch_size');
+  expect(refused.config_error).toContain('instanses');
+  expect(refused.config).toEqual({ max_batch_size: 0 });
+
+  await writeConfig(gateway, '{ not json');
+  await eventually(async () => (await view(gateway)).config_error?.includes('not valid JSON') === true, 10_000, 'bad JSON refused');
+
+  // Batching off: every request runs alone.
+  await Promise.all(Array.from({ length: 16 }, () => gateway.post('/models/linear/1/predict', LINEAR_INPUT)));
+  const stats = (await view(gateway)).versions[0]!.stats;
+  expect(stats.executions).toBe(stats.requests);
+
+  await writeConfig(gateway, { max_batch_size: 8, max_queue_delay_ms: 1 });
+  await eventually(async () => (await view(gateway)).config_error === undefined, 10_000, 'good config applied');
+  expect((await view(gateway)).config).toEqual({ max_batch_size: 8, max_queue_delay_ms: 1 });
+});
+
+it('answers 504 to a request whose deadline passes while queued, and drops a disconnected client', async () => {
+  t = await startTestGateway();
+  const gateway = t;
+  // A long queue delay keeps lone requests waiting for company: the deadline and the disconnect happen first.
+  await writeConfig(gateway, { max_queue_delay_ms: 2000, max_batch_size: 64 });
+  await eventually(async () => (await view(gateway)).config.max_queue_delay_ms === 2000, 10_000, 'config applied');
+
+  const late = await gateway.post('/models/linear/1/predict', LINEAR_INPUT, { 'x-request-timeout-ms': '50' });
+  expect(late.status).toBe(504);
+  expect(((await late.json()) as { error: { code: string } }).error.code).toBe('DEADLINE_EXCEEDED');
+
+  const controller = new AbortController();
+  const abandoned = fetch(`${gateway.url}/models/linear/1/predict`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(LINEAR_INPUT),
+    signal: controller.signal,
+  }).catch(() => undefined);
+  await eventually(() => gateway.gateway.scheduler.queued('linear', 1) === 1, 5_000, 'request queued');
+  controller.abort();
+  await abandoned;
+  await eventually(() => gateway.gateway.scheduler.queued('linear', 1) === 0, 5_000, 'request dropped');
+
+  const stats = (await view(gateway)).versions[0]!.stats;
+  expect(stats.rejected.deadline).toBe(1);
+  expect(stats.rejected.cancelled).toBe(1);
+  expect(stats.executions).toBe(0);
+});
+
+it('loses no request across swaps and config changes under batched load', async () => {
+  t = await startTestGateway();
+  const gateway = t;
+  const scales = new Set([1]);
+  let stop = false;
+  const failures: string[] = [];
+  let answered = 0;
+  const clients = Array.from({ length: 32 }, async () => {
+    while (!stop) {
+      try {
+      const response = await gateway.post('/models/linear/1/predict', LINEAR_INPUT);
+      const body = (await response.json()) as { outputs?: { output: number[][] } };
+      if (response.status !== 200) failures.push(`${response.status} ${JSON.stringify(body)}`);
+      else if (!scales.has(body.outputs!.output[0]![0]! / 5)) failures.push(`unexpected output ${JSON.stringify(body.outputs)}`);
+      answered++;
+      } catch (error) {
+        failures.push(String(error));
+      }
+    }
+  });
+  const stopClients = async () => {
+    stop = true;
+    await Promise.all(clients);
+  };
+  onTestFinished(stopClients);
+  const configs = [{ instances: 2 }, { max_batch_size: 4, max_queue_delay_ms: 2 }, { max_batch_size: 0 }, { instances: 1, preferred_batch_sizes: [8], max_batch_size: 16 }];
+  const swapsBefore = gateway.gateway.registry.stats().swaps;
+  for (let i = 0; i < configs.length; i++) {
+    scales.add(i + 2);
+    await gateway.writeModel('linear', 1, buildLinearModel({ inputSize: 4, outputSize: 2, scale: i + 2 }));
+    await writeConfig(gateway, configs[i]);
+    await eventually(() => gateway.gateway.registry.stats().swaps > swapsBefore + i, 15_000, `swap ${i + 1}`);
+    const wanted = sorted(configs[i]!);
+    await eventually(async () => sorted((await view(gateway)).config) === wanted, 10_000, `config ${i + 1}`);
+  }
+  stop = true;
+  await Promise.all(clients);
+  expect(failures).toEqual([]);
+  expect(gateway.gateway.registry.stats().loadFailures).toBe(0);
+  expect(answered).toBeGreaterThan(100);
+});
+
+function sorted(config: Record<string, unknown>): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(config).sort(([a], [b]) => a.localeCompare(b))));
+}
