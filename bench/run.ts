@@ -4,11 +4,15 @@
  * Options: BENCH_SECONDS (per measurement, default 8), BENCH_ONLY (a scenario name).
  */
 import { coreGatewayScenario, type ScenarioReport } from './scenarios/core-gateway.js';
+import { throughputScenario } from './scenarios/throughput.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const only = process.env.BENCH_ONLY;
 
-const scenarios: Array<[string, (seconds: number) => Promise<ScenarioReport>]> = [['core', coreGatewayScenario]];
+const scenarios: Array<[string, (seconds: number) => Promise<ScenarioReport>]> = [
+  ['core', coreGatewayScenario],
+  ['throughput', throughputScenario],
+];
 
 let failed = false;
 for (const [name, run] of scenarios) {

@@ -75,7 +75,7 @@ export function nativeRoutes(services: HttpServices): Hono {
       ...(deadline === undefined ? {} : { deadline }),
     });
     // A plain header object (no c.header()) keeps @hono/node-server on its fast response path.
-    return new Response(JSON.stringify(encodeNativeResponse(model, result.version, result.outputs)), {
+    return new Response(encodeNativeResponse(model, result.version, result.outputs), {
       status: 200,
       headers: { 'content-type': 'application/json', 'x-model-version': String(result.version) },
     });

@@ -4,7 +4,7 @@
  */
 import { SwitchyardError } from '../errors.js';
 import type { ModelSignature, Tensor } from '../tensor.js';
-import { tensorFromJson, tensorToNestedJson } from './tensor-json.js';
+import { tensorFromJson, tensorToJsonText } from './tensor-json.js';
 import { findInput, validateInputs, validateOutputNames } from './validate-inputs.js';
 
 export interface DecodedNativeRequest {
@@ -36,8 +36,11 @@ export function decodeNativeRequest(body: unknown, signature: ModelSignature): D
   return { inputs, outputs: validateOutputNames(signature, rawOutputs as string[] | undefined) };
 }
 
-export function encodeNativeResponse(model: string, version: number, outputs: Readonly<Record<string, Tensor>>): unknown {
-  const encoded: Record<string, unknown> = {};
-  for (const [name, tensor] of Object.entries(outputs)) encoded[name] = tensorToNestedJson(tensor);
-  return { model_name: model, model_version: String(version), outputs: encoded };
+/** The answer as JSON text, written directly (this is on the hot path for every request). */
+export function encodeNativeResponse(model: string, version: number, outputs: Readonly<Record<string, Tensor>>): string {
+  let encoded = '';
+  for (const name in outputs) {
+    encoded += `${encoded ? ',' : ''}${JSON.stringify(name)}:${tensorToJsonText(outputs[name]!)}`;
+  }
+  return `{"model_name":${JSON.stringify(model)},"model_version":"${version}","outputs":{${encoded}}}`;
 }

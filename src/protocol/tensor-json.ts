@@ -212,3 +212,52 @@ export function tensorToFlatJson(tensor: Tensor): unknown[] {
   for (let i = 0; i < count; i++) out[i] = read(i);
   return out;
 }
+
+const FAST_JOIN: ReadonlySet<Datatype> = new Set(['FP32', 'FP64', 'INT8', 'INT16', 'INT32', 'UINT8', 'UINT16', 'UINT32']);
+
+/** Elements [start, end) as JSON text, comma separated. */
+function elementsText(tensor: Tensor, start: number, end: number): string {
+  const { datatype, data } = tensor;
+  if (FAST_JOIN.has(datatype)) {
+    const view = (data as Float32Array).subarray(start, end);
+    // join() prints each number exactly as JSON.stringify would; only NaN/Infinity differ.
+    if (datatype !== 'FP32' && datatype !== 'FP64') return view.join(',');
+    let finite = true;
+    for (let i = 0; i < view.length; i++) {
+      if (!Number.isFinite(view[i]!)) {
+        finite = false;
+        break;
+      }
+    }
+    if (finite) return view.join(',');
+  }
+  const read = jsonElement(datatype, data);
+  let text = '';
+  for (let i = start; i < end; i++) text += (i > start ? ',' : '') + JSON.stringify(read(i));
+  return text;
+}
+
+/**
+ * The tensor as JSON text (nested arrays, or a flat array with `flat`), written directly: for
+ * numeric outputs this is several times faster than building nested arrays for JSON.stringify.
+ */
+export function tensorToJsonText(tensor: Tensor, flat = false): string {
+  const { shape } = tensor;
+  const count = elementCount(shape);
+  if (flat) return `[${elementsText(tensor, 0, count)}]`;
+  if (shape.length === 0) return elementsText(tensor, 0, 1);
+  const innermost = shape[shape.length - 1]!;
+  let offset = 0;
+  const build = (depth: number): string => {
+    const size = shape[depth]!;
+    if (depth === shape.length - 1) {
+      const text = `[${elementsText(tensor, offset, offset + innermost)}]`;
+      offset += innermost;
+      return text;
+    }
+    const parts = new Array<string>(size);
+    for (let i = 0; i < size; i++) parts[i] = build(depth + 1);
+    return `[${parts.join(',')}]`;
+  };
+  return build(0);
+}

@@ -284,14 +284,18 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
    * serving its older session; use versions() to tell READY ones apart.
    */
   servableVersions(name: string): number[] {
-    return this.versions(name)
-      .filter((status) => status.servable)
-      .map((status) => status.version);
+    // On every routed request: no status objects, just the versions.
+    const versions = this.#models.get(name);
+    if (!versions || this.#closing) return [];
+    const servable: number[] = [];
+    for (const entry of versions.values()) if (entry.active !== undefined && !entry.unloadRequested) servable.push(entry.version);
+    return servable.sort((a, b) => a - b);
   }
 
   /** Every version the registry knows of, in any state, ascending. */
   knownVersions(name: string): number[] {
-    return this.versions(name).map((status) => status.version);
+    const versions = this.#models.get(name);
+    return versions ? [...versions.keys()].sort((a, b) => a - b) : [];
   }
 
   stats(): RegistryStats {

@@ -38,5 +38,7 @@ export function toOrtSessionOptions(options: SessionOptions): OrtInferenceSessio
     graphOptimizationLevel: options.graphOptimizationLevel,
     // Parallel mode only helps graphs with independent branches and fights the worker pool for cores.
     executionMode: 'sequential',
+    // Idle intra-op threads must sleep, not spin: the cores are shared with the HTTP thread.
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { SwitchyardError } from '../../src/errors.js';
 import { fromHalfBits, toHalfBits } from '../../src/protocol/float16.js';
-import { tensorFromJson, tensorToFlatJson, tensorToNestedJson } from '../../src/protocol/tensor-json.js';
+import { tensorFromJson, tensorToFlatJson, tensorToJsonText, tensorToNestedJson } from '../../src/protocol/tensor-json.js';
+import type { Tensor } from '../../src/tensor.js';
 import { validateInputs } from '../../src/protocol/validate-inputs.js';
 import type { ModelSignature } from '../../src/tensor.js';
 
@@ -64,6 +65,29 @@ describe('tensorFromJson', () => {
     expect(tensorToNestedJson(tensorFromJson('b', 'BOOL', [true, false]))).toEqual([true, false]);
     expect(tensorToFlatJson(tensorFromJson('s', 'BYTES', [['a', 'é']]))).toEqual(['a', 'é']);
     expect(tensorToNestedJson(tensorFromJson('h', 'FP16', [0.5, -2, 65504]))).toEqual([0.5, -2, 65504]);
+  });
+});
+
+describe('tensorToJsonText', () => {
+  const cases: Tensor[] = [
+    { datatype: 'FP32', shape: [2, 3], data: new Float32Array([0.1, -2.5, 3e-8, 1e20, -0, 7]) },
+    { datatype: 'FP32', shape: [3], data: new Float32Array([1, Number.NaN, Number.NEGATIVE_INFINITY]) },
+    { datatype: 'FP64', shape: [1, 2], data: new Float64Array([Math.PI, -1e-300]) },
+    { datatype: 'INT32', shape: [2, 2], data: new Int32Array([1, -2, 2147483647, -2147483648]) },
+    { datatype: 'UINT8', shape: [2, 1, 2], data: new Uint8Array([0, 1, 254, 255]) },
+    { datatype: 'INT64', shape: [2], data: new BigInt64Array([9007199254740993n, -5n]) },
+    { datatype: 'UINT64', shape: [1], data: new BigUint64Array([18446744073709551615n]) },
+    { datatype: 'BOOL', shape: [1, 2], data: new Uint8Array([1, 0]) },
+    { datatype: 'BYTES', shape: [1, 2], data: ['a"quote', 'é\n'] },
+    { datatype: 'FP16', shape: [2], data: new Uint16Array([0x3c00, 0xc000]) },
+    { datatype: 'FP32', shape: [], data: new Float32Array([4.5]) },
+    { datatype: 'FP32', shape: [0, 3], data: new Float32Array(0) },
+  ];
+  it('writes exactly what JSON.stringify writes of the nested and flat arrays', () => {
+    for (const tensor of cases) {
+      expect(tensorToJsonText(tensor), tensor.datatype).toBe(JSON.stringify(tensorToNestedJson(tensor)));
+      expect(tensorToJsonText(tensor, true), tensor.datatype).toBe(JSON.stringify(tensorToFlatJson(tensor)));
+    }
   });
 });
 

@@ -1,0 +1,84 @@
+/**
+ * Throughput benchmarks (issue: dynamic batching) on the MLP 256->1024->1024->256:
+ * - the in-process ceiling: session.run rows/s at the best batch size, same sessions and threads;
+ * - a naive server (Hono + onnxruntime-node, each request alone on the main thread);
+ * - Switchyard with its dynamic batcher.
+ * Targets: at 64 connections Switchyard req/s >= 3x naive and p99 <= 0.2x naive's p99; at
+ * 1 connection Switchyard latency <= 1.1x naive.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WorkerPoolRuntime } from '../../src/runtime/worker-pool-runtime.js';
+import { measureCeiling } from '../support/ceiling.js';
+import { formatLoad, runLoad } from '../support/load.js';
+import { createBenchRepo, MLP_SIZES, mlpBody } from '../support/model-repo-fixture.js';
+import { startServerProcess } from '../support/server-process.js';
+import type { ScenarioReport } from './core-gateway.js';
+
+const distRoot = fileURLToPath(new URL('../../', import.meta.url));
+const gatewayScript = join(distRoot, 'src', 'main.js');
+const naiveScript = join(distRoot, 'bench', 'servers', 'naive-onnx-server.js');
+
+/** Switchyard's settings for the MLP: one session per core, greedy batching up to 64 rows. */
+export const MLP_CONFIG = { max_batch_size: 64, instances: 2 };
+
+export async function throughputScenario(durationSeconds: number): Promise<ScenarioReport> {
+  const repo = await createBenchRepo();
+  const lines: string[] = [];
+  const ratios: ScenarioReport['ratios'] = [];
+  const mlpPath = join(repo.root, 'mlp', '1', 'model.onnx');
+  await writeFile(join(repo.root, 'mlp', 'config.json'), JSON.stringify(MLP_CONFIG));
+  try {
+    const runtime = new WorkerPoolRuntime({ workers: 2 });
+    const ceiling = await measureCeiling(runtime, mlpPath, MLP_SIZES[0], 2, [1, 8, 32, 64, 128], Math.max(1, durationSeconds / 4));
+    await runtime.close();
+    lines.push(
+      `ceiling (2 sessions on 2 worker threads, no HTTP): ${ceiling.byBatchSize.map((b) => `batch ${b.batchSize}: ${b.rowsPerSecond.toFixed(0)} rows/s`).join(', ')}`,
+    );
+
+    const path = '/models/mlp/1/predict';
+    const body = mlpBody();
+    const measure = async (url: string, connections: number) => {
+      await runLoad({ url: url + path, method: 'POST', body, connections, durationSeconds: 2 });
+      return runLoad({ url: url + path, method: 'POST', body, connections, durationSeconds });
+    };
+
+    const naive = await startServerProcess({ script: naiveScript, args: [mlpPath] });
+    const naive64 = await measure(naive.url, 64);
+    const naive1 = await measure(naive.url, 1);
+    await naive.stop();
+
+    const gateway = await startServerProcess({
+      script: gatewayScript,
+      env: { MODEL_REPO: repo.root, ROUTES_FILE: join(repo.root, 'routes.json'), RUNTIME_WORKERS: '2' },
+      readyPath: '/readyz',
+    });
+    const gateway64 = await measure(gateway.url, 64);
+    const gateway1 = await measure(gateway.url, 1);
+    const stats = (await (await fetch(gateway.url + '/models/mlp')).json()) as {
+      versions: Array<{ stats: { requests: number; executions: number; average_batch_size: number } }>;
+    };
+    await gateway.stop();
+
+    lines.push(`naive,      64 conns: ${formatLoad(naive64)}`);
+    lines.push(`switchyard, 64 conns: ${formatLoad(gateway64)}`);
+    lines.push(`naive,       1 conn:  ${formatLoad(naive1)}, mean ${naive1.meanMs.toFixed(3)} ms`);
+    lines.push(`switchyard,  1 conn:  ${formatLoad(gateway1)}, mean ${gateway1.meanMs.toFixed(3)} ms`);
+    const s = stats.versions[0]!.stats;
+    lines.push(`switchyard batching: ${s.requests} requests in ${s.executions} executions (average batch ${s.average_batch_size})`);
+    lines.push(`switchyard rows/s at 64 conns vs ceiling: ${(gateway64.requestsPerSecond / ceiling.rowsPerSecond).toFixed(3)} (ceiling ${ceiling.rowsPerSecond.toFixed(0)} rows/s at batch ${ceiling.bestBatchSize})`);
+
+    const rps = gateway64.requestsPerSecond / naive64.requestsPerSecond;
+    ratios.push({ metric: '64 conns: Switchyard req/s / naive req/s', value: rps, target: '>= 3', ok: rps >= 3 });
+    const p99 = gateway64.p99Ms / Math.max(naive64.p99Ms, 1);
+    ratios.push({ metric: '64 conns: Switchyard p99 / naive p99', value: p99, target: '<= 0.2', ok: p99 <= 0.2 });
+    // autocannon reports latency in whole ms at 1 connection; requests/s is the finer measure of it.
+    const light = naive1.requestsPerSecond / gateway1.requestsPerSecond;
+    ratios.push({ metric: '1 conn: Switchyard latency / naive latency (= naive req/s / Switchyard req/s)', value: light, target: '<= 1.1', ok: light <= 1.1 });
+    ratios.push({ metric: 'Switchyard 64-conn req/s / in-process ceiling rows/s', value: gateway64.requestsPerSecond / ceiling.rowsPerSecond, target: 'report', ok: true });
+  } finally {
+    await repo.remove();
+  }
+  return { name: 'throughput (MLP 256-1024-1024-256)', lines, ratios };
+}
