@@ -6,7 +6,7 @@
 import { InferenceSession as OrtInferenceSession, type Tensor as OrtTensor } from 'onnxruntime-node';
 import { ModelLoadError } from '../errors.js';
 import type { ModelSignature, Tensor } from '../tensor.js';
-import type { InferenceRuntime, InferenceSession, SessionOptions } from './inference-runtime.js';
+import type { InferenceRuntime, InferenceSession, RunOptions, SessionOptions } from './inference-runtime.js';
 import { resolveSessionOptions, toOrtSessionOptions } from './ort-session-options.js';
 import { fromOrtResults, signatureOf, toOrtFeeds } from './ort-tensors.js';
 import { inferenceFailedError, messageOf, runtimeClosedError, sessionReleasedError } from './runtime-errors.js';
@@ -70,12 +70,13 @@ class InProcessSession implements InferenceSession {
     this.#onReleased = onReleased;
   }
 
-  async run(inputs: Readonly<Record<string, Tensor>>, outputNames?: readonly string[]): Promise<Record<string, Tensor>> {
+  async run(inputs: Readonly<Record<string, Tensor>>, outputNames?: readonly string[], options?: RunOptions): Promise<Record<string, Tensor>> {
     if (this.#released) throw this.#runtimeClosed ? runtimeClosedError(this.#modelPath) : sessionReleasedError(this.#modelPath);
     this.#inFlight++;
     try {
       const feeds = toOrtFeeds(inputs);
       const results = outputNames ? await this.#ort.run(feeds, outputNames) : await this.#ort.run(feeds);
+      options?.recycleInputs?.(inputs);
       return fromOrtResults(results as Record<string, OrtTensor>);
     } catch (error) {
       throw inferenceFailedError(this.#modelPath, messageOf(error), error);

@@ -23,6 +23,14 @@ export const DEFAULT_SESSION_OPTIONS: SessionOptions = Object.freeze({
   graphOptimizationLevel: 'all',
 });
 
+export interface RunOptions {
+  /**
+   * Called with the input tensors once the runtime is done with them, their buffers usable
+   * again (a worker pool sends them back), so a caller can reuse its buffers. Default: none.
+   */
+  readonly recycleInputs?: (inputs: Readonly<Record<string, Tensor>>) => void;
+}
+
 /** One loaded model file. Safe to call run() concurrently; release() once, after the last run. */
 export interface InferenceSession {
   readonly signature: ModelSignature;
@@ -30,7 +38,7 @@ export interface InferenceSession {
    * Runs the graph. Input data buffers may be transferred (detached) to a worker: callers must
    * not reuse them afterwards. `outputNames` defaults to every output.
    */
-  run(inputs: Readonly<Record<string, Tensor>>, outputNames?: readonly string[]): Promise<Record<string, Tensor>>;
+  run(inputs: Readonly<Record<string, Tensor>>, outputNames?: readonly string[], options?: RunOptions): Promise<Record<string, Tensor>>;
   /** Frees native memory. Idempotent. */
   release(): Promise<void>;
 }

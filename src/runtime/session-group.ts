@@ -4,7 +4,7 @@
  * different worker threads.
  */
 import type { ModelSignature, Tensor } from '../tensor.js';
-import type { InferenceRuntime, InferenceSession, SessionOptions } from './inference-runtime.js';
+import type { InferenceRuntime, InferenceSession, RunOptions, SessionOptions } from './inference-runtime.js';
 
 class SessionGroup implements InferenceSession {
   readonly #instances: InferenceSession[];
@@ -19,12 +19,12 @@ class SessionGroup implements InferenceSession {
     return this.#instances[0]!.signature;
   }
 
-  async run(inputs: Readonly<Record<string, Tensor>>, outputNames?: readonly string[]): Promise<Record<string, Tensor>> {
+  async run(inputs: Readonly<Record<string, Tensor>>, outputNames?: readonly string[], options?: RunOptions): Promise<Record<string, Tensor>> {
     let chosen = 0;
     for (let i = 1; i < this.#inFlight.length; i++) if (this.#inFlight[i]! < this.#inFlight[chosen]!) chosen = i;
     this.#inFlight[chosen]! += 1;
     try {
-      return await this.#instances[chosen]!.run(inputs, outputNames);
+      return await this.#instances[chosen]!.run(inputs, outputNames, options);
     } finally {
       this.#inFlight[chosen]! -= 1;
     }

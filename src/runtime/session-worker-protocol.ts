@@ -15,6 +15,8 @@ export type WorkerRequest =
       readonly inputs: Readonly<Record<string, Tensor>>;
       /** Undefined: every output. */
       readonly outputNames: readonly string[] | undefined;
+      /** Send the input tensors back with the outputs, so their buffers can be reused. */
+      readonly returnInputs?: boolean;
     }
   | { readonly kind: 'release'; readonly id: number; readonly sessionId: number }
   /** Test hook: the worker dies of an uncaught exception, as it would from a fault in native code. */
@@ -22,7 +24,7 @@ export type WorkerRequest =
 
 export type WorkerReply =
   | { readonly kind: 'loaded'; readonly id: number; readonly signature: ModelSignature }
-  | { readonly kind: 'ran'; readonly id: number; readonly outputs: Record<string, Tensor> }
+  | { readonly kind: 'ran'; readonly id: number; readonly outputs: Record<string, Tensor>; readonly inputs?: Readonly<Record<string, Tensor>> }
   | { readonly kind: 'released'; readonly id: number }
   | { readonly kind: 'failed'; readonly id: number; readonly message: string };
 

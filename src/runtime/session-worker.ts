@@ -73,6 +73,7 @@ async function run(
   sessionId: number,
   inputs: Readonly<Record<string, Tensor>>,
   outputNames: readonly string[] | undefined,
+  returnInputs: boolean,
 ): Promise<void> {
   const held = sessions.get(sessionId);
   if (!held) {
@@ -85,7 +86,11 @@ async function run(
     const results = outputNames ? await held.ort.run(feeds, outputNames) : await held.ort.run(feeds);
     const outputs = fromOrtResults(results as Record<string, OrtTensor>);
     for (const name of Object.keys(outputs)) outputs[name] = ownedTensor(outputs[name]!);
-    reply({ kind: 'ran', id, outputs }, transferablesOf(Object.values(outputs)));
+    if (returnInputs) {
+      reply({ kind: 'ran', id, outputs, inputs }, [...transferablesOf(Object.values(outputs)), ...transferablesOf(Object.values(inputs))]);
+    } else {
+      reply({ kind: 'ran', id, outputs }, transferablesOf(Object.values(outputs)));
+    }
   } catch (error) {
     fail(id, error);
   } finally {
@@ -114,7 +119,7 @@ port.on('message', (request: WorkerRequest) => {
       void load(request.id, request.sessionId, request.modelPath, request.options);
       break;
     case 'run':
-      void run(request.id, request.sessionId, request.inputs, request.outputNames);
+      void run(request.id, request.sessionId, request.inputs, request.outputNames, request.returnInputs === true);
       break;
     case 'release':
       void release(request.id, request.sessionId);

@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ModelLoadError } from '../errors.js';
 import type { ModelSignature, Tensor } from '../tensor.js';
-import type { InferenceRuntime, InferenceSession, SessionOptions } from './inference-runtime.js';
+import type { InferenceRuntime, InferenceSession, RunOptions, SessionOptions } from './inference-runtime.js';
 import { resolveSessionOptions } from './ort-session-options.js';
 import {
   inferenceFailedError,
@@ -303,7 +303,7 @@ class PooledSession implements InferenceSession {
     if (this.#state.kind === 'ready' || this.#state.kind === 'loading') this.#state = { kind: 'closed' };
   }
 
-  run(inputs: Readonly<Record<string, Tensor>>, outputNames?: readonly string[]): Promise<Record<string, Tensor>> {
+  run(inputs: Readonly<Record<string, Tensor>>, outputNames?: readonly string[], options?: RunOptions): Promise<Record<string, Tensor>> {
     const state = this.#state;
     if (state.kind !== 'ready') return Promise.reject(this.#unavailable(state));
     const modelPath = this.modelPath;
@@ -316,11 +316,17 @@ class PooledSession implements InferenceSession {
     this.#counters.runs++;
     return new Promise((resolve, reject) => {
       const id = this.worker.nextId();
-      this.worker.request({ kind: 'run', id, sessionId: this.sessionId, inputs: wire, outputNames }, transferablesOf(Object.values(wire)), {
-        settle: (reply) =>
-          reply.kind === 'ran'
-            ? resolve(reply.outputs)
-            : reject(inferenceFailedError(modelPath, reply.kind === 'failed' ? reply.message : `unexpected reply '${reply.kind}'`)),
+      const recycle = options?.recycleInputs;
+      const message = { kind: 'run', id, sessionId: this.sessionId, inputs: wire, outputNames, ...(recycle ? { returnInputs: true } : {}) } as const;
+      this.worker.request(message, transferablesOf(Object.values(wire)), {
+        settle: (reply) => {
+          if (reply.kind !== 'ran') {
+            reject(inferenceFailedError(modelPath, reply.kind === 'failed' ? reply.message : `unexpected reply '${reply.kind}'`));
+            return;
+          }
+          if (recycle && reply.inputs) recycle(reply.inputs);
+          resolve(reply.outputs);
+        },
         exited: (reason) => reject(reason === null ? runtimeClosedError(modelPath) : workerExitedError(modelPath, reason)),
       });
     });

@@ -13,6 +13,7 @@ import type { Tensor } from '../tensor.js';
 import type { BatchingPolicy } from './batching-policy.js';
 import { assertMayStart, type SessionLeaseProvider } from './session-lease.js';
 import type { InferenceRequest, InferenceResult, InferenceScheduler } from './inference-scheduler.js';
+import { BufferPool } from './buffer-pool.js';
 import { batchKey, mergeInputs, rowsOf, sliceOutputs } from './tensor-batch.js';
 import { emptyCounters, type VersionCounters } from './version-counters.js';
 
@@ -51,6 +52,11 @@ export class DynamicBatcher implements InferenceScheduler {
   readonly #leases: SessionLeaseProvider;
   readonly #policyFor: (model: string, version: number) => BatchingPolicy;
   readonly #queues = new Map<string, VersionQueue>();
+  /** Merge buffers, handed back by the runtime after each batch and reused. */
+  readonly pool = new BufferPool();
+  readonly #recycle = (inputs: Readonly<Record<string, Tensor>>): void => {
+    for (const name in inputs) this.pool.give(inputs[name]!.datatype, inputs[name]!.data);
+  };
   #busy = 0;
   #idleWaiters: Array<() => void> = [];
 
@@ -257,8 +263,10 @@ export class DynamicBatcher implements InferenceScheduler {
     try {
       const requested = outputNamesOf(batch);
       const totalRows = batch.reduce((sum, p) => sum + p.rows, 0);
-      const inputs = batch.length === 1 ? batch[0]!.request.inputs : mergeInputs(batch.map((p) => p.request.inputs), totalRows);
-      const outputs = await lease.session.run(inputs, requested);
+      const merged = batch.length > 1;
+      const inputs = merged ? mergeInputs(batch.map((p) => p.request.inputs), totalRows, this.pool) : batch[0]!.request.inputs;
+      // Only merged inputs are ours to reuse; a lone request's tensors belong to its caller.
+      const outputs = await lease.session.run(inputs, requested, merged ? { recycleInputs: this.#recycle } : undefined);
       const names = requested ?? Object.keys(outputs);
       const finished = performance.now();
       queue.counters.computeTimeMs += finished - started;

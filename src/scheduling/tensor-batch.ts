@@ -4,6 +4,7 @@
  * come back as views into the batch's output buffers, not copies.
  */
 import { elementCount, TYPED_ARRAY_OF, type Tensor, type TensorData } from '../tensor.js';
+import type { BufferPool } from './buffer-pool.js';
 
 type TypedArray = Exclude<TensorData, string[]>;
 
@@ -29,8 +30,12 @@ export function batchKey(inputs: Readonly<Record<string, Tensor>>): string {
   return key;
 }
 
-/** One tensor per input name, the parts' rows stacked in order. */
-export function mergeInputs(parts: ReadonlyArray<Readonly<Record<string, Tensor>>>, totalRows: number): Record<string, Tensor> {
+/** One tensor per input name, the parts' rows stacked in order, in buffers from `pool` when given. */
+export function mergeInputs(
+  parts: ReadonlyArray<Readonly<Record<string, Tensor>>>,
+  totalRows: number,
+  pool?: BufferPool,
+): Record<string, Tensor> {
   const merged: Record<string, Tensor> = {};
   const first = parts[0]!;
   for (const name in first) {
@@ -42,7 +47,8 @@ export function mergeInputs(parts: ReadonlyArray<Readonly<Record<string, Tensor>
       merged[name] = { datatype, shape: mergedShape, data };
       continue;
     }
-    const data = new TYPED_ARRAY_OF[datatype](elementCount(mergedShape)) as TypedArray;
+    const length = elementCount(mergedShape);
+    const data = pool ? pool.take(datatype, length) : (new TYPED_ARRAY_OF[datatype](length) as TypedArray);
     let offset = 0;
     for (const part of parts) {
       const source = part[name]!.data as TypedArray;

@@ -46,12 +46,13 @@ describe('ort-tensors', () => {
 });
 
 describe('ort-session-options', () => {
-  it('defaults to one thread each, full optimisation and sequential execution', () => {
+  it('defaults to one thread each, full optimisation, sequential execution and no spinning', () => {
     expect(toOrtSessionOptions(resolveSessionOptions())).toEqual({
       intraOpNumThreads: 1,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
+      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
     });
     expect(toOrtSessionOptions(resolveSessionOptions({ intraOpThreads: 4, graphOptimizationLevel: 'basic' }))).toMatchObject({
       intraOpNumThreads: 4,

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SwitchyardError } from '../../src/errors.js';
 import type { InferenceSession } from '../../src/runtime/inference-runtime.js';
 import { InProcessRuntime } from '../../src/runtime/in-process-runtime.js';
+import { WorkerPoolRuntime } from '../../src/runtime/worker-pool-runtime.js';
 import type { BatchingPolicy } from '../../src/scheduling/batching-policy.js';
 import { DynamicBatcher } from '../../src/scheduling/dynamic-batcher.js';
 import type { ClientConnection, InferenceRequest } from '../../src/scheduling/inference-scheduler.js';
@@ -21,11 +22,11 @@ class RecordingLeases implements SessionLeaseProvider {
   acquire(_model: string, version: number) {
     const session: InferenceSession = {
       signature: this.session.signature,
-      run: async (inputs, names) => {
+      run: async (inputs, names, options) => {
         const shapes = Object.fromEntries(Object.entries(inputs).map(([n, t]) => [n, t.shape]));
         const first = Object.values(inputs)[0]!;
         this.batches.push({ rows: first.shape[0]!, shapes, firstValues: Array.from(first.data as Float32Array).map(Number) });
-        return this.session.run(inputs, names);
+        return this.session.run(inputs, names, options);
       },
       release: () => Promise.resolve(),
     };
@@ -213,6 +214,29 @@ describe('DynamicBatcher', () => {
   });
 });
 
+describe('merge buffers', () => {
+  it('are handed back by the worker pool and reused by the next batch of that size', async () => {
+    const pool = new WorkerPoolRuntime({ workers: 1 });
+    try {
+      const session = await pool.load(await folder.write('mlp-pool', buildMlpModel({ sizes: [16, 32, 8] })));
+      const leases = new RecordingLeases(session);
+      const batcher = new DynamicBatcher({ leases, policyFor: () => policy() });
+      for (let round = 0; round < 3; round++) {
+        const held = holdFirstBatch(leases);
+        const all = Array.from({ length: 9 }, (_, i) => batcher.infer(request({ input: rowsTensor(1, 16, i) })));
+        await held.queued(batcher, 8);
+        held.release();
+        await Promise.all(all);
+      }
+      // Each round: a lone batch, then one merged batch of 8 rows; rounds 2 and 3 reuse round 1's buffer.
+      expect(leases.batches.map((b) => b.rows)).toEqual([1, 8, 1, 8, 1, 8]);
+      expect(batcher.pool.stats()).toMatchObject({ allocated: 1, reused: 2 });
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 /** Holds the first batch that reaches the session until release(), so the rest queue behind it. */
 function holdFirstBatch(leases: RecordingLeases) {
   let open!: () => void;
@@ -231,7 +255,7 @@ function holdFirstBatch(leases: RecordingLeases) {
       session: {
         ...lease.session,
         signature: lease.session.signature,
-        run: async (inputs, names) => {
+        run: async (inputs, names, options) => {
           started();
           await gate;
           return run(inputs, names);
