@@ -65,20 +65,26 @@ export function nativeRoutes(services: HttpServices): Hono {
     const deadline = deadlineFromTimeout(c.req.header('x-request-timeout-ms'));
     const body = await readJsonBody(c, services.bodyLimitBytes);
     const { version } = await services.resolver.resolve(model, spec);
-    const decoded = decodeNativeRequest(body, signatureOf(services, model, version));
-    const result = await services.scheduler.infer({
-      model,
-      version,
-      inputs: decoded.inputs,
-      outputs: decoded.outputs,
-      client: clientConnection(c),
-      ...(deadline === undefined ? {} : { deadline }),
-    });
-    // A plain header object (no c.header()) keeps @hono/node-server on its fast response path.
-    return new Response(encodeNativeResponse(model, result.version, result.outputs), {
-      status: 200,
-      headers: { 'content-type': 'application/json', 'x-model-version': String(result.version) },
-    });
+    try {
+      const decoded = decodeNativeRequest(body, signatureOf(services, model, version));
+      const result = await services.scheduler.infer({
+        model,
+        version,
+        inputs: decoded.inputs,
+        outputs: decoded.outputs,
+        client: clientConnection(c),
+        ...(deadline === undefined ? {} : { deadline }),
+      });
+      // A plain header object (no c.header()) keeps @hono/node-server on its fast response path.
+      return new Response(encodeNativeResponse(model, result.version, result.outputs), {
+        status: 200,
+        headers: { 'content-type': 'application/json', 'x-model-version': String(result.version) },
+      });
+    } catch (error) {
+      // Errors after routing still say which version the request was routed to.
+      c.header('x-model-version', String(version));
+      throw error;
+    }
   };
 
   app.post('/models/:name/predict', (c) => predict(c, c.req.param('name'), undefined));

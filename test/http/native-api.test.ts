@@ -81,7 +81,9 @@ describe('bad input: a clear 4xx, never a 500', () => {
   });
 
   it('wrong shape', async () => {
-    await expectError(await t.post('/models/linear/1/predict', { inputs: { input: [[1, 2, 3]] } }), 400, 'INVALID_INPUT', 'dimension 1 must be 4');
+    const routed = await t.post('/models/linear/1/predict', { inputs: { input: [[1, 2, 3]] } });
+    expect(routed.headers.get('x-model-version')).toBe('1'); // errors after routing name the version too
+    await expectError(routed, 400, 'INVALID_INPUT', 'dimension 1 must be 4');
     await expectError(await t.post('/models/linear/1/predict', { inputs: { input: [1, 2, 3, 4] } }), 400, 'INVALID_INPUT', 'rank 2');
     await expectError(await t.post('/models/linear/1/predict', { inputs: { input: [[1, 2, 3, 4], [1]] } }), 400, 'INVALID_INPUT', 'ragged');
   });
