@@ -4,6 +4,7 @@
  * Options: BENCH_SECONDS (per measurement, default 8), BENCH_ONLY (a scenario name).
  */
 import { coreGatewayScenario, type ScenarioReport } from './scenarios/core-gateway.js';
+import { openInferenceProtocolScenario } from './scenarios/open-inference-protocol.js';
 import { throughputScenario } from './scenarios/throughput.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
@@ -12,6 +13,7 @@ const only = process.env.BENCH_ONLY;
 const scenarios: Array<[string, (seconds: number) => Promise<ScenarioReport>]> = [
   ['core', coreGatewayScenario],
   ['throughput', throughputScenario],
+  ['oip', openInferenceProtocolScenario],
 ];
 
 let failed = false;

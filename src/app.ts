@@ -101,6 +101,9 @@ export class Switchyard {
       modelConfig: (name) => ({ config: this.configs.get(name), error: this.configs.error(name) }),
       logger: this.logger,
       bodyLimitBytes: config.bodyLimitBytes,
+      // The V2 repository extension: load what is on disk, through the registry.
+      repository: this.repository,
+      loader: this.registry,
     });
     this.#logLifecycle();
   }

@@ -8,6 +8,7 @@ export const ERROR_CATALOG = {
   INVALID_REQUEST: { status: 400, description: 'The body does not have the shape the endpoint expects.' },
   INVALID_INPUT: { status: 400, description: 'An input tensor has the wrong name, datatype, rank, dims or element count.' },
   INVALID_MODEL_NAME: { status: 400, description: 'A model name or version in the path is not allowed (e.g. `..`).' },
+  MODEL_LOAD_FAILED: { status: 400, description: "A model load asked for through the repository API failed; the message gives onnxruntime's reason." },
   MODEL_NOT_FOUND: { status: 404, description: 'No model of that name is in the repository.' },
   VERSION_NOT_FOUND: { status: 404, description: 'The model has no such version (or it was removed).' },
   ALIAS_NOT_FOUND: { status: 404, description: 'The routing table has no such alias for the model.' },

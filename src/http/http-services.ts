@@ -12,6 +12,8 @@ export interface VersionView {
   readonly state: string;
   readonly reason?: string | undefined;
   readonly signature?: ModelSignature | undefined;
+  /** True when a request to this version would be served right now. */
+  readonly servable?: boolean | undefined;
 }
 
 export interface ModelCatalog {
@@ -26,6 +28,23 @@ export interface VersionResolver {
   resolve(model: string, versionSpec?: string): Promise<{ version: number; alias?: string | undefined }>;
   /** The model's alias -> target table as the routing source has it (for display). */
   routes(model: string): Promise<Record<string, string>>;
+}
+
+/** What is on disk (the V2 repository extension's index and load). */
+export interface RepositoryListing {
+  list(): ReadonlyArray<{ readonly name: string; readonly versions: readonly number[] }>;
+  /** Where a version's model file lives. */
+  modelPath(name: string, version: number): string;
+}
+
+/** Loading and unloading versions on request (the V2 repository extension). */
+export interface ModelLoader {
+  /** Resolves once the file serves; rejects with the reason when it could not be loaded. */
+  load(name: string, version: number, path: string): Promise<void>;
+  /** Resolves once the version's in-flight requests finished and its session is released. */
+  unload(name: string, version: number): Promise<void>;
+  /** Every version the loader knows, in any state. */
+  knownVersions(name: string): number[];
 }
 
 export interface Readiness {
@@ -51,4 +70,7 @@ export interface HttpServices {
   readonly logger: Logger;
   /** Largest accepted request body. */
   readonly bodyLimitBytes: number;
+  /** For the V2 repository extension; without both, its endpoints answer 404. */
+  readonly repository?: RepositoryListing | undefined;
+  readonly loader?: ModelLoader | undefined;
 }

@@ -1,0 +1,97 @@
+/**
+ * Open Inference Protocol benchmarks (issue: KServe V2 with binary tensors):
+ * - binary vs JSON: an Identity model on a 1×50,000 FP32 tensor, the same request as binary tensor
+ *   data (in and out) and as JSON (in and out); target binary req/s ÷ JSON req/s >= 40. Both are
+ *   measured with raw-load.ts: autocannon decodes every response body as UTF-8, which for a 200 kB
+ *   binary answer costs more than the server's work and would measure autocannon instead;
+ * - protocol overhead: the linear model through V2 JSON vs the native predict endpoint, same
+ *   gateway, same version; target within 10 % (V2 req/s ÷ native req/s >= 0.9).
+ */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildIdentityModel, writeModelFile } from '../../tools/model-builder/index.js';
+import { formatLoad, runLoad, type LoadOptions } from '../support/load.js';
+import { runRawLoad, type RawLoadOptions } from '../support/raw-load.js';
+import { createBenchRepo, linearBody } from '../support/model-repo-fixture.js';
+import { startServerProcess } from '../support/server-process.js';
+import type { ScenarioReport } from './core-gateway.js';
+
+const distRoot = fileURLToPath(new URL('../../', import.meta.url));
+const gatewayScript = join(distRoot, 'src', 'main.js');
+
+export const WIDE_ELEMENTS = 50_000;
+
+/** Values with short decimal forms, so the JSON side is not penalised by 17-digit floats. */
+function wideData(): Float32Array {
+  const data = new Float32Array(WIDE_ELEMENTS);
+  for (let i = 0; i < WIDE_ELEMENTS; i++) data[i] = ((i % 2000) - 1000) / 8;
+  return data;
+}
+
+export function wideJsonBody(): string {
+  return JSON.stringify({ inputs: [{ name: 'input', shape: [1, WIDE_ELEMENTS], datatype: 'FP32', data: Array.from(wideData()) }] });
+}
+
+/** The same request as binary tensor data, asking for the output as binary data too. */
+export function wideBinaryBody(): { body: Buffer; headers: Record<string, string> } {
+  const data = wideData();
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [{ name: 'input', shape: [1, WIDE_ELEMENTS], datatype: 'FP32', parameters: { binary_data_size: data.byteLength } }],
+      parameters: { binary_data_output: true },
+    }),
+  );
+  return {
+    body: Buffer.concat([header, Buffer.from(data.buffer, data.byteOffset, data.byteLength)]),
+    headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
+  };
+}
+
+export function linearV2Body(): string {
+  return JSON.stringify({ inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] });
+}
+
+export async function openInferenceProtocolScenario(durationSeconds: number): Promise<ScenarioReport> {
+  const repo = await createBenchRepo();
+  await writeModelFile(join(repo.root, 'wide', '1', 'model.onnx'), buildIdentityModel('FP32', [-1, WIDE_ELEMENTS]));
+  const lines: string[] = [];
+  const ratios: ScenarioReport['ratios'] = [];
+  const gateway = await startServerProcess({
+    script: gatewayScript,
+    env: { MODEL_REPO: repo.root, ROUTES_FILE: join(repo.root, 'routes.json'), MODEL_STABILITY_MS: '200' },
+    readyPath: '/readyz',
+  });
+  // Warm up first (JIT, sessions), then measure.
+  const measure = async (options: Omit<LoadOptions, 'durationSeconds'>) => {
+    await runLoad({ ...options, durationSeconds: Math.min(2, durationSeconds) });
+    return runLoad({ ...options, durationSeconds });
+  };
+  const measureRaw = async (options: Omit<RawLoadOptions, 'durationSeconds'>) => {
+    await runRawLoad({ ...options, durationSeconds: Math.min(2, durationSeconds) });
+    return runRawLoad({ ...options, durationSeconds });
+  };
+  try {
+    const widePath = gateway.url + '/v2/models/wide/versions/1/infer';
+    const binary = wideBinaryBody();
+    const wideConnections = 8;
+    const binaryLoad = await measureRaw({ url: widePath, body: binary.body, headers: binary.headers, connections: wideConnections });
+    const jsonLoad = await measureRaw({ url: widePath, body: wideJsonBody(), connections: wideConnections });
+    lines.push(`1×${WIDE_ELEMENTS} FP32, binary in and out (${wideConnections} conns): ${formatLoad(binaryLoad)}`);
+    lines.push(`1×${WIDE_ELEMENTS} FP32, JSON in and out   (${wideConnections} conns): ${formatLoad(jsonLoad)}`);
+    const binaryRatio = binaryLoad.requestsPerSecond / Math.max(jsonLoad.requestsPerSecond, 1e-9);
+    ratios.push({ metric: 'wide FP32 binary req/s / JSON req/s', value: binaryRatio, target: '>= 40', ok: binaryRatio >= 40 });
+    ratios.push({ metric: 'wide FP32 failed requests (binary + JSON)', value: binaryLoad.failures + jsonLoad.failures, target: '= 0', ok: binaryLoad.failures + jsonLoad.failures === 0 });
+
+    const connections = 32;
+    const v2 = await measure({ url: gateway.url + '/v2/models/linear/versions/1/infer', method: 'POST', body: linearV2Body(), connections });
+    const native = await measure({ url: gateway.url + '/models/linear/1/predict', method: 'POST', body: linearBody(), connections });
+    lines.push(`linear, V2 JSON infer  (${connections} conns): ${formatLoad(v2)}`);
+    lines.push(`linear, native predict (${connections} conns): ${formatLoad(native)}`);
+    const overhead = v2.requestsPerSecond / Math.max(native.requestsPerSecond, 1e-9);
+    ratios.push({ metric: 'linear V2 JSON req/s / native req/s', value: overhead, target: '>= 0.9', ok: overhead >= 0.9 });
+  } finally {
+    await gateway.stop();
+    await repo.remove();
+  }
+  return { name: 'open inference protocol', lines, ratios };
+}

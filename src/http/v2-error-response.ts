@@ -1,0 +1,26 @@
+/**
+ * Errors on Open Inference Protocol paths: the protocol's `{"error": "<message>"}` body with the
+ * catalog's status (400 bad request, 404 unknown model or version, 413, 503 unavailable with
+ * Retry-After, 504 deadline), which is Triton's mapping. Everything else about errors (which are
+ * known, what is logged) is the native mapping's, in error-response.ts.
+ */
+import type { Context } from 'hono';
+import type { Logger } from 'pino';
+import { toSwitchyardError } from './error-response.js';
+
+/** Paths answered in the protocol's error shape. */
+export function isV2Path(path: string): boolean {
+  return path === '/v2' || path.startsWith('/v2/');
+}
+
+export function v2ErrorResponse(c: Context, error: unknown, logger: Logger): Response {
+  const known = toSwitchyardError(error);
+  if (known.code === 'INTERNAL' || known.code === 'INFERENCE_FAILED') {
+    logger.error({ err: error, path: c.req.path }, known.message);
+  } else {
+    logger.debug({ code: known.code, path: c.req.path }, known.message);
+  }
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (known.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(known.retryAfterSeconds)));
+  return new Response(JSON.stringify({ error: known.message }), { status: known.status, headers });
+}

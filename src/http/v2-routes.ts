@@ -1,0 +1,254 @@
+/**
+ * Open Inference Protocol (KServe V2) endpoints as Triton serves them, so existing Triton and
+ * KServe clients work unchanged: health, server and model metadata, model readiness, inference
+ * (JSON, binary tensor data, raw binary), statistics and the model repository extension.
+ * Thin on purpose: validate the path, resolve the version, decode, schedule, encode. Errors are
+ * answered `{"error": "..."}` by v2-error-response.ts (mounted in create-http-app.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import { Hono, type Context } from 'hono';
+import { SwitchyardError } from '../errors.js';
+import { decodeInferRequest, parseHeaderLength } from '../protocol/oip-request.js';
+import { encodeInferResponse } from '../protocol/oip-response.js';
+import { modelStat, type ModelStat } from '../protocol/oip-stats.js';
+import { toSwitchyardError } from './error-response.js';
+import type { HttpServices } from './http-services.js';
+import { assertModelExists, signatureOf } from './native-routes.js';
+import { clientConnection, readBody } from './request-body.js';
+import { assertModelName, assertVersionSpec, deadlineFromTimeout } from './request-params.js';
+import { loadModel, repositoryIndex, unloadModel } from './v2-repository-handlers.js';
+
+/** The platform every model reports: ONNX files run by onnxruntime, Triton's name for it. */
+export const V2_PLATFORM = 'onnxruntime_onnx';
+export const V2_EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'] as const;
+
+function packageVersion(): string {
+  // src/http/ in development, dist/src/http/ when built: walk up to the project's package.json.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 5; depth++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'switchyard' && pkg.version) return pkg.version;
+    } catch {
+      // not here; one level up
+    }
+    dir = dirname(dir);
+  }
+  return '0.0.0';
+}
+
+const SERVER_METADATA = JSON.stringify({ name: 'switchyard', version: packageVersion(), extensions: V2_EXTENSIONS });
+
+function json(body: unknown, status = 200): Response {
+  return new Response(typeof body === 'string' ? body : JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+}
+
+/** A body that may be empty (the repository extension's); otherwise a JSON object. */
+async function optionalJsonObject(c: Context, limit: number): Promise<Record<string, unknown>> {
+  const body = await readBody(c, limit);
+  if (body.length === 0) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new SwitchyardError('INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new SwitchyardError('INVALID_REQUEST', 'the body must be a JSON object (or empty)');
+  }
+  return parsed as Record<string, unknown>;
+}
+
+const gunzip = promisify(zlib.gunzip);
+const inflate = promisify(zlib.inflate);
+
+/**
+ * Request bodies compressed as Triton's clients can send them (Content-Encoding gzip or deflate),
+ * inflated up to the body limit.
+ */
+async function decodeContentEncoding(encoding: string | undefined, body: Buffer, limit: number): Promise<Buffer> {
+  const name = encoding?.trim().toLowerCase();
+  if (name === undefined || name === '' || name === 'identity') return body;
+  if (name !== 'gzip' && name !== 'deflate') {
+    throw new SwitchyardError('INVALID_REQUEST', `Content-Encoding '${encoding}' is not supported; use gzip, deflate or none`);
+  }
+  try {
+    return await (name === 'gzip' ? gunzip : inflate)(body, { maxOutputLength: limit });
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new SwitchyardError('PAYLOAD_TOO_LARGE', `the decompressed body is larger than ${limit} bytes`, { details: { limit } });
+    }
+    throw new SwitchyardError('INVALID_REQUEST', `the ${name} body could not be decompressed: ${(error as Error).message}`);
+  }
+}
+
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
+}
+
+export function v2Routes(services: HttpServices): Hono {
+  const app = new Hono();
+
+  /** Known to the registry; a model unloaded through the repository API is unavailable, not unknown. */
+  const assertServedModel = (model: string): void => {
+    assertModelName(model);
+    if (services.catalog.has(model)) return;
+    if (services.repository?.list().some((entry) => entry.name === model)) {
+      throw new SwitchyardError(
+        'VERSION_NOT_READY',
+        `model '${model}' is in the repository but not loaded (POST /v2/repository/models/${model}/load loads it)`,
+      );
+    }
+    assertModelExists(services, model);
+  };
+
+  /** The version a path names: an integer, an alias, or (none) the `default` route. */
+  const resolveVersion = async (model: string, spec: string | undefined): Promise<number> => {
+    assertServedModel(model);
+    if (spec !== undefined) assertVersionSpec(spec);
+    return (await services.resolver.resolve(model, spec)).version;
+  };
+
+  app.get('/v2', () => json(SERVER_METADATA));
+  app.get('/v2/health/live', () => json({ live: true }));
+  app.get('/v2/health/ready', () => {
+    const { ready, reasons } = services.readiness();
+    return ready ? json({ ready: true }) : json({ ready: false, error: reasons.join('; ') }, 503);
+  });
+
+  const metadata = async (model: string, spec: string | undefined) => {
+    const version = await resolveVersion(model, spec);
+    const signature = signatureOf(services, model, version);
+    const versions = services.catalog
+      .versions(model)
+      .filter((view) => view.servable ?? view.signature !== undefined)
+      .map((view) => String(view.version));
+    return json({ name: model, versions, platform: V2_PLATFORM, inputs: signature.inputs, outputs: signature.outputs });
+  };
+
+  const modelReady = async (model: string, spec: string | undefined) => {
+    try {
+      await resolveVersion(model, spec);
+      return json({ name: model, ready: true });
+    } catch (error) {
+      const known = toSwitchyardError(error);
+      // Known but not servable (loading, failed, draining, bad route): not ready, not an unknown model.
+      if (known.status !== 503) throw error;
+      return json({ name: model, ready: false, error: known.message }, 503);
+    }
+  };
+
+  const infer = async (c: Context, model: string, spec: string | undefined) => {
+    const receivedAt = Date.now();
+    assertServedModel(model);
+    if (spec !== undefined) assertVersionSpec(spec);
+    const headerDeadline = deadlineFromTimeout(c.req.header('x-request-timeout-ms'), receivedAt);
+    const body = await decodeContentEncoding(c.req.header('content-encoding'), await readBody(c, services.bodyLimitBytes), services.bodyLimitBytes);
+    const headerLength = parseHeaderLength(c.req.header('inference-header-content-length'), body.length);
+    const { version } = await services.resolver.resolve(model, spec);
+    const request = decodeInferRequest(body, headerLength, signatureOf(services, model, version));
+    // Triton's `timeout` parameter is in microseconds, counted from the request's arrival.
+    const timeoutDeadline = request.timeoutMicros === undefined ? undefined : receivedAt + request.timeoutMicros / 1000;
+    const deadline = earliest(headerDeadline, timeoutDeadline);
+    const result = await services.scheduler.infer({
+      model,
+      version,
+      inputs: request.inputs,
+      outputs: request.outputs,
+      client: clientConnection(c),
+      ...(deadline === undefined ? {} : { deadline }),
+    });
+    const encoded = encodeInferResponse({
+      model,
+      version: result.version,
+      id: request.id,
+      outputs: result.outputs,
+      order: request.outputs,
+      binaryOutputs: request.binaryOutputs,
+    });
+    // Plain header objects keep @hono/node-server on its fast response path.
+    if (encoded.headerLength === undefined) return json(encoded.body);
+    return new Response(encoded.body, {
+      status: 200,
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(encoded.headerLength) },
+    });
+  };
+
+  const versionStats = (model: string, version: number): ModelStat => modelStat(model, version, services.scheduler.counters?.(model, version));
+
+  const stats = async (model: string, spec: string | undefined) => {
+    assertServedModel(model);
+    let versions: number[];
+    if (spec === undefined) {
+      versions = services.catalog.versions(model).map((view) => view.version);
+    } else if (/^\d+$/.test(assertVersionSpec(spec))) {
+      // Statistics outlive readiness: any version the registry knows, in any state.
+      const version = Number(spec);
+      if (!services.catalog.status(model, version)) throw new SwitchyardError('VERSION_NOT_FOUND', `model '${model}' has no version ${version}`);
+      versions = [version];
+    } else {
+      versions = [(await services.resolver.resolve(model, spec)).version];
+    }
+    return json({ model_stats: versions.map((version) => versionStats(model, version)) });
+  };
+
+  app.get('/v2/models/stats', () =>
+    json({
+      model_stats: services.catalog.models().flatMap((model) => services.catalog.versions(model).map((view) => versionStats(model, view.version))),
+    }),
+  );
+
+  app.get('/v2/models/:name', (c) => metadata(c.req.param('name'), undefined));
+  app.get('/v2/models/:name/versions/:version', (c) => metadata(c.req.param('name'), c.req.param('version')));
+  app.get('/v2/models/:name/ready', (c) => modelReady(c.req.param('name'), undefined));
+  app.get('/v2/models/:name/versions/:version/ready', (c) => modelReady(c.req.param('name'), c.req.param('version')));
+  app.post('/v2/models/:name/infer', (c) => infer(c, c.req.param('name'), undefined));
+  app.post('/v2/models/:name/versions/:version/infer', (c) => infer(c, c.req.param('name'), c.req.param('version')));
+  app.get('/v2/models/:name/stats', (c) => stats(c.req.param('name'), undefined));
+  app.get('/v2/models/:name/versions/:version/stats', (c) => stats(c.req.param('name'), c.req.param('version')));
+
+  // Model repository extension. Unauthenticated for now (management auth comes later).
+  app.post('/v2/repository/index', async (c) => {
+    const body = await optionalJsonObject(c, services.bodyLimitBytes);
+    if (body.ready !== undefined && typeof body.ready !== 'boolean') throw new SwitchyardError('INVALID_REQUEST', '"ready" must be a boolean');
+    return json(repositoryIndex(services, body.ready === true));
+  });
+
+  const loadParameters = async (c: Context, action: string): Promise<void> => {
+    const body = await optionalJsonObject(c, services.bodyLimitBytes);
+    const { parameters } = body;
+    if (parameters === undefined) return;
+    if (parameters === null || typeof parameters !== 'object' || Array.isArray(parameters)) {
+      throw new SwitchyardError('INVALID_REQUEST', '"parameters" must be an object');
+    }
+    const unsupported = Object.keys(parameters).filter((key) => key === 'config' || key.startsWith('file:'));
+    if (unsupported.length > 0) {
+      throw new SwitchyardError(
+        'INVALID_REQUEST',
+        `${action} parameter${unsupported.length > 1 ? 's' : ''} ${unsupported.map((k) => `"${k}"`).join(', ')} not supported: models load from the repository folder`,
+      );
+    }
+  };
+
+  app.post('/v2/repository/models/:name/load', async (c) => {
+    const name = assertModelName(c.req.param('name'));
+    await loadParameters(c, 'load');
+    await loadModel(services, name);
+    return new Response(null, { status: 200 });
+  });
+
+  app.post('/v2/repository/models/:name/unload', async (c) => {
+    const name = assertModelName(c.req.param('name'));
+    await loadParameters(c, 'unload');
+    await unloadModel(services, name);
+    return new Response(null, { status: 200 });
+  });
+
+  return app;
+}
