@@ -42,13 +42,6 @@ function nulMessage(name: string, index: number): string {
   return `input '${name}': BYTES element ${index} contains a NUL byte; onnxruntime-node string tensors end at the first NUL, so it would be cut short`;
 }
 
-/** JSON-decoded BYTES elements must survive onnxruntime-node too: no NUL characters. */
-export function assertStringsCarryable(name: string, elements: readonly string[]): void {
-  for (let i = 0; i < elements.length; i++) {
-    if (elements[i]!.includes('\0')) throw invalid(nulMessage(name, i));
-  }
-}
-
 /** Splits length-prefixed BYTES elements; the count must match the shape and every byte must be used. */
 export function decodeBytesElements(name: string, bytes: Buffer, count: number): string[] {
   const out = new Array<string>(count);

@@ -6,8 +6,8 @@
  * signature of the version that will serve it, so every mistake is a 400 that names it.
  */
 import { SwitchyardError } from '../errors.js';
-import { bytesPerElement, DATATYPES, elementCount, isDatatype, type ModelSignature, type Tensor, type TensorInfo } from '../tensor.js';
-import { assertStringsCarryable, tensorFromBinary, utf8Element } from './oip-binary.js';
+import { bytesPerElement, DATATYPES, isDatatype, type ModelSignature, type Tensor, type TensorInfo } from '../tensor.js';
+import { tensorFromBinary, utf8Element } from './oip-binary.js';
 import { tensorFromJson } from './tensor-json.js';
 import { findInput, validateInputs, validateOutputNames, validateShape } from './validate-inputs.js';
 
@@ -108,7 +108,6 @@ interface BodyCursor {
   offset: number;
   /** False when no Inference-Header-Content-Length came: then there is no binary data at all. */
   readonly headerGiven: boolean;
-  readonly jsonLength: number;
 }
 
 function decodeInput(raw: unknown, index: number, signature: ModelSignature, cursor: BodyCursor): [string, Tensor] {
@@ -127,15 +126,8 @@ function decodeInput(raw: unknown, index: number, signature: ModelSignature, cur
   const binarySize = parameters.binary_data_size;
   if (binarySize === undefined) {
     if (raw.data === undefined) throw badInput(`input '${name}' has neither "data" nor a "binary_data_size" parameter`);
-    // Every JSON element takes at least a byte of the body: a larger shape cannot match its data,
-    // and must not be allocated before the element count is compared.
-    const count = elementCount(shape);
-    if (count > cursor.jsonLength) {
-      throw badInput(`input '${name}': shape [${shape.join(',')}] needs ${count} elements, more than its JSON data can hold`);
-    }
-    const tensor = tensorFromJson(name, datatype, { shape, data: raw.data });
-    if (datatype === 'BYTES') assertStringsCarryable(name, tensor.data as string[]);
-    return [name, tensor];
+    // tensorFromJson compares the element count before allocating and refuses NUL in BYTES.
+    return [name, tensorFromJson(name, datatype, { shape, data: raw.data })];
   }
   if (typeof binarySize !== 'number' || !Number.isSafeInteger(binarySize) || binarySize < 0) {
     throw badRequest(`input '${name}': "binary_data_size" must be a non-negative integer, got ${JSON.stringify(binarySize)}`);
@@ -200,7 +192,7 @@ export function decodeInferRequest(body: Buffer, headerLength: number | undefine
   const timeoutMicros = timeoutOf(parameters);
 
   if (!Array.isArray(request.inputs)) throw badRequest('"inputs" must be an array of input tensors');
-  const cursor: BodyCursor = { body, offset: jsonLength, headerGiven: headerLength !== undefined, jsonLength };
+  const cursor: BodyCursor = { body, offset: jsonLength, headerGiven: headerLength !== undefined };
   const inputs: Record<string, Tensor> = {};
   request.inputs.forEach((raw, index) => {
     const [name, tensor] = decodeInput(raw, index, signature, cursor);

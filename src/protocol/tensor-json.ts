@@ -70,7 +70,8 @@ function elementWriter(datatype: Datatype, data: TensorData): ElementWriter {
     }
     case 'BYTES': {
       const out = data as string[];
-      return (v, i) => typeof v === 'string' && ((out[i] = v), true);
+      // onnxruntime-node cuts string tensors at a NUL: refuse rather than silently truncate.
+      return (v, i) => typeof v === 'string' && !v.includes('\u0000') && ((out[i] = v), true);
     }
     default: {
       const out = data as Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array;
@@ -85,7 +86,7 @@ function allocate(datatype: Datatype, count: number): TensorData {
 }
 
 function expectedElement(datatype: Datatype): string {
-  if (datatype === 'BYTES') return 'strings';
+  if (datatype === 'BYTES') return 'strings without NUL characters';
   if (datatype === 'BOOL') return 'booleans';
   if (datatype.startsWith('FP')) return 'numbers';
   return `integers in the ${datatype} range`;
@@ -115,16 +116,20 @@ export function tensorFromJson(name: string, datatype: Datatype, value: unknown)
   }
 
   const count = elementCount(shape);
-  const data = allocate(datatype, count);
-  const write = elementWriter(datatype, data);
-
+  let elements: unknown[] | undefined;
   if (flat) {
     const items = source as unknown[];
     // Flat data may itself be nested (row-major); flatten it once before counting.
-    const elements = items.some(Array.isArray) ? (items.flat(Infinity) as unknown[]) : items;
+    elements = items.some(Array.isArray) ? (items.flat(Infinity) as unknown[]) : items;
+    // Checked before allocating: a declared shape must not size memory the data does not back.
     if (elements.length !== count) {
       throw invalid(`input '${name}': shape [${shape.join(',')}] needs ${count} elements, got ${elements.length}`);
     }
+  }
+  const data = allocate(datatype, count);
+  const write = elementWriter(datatype, data);
+
+  if (elements) {
     for (let i = 0; i < count; i++) {
       if (!write(elements[i], i)) {
         throw invalid(`input '${name}': element ${i} is ${JSON.stringify(elements[i])}; ${datatype} expects ${expectedElement(datatype)}`);

@@ -125,3 +125,17 @@ describe('validateInputs', () => {
     ).toContain('datatype INT32; the model expects FP32');
   });
 });
+
+describe('tensorFromJson guards', () => {
+  it('refuses a declared shape larger than its data before allocating it', () => {
+    const e = errorOf(() => tensorFromJson('x', 'FP32', { shape: [10_000_000_000], data: [1] }));
+    expect(e.code).toBe('INVALID_INPUT');
+    expect(e.message).toContain('needs 10000000000 elements, got 1');
+  });
+
+  it('refuses BYTES elements with a NUL (onnxruntime-node would cut them short)', () => {
+    const e = errorOf(() => tensorFromJson('s', 'BYTES', ['ok', 'a\u0000b']));
+    expect(e.code).toBe('INVALID_INPUT');
+    expect(e.message).toContain('without NUL');
+  });
+});
