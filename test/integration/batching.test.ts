@@ -106,6 +106,23 @@ it('answers 504 to a request whose deadline passes while queued, and drops a dis
   expect(stats.executions).toBe(0);
 });
 
+it('answers 503 QUEUE_FULL with Retry-After over HTTP when the queue is full, and keeps the queued one', async () => {
+  t = await startTestGateway();
+  const gateway = t;
+  // One queued request fills the queue; the long delay keeps it there while the next one arrives.
+  await writeConfig(gateway, { max_queue_size: 1, max_queue_delay_ms: 1000 });
+  await eventually(async () => (await view(gateway)).config.max_queue_size === 1, 10_000, 'config applied');
+  const queued = gateway.post('/models/linear/1/predict', LINEAR_INPUT);
+  await eventually(() => gateway.gateway.scheduler.queued('linear', 1) === 1, 5_000, 'first request queued');
+  const refused = await gateway.post('/models/linear/1/predict', LINEAR_INPUT);
+  expect(refused.status).toBe(503);
+  expect(refused.headers.get('retry-after')).toBe('1');
+  expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('QUEUE_FULL');
+  // The queued request was not lost: it runs when its delay ends.
+  expect((await queued).status).toBe(200);
+  expect((await view(gateway)).versions[0]!.stats.rejected.queue_full).toBe(1);
+});
+
 it('loses no request across swaps and config changes under batched load', async () => {
   t = await startTestGateway();
   const gateway = t;
