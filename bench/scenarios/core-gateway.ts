@@ -8,10 +8,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatLoad, runLoad } from '../support/load.js';
 import { createBenchRepo, linearBody, mlpBody } from '../support/model-repo-fixture.js';
-import { startServerProcess } from '../support/server-process.js';
+import { startGatewayProcess, startServerProcess } from '../support/server-process.js';
 
 const distRoot = fileURLToPath(new URL('../../', import.meta.url));
-const gatewayScript = join(distRoot, 'src', 'main.js');
 const bareScript = join(distRoot, 'bench', 'servers', 'bare-hono-server.js');
 
 export interface ScenarioReport {
@@ -24,11 +23,7 @@ export async function coreGatewayScenario(durationSeconds: number): Promise<Scen
   const repo = await createBenchRepo();
   const lines: string[] = [];
   const ratios: ScenarioReport['ratios'] = [];
-  const gateway = await startServerProcess({
-    script: gatewayScript,
-    env: { MODEL_REPO: repo.root, ROUTES_FILE: join(repo.root, 'routes.json'), MODEL_STABILITY_MS: '200' },
-    readyPath: '/readyz',
-  });
+  const gateway = await startGatewayProcess(repo.root);
   const bare = await startServerProcess({ script: bareScript });
   try {
     const linearPath = '/models/linear/1/predict';

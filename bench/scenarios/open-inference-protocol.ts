@@ -8,16 +8,13 @@
  *   gateway, same version; target within 10 % (V2 req/s ÷ native req/s >= 0.9).
  */
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildIdentityModel, writeModelFile } from '../../tools/model-builder/index.js';
 import { formatLoad, runLoad, type LoadOptions } from '../support/load.js';
 import { runRawLoad, type RawLoadOptions } from '../support/raw-load.js';
 import { createBenchRepo, linearBody } from '../support/model-repo-fixture.js';
-import { startServerProcess } from '../support/server-process.js';
+import { startGatewayProcess } from '../support/server-process.js';
 import type { ScenarioReport } from './core-gateway.js';
 
-const distRoot = fileURLToPath(new URL('../../', import.meta.url));
-const gatewayScript = join(distRoot, 'src', 'main.js');
 
 export const WIDE_ELEMENTS = 50_000;
 
@@ -56,11 +53,7 @@ export async function openInferenceProtocolScenario(durationSeconds: number): Pr
   await writeModelFile(join(repo.root, 'wide', '1', 'model.onnx'), buildIdentityModel('FP32', [-1, WIDE_ELEMENTS]));
   const lines: string[] = [];
   const ratios: ScenarioReport['ratios'] = [];
-  const gateway = await startServerProcess({
-    script: gatewayScript,
-    env: { MODEL_REPO: repo.root, ROUTES_FILE: join(repo.root, 'routes.json'), MODEL_STABILITY_MS: '200' },
-    readyPath: '/readyz',
-  });
+  const gateway = await startGatewayProcess(repo.root);
   // Warm up first (JIT, sessions), then measure.
   const measure = async (options: Omit<LoadOptions, 'durationSeconds'>) => {
     await runLoad({ ...options, durationSeconds: Math.min(2, durationSeconds) });

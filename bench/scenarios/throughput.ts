@@ -13,11 +13,10 @@ import { WorkerPoolRuntime } from '../../src/runtime/worker-pool-runtime.js';
 import { measureCeiling } from '../support/ceiling.js';
 import { formatLoad, runLoad } from '../support/load.js';
 import { createBenchRepo, MLP_SIZES, mlpBody } from '../support/model-repo-fixture.js';
-import { startServerProcess } from '../support/server-process.js';
+import { startGatewayProcess, startServerProcess } from '../support/server-process.js';
 import type { ScenarioReport } from './core-gateway.js';
 
 const distRoot = fileURLToPath(new URL('../../', import.meta.url));
-const gatewayScript = join(distRoot, 'src', 'main.js');
 const naiveScript = join(distRoot, 'bench', 'servers', 'naive-onnx-server.js');
 
 /**
@@ -53,11 +52,7 @@ export async function throughputScenario(durationSeconds: number): Promise<Scena
     const naive1 = await measure(naive.url, 1);
     await naive.stop();
 
-    const gateway = await startServerProcess({
-      script: gatewayScript,
-      env: { MODEL_REPO: repo.root, ROUTES_FILE: join(repo.root, 'routes.json'), RUNTIME_WORKERS: '2' },
-      readyPath: '/readyz',
-    });
+    const gateway = await startGatewayProcess(repo.root, { RUNTIME_WORKERS: '2' });
     const countersNow = async () =>
       ((await (await fetch(gateway.url + '/models/mlp')).json()) as { versions: Array<{ stats: { requests: number; executions: number } }> })
         .versions[0]!.stats;

@@ -4,6 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface ServerProcessOptions {
   /** Script to run with node. */
@@ -70,4 +72,13 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
       return code;
     },
   };
+}
+
+/** The compiled gateway (dist/src/main.js) serving `repoRoot`, ready once /readyz answers 200. */
+export function startGatewayProcess(repoRoot: string, env: Readonly<Record<string, string>> = {}): Promise<ServerProcess> {
+  return startServerProcess({
+    script: fileURLToPath(new URL('../../src/main.js', import.meta.url)),
+    env: { MODEL_REPO: repoRoot, ROUTES_FILE: join(repoRoot, 'routes.json'), MODEL_STABILITY_MS: '200', ...env },
+    readyPath: '/readyz',
+  });
 }

@@ -9,7 +9,7 @@ import { RedisRouteSource } from '../../src/routing/redis-route-source.js';
 import { Router } from '../../src/routing/router.js';
 import { startRedisServer, type OwnRedisServer } from '../support/redis-server.js';
 import { randomPrefix } from '../support/redis.js';
-import { observeWithin, rejectionOf, sleep } from './poll.js';
+import { observeWithin, sleep } from './poll.js';
 
 let server: OwnRedisServer;
 let source: RedisRouteSource;
