@@ -92,6 +92,29 @@ function expectedElement(datatype: Datatype): string {
   return `integers in the ${datatype} range`;
 }
 
+/**
+ * The hot path for float inputs in nested arrays: plain loops, no per-element closure. Returns the
+ * offset reached, or -1 at the first ragged row or non-number (the general walk then reports it).
+ */
+function fillFloats(node: unknown[], depth: number, shape: readonly number[], out: Float32Array | Float64Array, offset: number): number {
+  if (node.length !== shape[depth]) return -1;
+  if (depth === shape.length - 1) {
+    for (let i = 0; i < node.length; i++) {
+      const v = node[i];
+      if (typeof v !== 'number') return -1;
+      out[offset++] = v;
+    }
+    return offset;
+  }
+  for (let i = 0; i < node.length; i++) {
+    const child = node[i];
+    if (!Array.isArray(child)) return -1;
+    offset = fillFloats(child, depth + 1, shape, out, offset);
+    if (offset < 0) return -1;
+  }
+  return offset;
+}
+
 /** Decodes one input given as a nested array or `{shape, data}` into a tensor of `datatype`. */
 export function tensorFromJson(name: string, datatype: Datatype, value: unknown): Tensor {
   let shape: number[];
@@ -138,6 +161,11 @@ export function tensorFromJson(name: string, datatype: Datatype, value: unknown)
     return { datatype, shape, data };
   }
 
+  if ((datatype === 'FP32' || datatype === 'FP64') && fillFloats(source as unknown[], 0, shape, data as Float32Array, 0) === count) {
+    return { datatype, shape, data };
+  }
+
+  // The general walk: every datatype, and the exact position of any problem.
   let index = 0;
   const path: number[] = [];
   const walk = (node: unknown, depth: number): void => {

@@ -139,3 +139,24 @@ describe('tensorFromJson guards', () => {
     expect(e.message).toContain('without NUL');
   });
 });
+
+describe('tensorFromJson float fast path', () => {
+  it('gives the same tensor as the general walk, and the general walk still names problems', () => {
+    const nested = [
+      [
+        [1.5, -2],
+        [3, 4e-7],
+      ],
+      [
+        [5, 6],
+        [7, 8],
+      ],
+    ];
+    const fast = tensorFromJson('x', 'FP64', nested);
+    expect(fast.shape).toEqual([2, 2, 2]);
+    expect(Array.from(fast.data as Float64Array)).toEqual([1.5, -2, 3, 4e-7, 5, 6, 7, 8]);
+    expect(errorOf(() => tensorFromJson('x', 'FP32', [[1, 2], [3, true]])).message).toContain('element at [1,1] is true');
+    expect(errorOf(() => tensorFromJson('x', 'FP32', [[1, 2], 3])).message).toContain('ragged nested array at [1]');
+    expect(tensorFromJson('x', 'FP32', []).shape).toEqual([0]);
+  });
+});
