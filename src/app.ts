@@ -229,6 +229,9 @@ export class Switchyard {
     );
     this.registry.on('unloaded', (e) => log.info({ event: 'unloaded', model: e.name, version: e.version }, 'model unloaded'));
     this.registry.on('error', (error) => log.error({ err: error }, 'registry error'));
+    this.routeSource.onChange((model) =>
+      log.info({ event: 'route-changed', ...(model === undefined ? { scope: 'all' } : { model }) }, 'routes changed'),
+    );
     this.configs.on('changed', (e) => log.info({ event: 'config-changed', model: e.name, config: e.config, reload: e.sessionSettingsChanged }, 'model config applied'));
     this.configs.on('invalid', (e) => log.error({ event: 'config-invalid', model: e.name, reason: e.reason }, 'model config refused; the previous one stays'));
   }

@@ -22,13 +22,16 @@ export function errorBody(error: SwitchyardError): ErrorBody {
   };
 }
 
+/** One log line per error answer, with the request id: faults at error (with the stack), the rest at info. */
+export function logErrorAnswer(c: Context, known: SwitchyardError, error: unknown, logger: Logger): void {
+  const line = { requestId: c.get('requestId'), code: known.code, status: known.status, method: c.req.method, path: c.req.path };
+  if (known.code === 'INTERNAL' || known.code === 'INFERENCE_FAILED') logger.error({ ...line, err: error }, known.message);
+  else logger.info(line, known.message);
+}
+
 export function errorResponse(c: Context, error: unknown, logger: Logger): Response {
   const known = toSwitchyardError(error);
-  if (known.code === 'INTERNAL' || known.code === 'INFERENCE_FAILED') {
-    logger.error({ err: error, path: c.req.path }, known.message);
-  } else {
-    logger.debug({ code: known.code, path: c.req.path }, known.message);
-  }
+  logErrorAnswer(c, known, error, logger);
   if (known.retryAfterSeconds !== undefined) c.header('Retry-After', String(Math.max(1, Math.ceil(known.retryAfterSeconds))));
   return c.json(errorBody(known), known.status as ContentfulStatusCode);
 }

@@ -8,6 +8,7 @@ import { decodeNativeRequest, encodeNativeResponse } from '../protocol/native-js
 import type { ModelSignature } from '../tensor.js';
 import type { HttpServices, VersionView } from './http-services.js';
 import { clientConnection, readJsonBody } from './request-body.js';
+import { requestIdOf } from './request-id.js';
 import { assertModelName, assertVersionSpec, deadlineFromTimeout } from './request-params.js';
 
 function describeVersion(services: HttpServices, model: string, view: VersionView) {
@@ -76,9 +77,10 @@ export function nativeRoutes(services: HttpServices): Hono {
         ...(deadline === undefined ? {} : { deadline }),
       });
       // A plain header object (no c.header()) keeps @hono/node-server on its fast response path.
+      c.set('requestIdSent', true);
       return new Response(encodeNativeResponse(model, result.version, result.outputs), {
         status: 200,
-        headers: { 'content-type': 'application/json', 'x-model-version': String(result.version) },
+        headers: { 'content-type': 'application/json', 'x-model-version': String(result.version), 'x-request-id': requestIdOf(c) },
       });
     } catch (error) {
       // Errors after routing still say which version the request was routed to.

@@ -6,7 +6,7 @@
  */
 import type { Context } from 'hono';
 import type { Logger } from 'pino';
-import { toSwitchyardError } from './error-response.js';
+import { logErrorAnswer, toSwitchyardError } from './error-response.js';
 
 /** Paths answered in the protocol's error shape. */
 export function isV2Path(path: string): boolean {
@@ -15,11 +15,7 @@ export function isV2Path(path: string): boolean {
 
 export function v2ErrorResponse(c: Context, error: unknown, logger: Logger): Response {
   const known = toSwitchyardError(error);
-  if (known.code === 'INTERNAL' || known.code === 'INFERENCE_FAILED') {
-    logger.error({ err: error, path: c.req.path }, known.message);
-  } else {
-    logger.debug({ code: known.code, path: c.req.path }, known.message);
-  }
+  logErrorAnswer(c, known, error, logger);
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (known.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(known.retryAfterSeconds)));
   return new Response(JSON.stringify({ error: known.message }), { status: known.status, headers });

@@ -19,6 +19,7 @@ import { toSwitchyardError } from './error-response.js';
 import type { HttpServices } from './http-services.js';
 import { assertModelExists, signatureOf } from './native-routes.js';
 import { clientConnection, readBody } from './request-body.js';
+import { requestIdOf } from './request-id.js';
 import { assertModelName, assertVersionSpec, deadlineFromTimeout } from './request-params.js';
 import { loadModel, repositoryIndex, unloadModel } from './v2-repository-handlers.js';
 
@@ -173,10 +174,18 @@ export function v2Routes(services: HttpServices): Hono {
       binaryOutputs: request.binaryOutputs,
     });
     // Plain header objects keep @hono/node-server on its fast response path.
-    if (encoded.headerLength === undefined) return json(encoded.body);
+    c.set('requestIdSent', true);
+    const requestId = requestIdOf(c);
+    if (encoded.headerLength === undefined) {
+      return new Response(encoded.body, { status: 200, headers: { 'content-type': 'application/json', 'x-request-id': requestId } });
+    }
     return new Response(encoded.body, {
       status: 200,
-      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(encoded.headerLength) },
+      headers: {
+        'content-type': 'application/octet-stream',
+        'inference-header-content-length': String(encoded.headerLength),
+        'x-request-id': requestId,
+      },
     });
   };
 

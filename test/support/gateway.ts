@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Switchyard } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { buildLinearModel, writeModelFile } from '../../tools/model-builder/index.js';
@@ -26,6 +26,8 @@ export interface TestGatewayOptions {
   readonly config?: Partial<Config>;
   /** Env-style settings parsed like the real process's. */
   readonly env?: Record<string, string>;
+  /** Where the gateway logs; default silent (TEST_LOG_LEVEL overrides). */
+  readonly logger?: Logger;
   /** Files to put in the repository before start: name -> version -> bytes. */
   readonly models?: Record<string, Record<number, Uint8Array>>;
 }
@@ -51,7 +53,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     },
     options.config,
   );
-  const gateway = await Switchyard.start(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const gateway = await Switchyard.start(config, { logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   const url = gateway.url;
   return {
     gateway,
