@@ -5,6 +5,7 @@
  */
 import { coreGatewayScenario, type ScenarioReport } from './scenarios/core-gateway.js';
 import { openInferenceProtocolScenario } from './scenarios/open-inference-protocol.js';
+import { operationsScenario } from './scenarios/operations.js';
 import { throughputScenario } from './scenarios/throughput.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
@@ -14,6 +15,7 @@ const scenarios: Array<[string, (seconds: number) => Promise<ScenarioReport>]> =
   ['core', coreGatewayScenario],
   ['throughput', throughputScenario],
   ['oip', openInferenceProtocolScenario],
+  ['operations', operationsScenario],
 ];
 
 let failed = false;

@@ -11,8 +11,10 @@ import { createHttpApp } from './http/create-http-app.js';
 import type { Readiness } from './http/http-services.js';
 import { RequestGate } from './http/request-gate.js';
 import { createLogger } from './logger.js';
+import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { ModelRegistry } from './registry/model-registry.js';
 import { RepositorySync } from './registry/repository-sync.js';
+import { RateLimits } from './resilience/rate-limits.js';
 import { ModelRepository } from './repository/model-repository.js';
 import { createRouteSource } from './routing/create-route-source.js';
 import { Router } from './routing/router.js';
@@ -46,6 +48,10 @@ export class Switchyard {
   readonly routeSource: ReturnType<typeof createRouteSource>;
   readonly router: Router;
   readonly scheduler: DynamicBatcher;
+  /** Undefined when METRICS_ENABLED=false. */
+  readonly metrics: GatewayMetrics | undefined;
+  /** Per-client and per-model limits; undefined when none can apply (no limit set, no Redis for overrides). */
+  readonly rateLimits: RateLimits | undefined;
   readonly configs = new ModelConfigStore();
   /** Batching policies by model and version; dropped when a config or a version's session changes. */
   readonly #policies = new Map<string, BatchingPolicy>();
@@ -89,9 +95,25 @@ export class Switchyard {
       },
       cacheTtlMs: config.routeCacheTtlMs,
     });
-    this.scheduler = new DynamicBatcher({ leases: this.registry, policyFor: (model, version) => this.#policy(model, version) });
+    this.metrics = config.metricsEnabled ? this.#createMetrics() : undefined;
+    this.scheduler = new DynamicBatcher({
+      leases: this.registry,
+      policyFor: (model, version) => this.#policy(model, version),
+      observer: this.metrics,
+    });
     this.configs.on('changed', ({ name }) => this.#forgetPolicies(name));
     this.registry.on('loaded', ({ name }) => this.#forgetPolicies(name));
+    const limits = config.rateLimits;
+    this.rateLimits =
+      limits.client || limits.model || config.redisUrl !== undefined
+        ? new RateLimits({
+            client: limits.client,
+            model: limits.model,
+            redis: config.redisUrl === undefined ? undefined : { url: config.redisUrl, prefix: config.redisPrefix },
+            overrideTtlMs: limits.overrideTtlMs,
+            logger: this.logger,
+          })
+        : undefined;
     this.http = createHttpApp({
       catalog: this.registry,
       resolver: this.router,
@@ -104,6 +126,12 @@ export class Switchyard {
       // The V2 repository extension: load what is on disk, through the registry.
       repository: this.repository,
       loader: this.registry,
+      // The admin API writes routes through the source, which validates and publishes them.
+      routeStore: this.routeSource,
+      adminToken: config.adminToken,
+      metrics: this.metrics,
+      apiKeys: config.apiKeys,
+      rateLimits: this.rateLimits,
     });
     this.#logLifecycle();
   }
@@ -132,7 +160,10 @@ export class Switchyard {
 
   async loadRepository(): Promise<void> {
     // Readiness needs the routing source reachable once; after that a lost Redis only degrades.
+    // Shared rate limit counters from the first request when Redis answers (else per-replica counts).
+    const rateLimitsReady = this.rateLimits?.ready(3_000);
     await Promise.race([this.routeSource.ready().catch(() => undefined), new Promise((r) => setTimeout(r, 3_000).unref())]);
+    await rateLimitsReady;
     this.readiness();
     await this.sync.start();
     await this.sync.whenIdle();
@@ -174,6 +205,7 @@ export class Switchyard {
     await this.runtime.close();
     await this.router.close();
     await this.routeSource.close();
+    await this.rateLimits?.close();
     await new Promise<void>((resolve) => {
       if (!this.#server) return resolve();
       this.#server.close(() => resolve());
@@ -181,6 +213,24 @@ export class Switchyard {
     });
     this.logger.info({ drained }, 'shutdown complete');
     return { drained, abandoned };
+  }
+
+  /** Metrics read the gate, the queues and the router at scrape time, and follow the registry's events. */
+  #createMetrics(): GatewayMetrics {
+    const metrics = new GatewayMetrics({
+      knownModel: (name) => this.registry.has(name),
+      inFlight: () => this.gate.inFlight,
+      queueDepths: () =>
+        this.registry.models().flatMap((model) =>
+          this.registry.knownVersions(model).map((version) => ({ model, version, depth: this.scheduler.queued(model, version) })),
+        ),
+      routing: () => {
+        const { cache, source } = this.router.status();
+        return { hits: cache.hits, misses: cache.misses, source: source.kind, connected: source.connected };
+      },
+    });
+    metrics.observeLifecycle(this.registry);
+    return metrics;
   }
 
   #policy(model: string, version: number): BatchingPolicy {

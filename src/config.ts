@@ -26,6 +26,14 @@ const envSchema = z.object({
   RUNTIME_INTER_OP_THREADS: integer(1).default(1),
   RUNTIME_GRAPH_OPTIMIZATION: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
   MODEL_WARMUP: z.enum(['true', 'false']).default('true'),
+  METRICS_ENABLED: z.enum(['true', 'false']).default('true'),
+  ADMIN_TOKEN: z.string().min(1).optional(),
+  RATE_LIMIT_CLIENT_RPS: z.coerce.number().positive().optional(),
+  RATE_LIMIT_CLIENT_BURST: integer(1).optional(),
+  RATE_LIMIT_MODEL_RPS: z.coerce.number().positive().optional(),
+  RATE_LIMIT_MODEL_BURST: integer(1).optional(),
+  RATE_LIMIT_CACHE_TTL_MS: integer(1).default(250),
+  API_KEYS: z.string().optional(),
 });
 
 export interface Config {
@@ -48,6 +56,19 @@ export interface Config {
     readonly graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
   };
   readonly warmup: boolean;
+  /** Prometheus metrics on GET /metrics; false removes their recording entirely. Default true. */
+  readonly metricsEnabled: boolean;
+  /** Bearer token of the /admin endpoints; unset = they answer 404. */
+  readonly adminToken: string | undefined;
+  /** Token buckets (burst at once, rps sustained); undefined = no such limit. */
+  readonly rateLimits: {
+    readonly client: { readonly rps: number; readonly burst: number } | undefined;
+    readonly model: { readonly rps: number; readonly burst: number } | undefined;
+    /** Age after which a per-model override in Redis is re-read. */
+    readonly overrideTtlMs: number;
+  };
+  /** Accepted API keys for the inference API; empty = open. */
+  readonly apiKeys: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -82,6 +103,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       graphOptimizationLevel: e.RUNTIME_GRAPH_OPTIMIZATION,
     }),
     warmup: e.MODEL_WARMUP === 'true',
+    metricsEnabled: e.METRICS_ENABLED === 'true',
+    adminToken: e.ADMIN_TOKEN,
+    rateLimits: Object.freeze({
+      client: rateLimit('RATE_LIMIT_CLIENT', e.RATE_LIMIT_CLIENT_RPS, e.RATE_LIMIT_CLIENT_BURST),
+      model: rateLimit('RATE_LIMIT_MODEL', e.RATE_LIMIT_MODEL_RPS, e.RATE_LIMIT_MODEL_BURST),
+      overrideTtlMs: e.RATE_LIMIT_CACHE_TTL_MS,
+    }),
+    apiKeys: Object.freeze((e.API_KEYS ?? '').split(',').map((key) => key.trim()).filter((key) => key !== '')),
     ...overrides,
   });
+}
+
+/** A rate limit from its two settings; the burst defaults to one second's worth (at least 1). */
+function rateLimit(name: string, rps: number | undefined, burst: number | undefined): { rps: number; burst: number } | undefined {
+  if (rps === undefined) {
+    if (burst !== undefined) throw new ConfigError(`Invalid configuration: ${name}_BURST is set without ${name}_RPS`);
+    return undefined;
+  }
+  return Object.freeze({ rps, burst: burst ?? Math.max(1, Math.ceil(rps)) });
 }

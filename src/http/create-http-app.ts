@@ -4,11 +4,16 @@
  */
 import { Hono, type Context } from 'hono';
 import { SwitchyardError } from '../errors.js';
+import { adminRoutes } from './admin-routes.js';
+import { apiKeyAuth } from './api-key-auth.js';
 import { errorResponse } from './error-response.js';
 import { healthRoutes } from './health-routes.js';
+import { metricsMiddleware } from './metrics-middleware.js';
+import { metricsRoutes } from './metrics-routes.js';
 import { requestId } from './request-id.js';
 import type { HttpServices } from './http-services.js';
 import { nativeRoutes } from './native-routes.js';
+import { INFERENCE_PATHS, rateLimitMiddleware } from './rate-limit-middleware.js';
 import { isV2Path, v2ErrorResponse } from './v2-error-response.js';
 import { v2Routes } from './v2-routes.js';
 
@@ -16,12 +21,42 @@ export function createHttpApp(services: HttpServices): Hono {
   const app = new Hono();
   const respondWithError = (c: Context, error: unknown): Response =>
     (isV2Path(c.req.path) ? v2ErrorResponse : errorResponse)(c, error, services.logger);
+  if (services.metrics) {
+    // First, so the recorded time covers every other middleware and their refusals are counted.
+    const native = metricsMiddleware(services.metrics.requestRecorder('native'));
+    const v2 = metricsMiddleware(services.metrics.requestRecorder('v2'));
+    app.use('/models/:name/predict', native);
+    app.use('/models/:name/:version/predict', native);
+    app.use('/v2/models/:name/infer', v2);
+    app.use('/v2/models/:name/versions/:version/infer', v2);
+  }
   app.use(requestId());
   app.use(services.gate.middleware());
+  // API keys, then rate limits (a refused key costs no tokens); each installed only when configured.
+  if (services.apiKeys !== undefined && services.apiKeys.length > 0) {
+    const auth = apiKeyAuth({ keys: services.apiKeys, respond: respondWithError });
+    app.use('/models/*', auth);
+    app.use('/v2/models/*', auth);
+  }
+  if (services.rateLimits) {
+    const metrics = services.metrics;
+    app.on(
+      'POST',
+      [...INFERENCE_PATHS],
+      rateLimitMiddleware({
+        limits: services.rateLimits,
+        knownModel: (model) => services.catalog.has(model),
+        respond: respondWithError,
+        onRejected: metrics && ((model, scope) => metrics.rateLimited(model, scope)),
+      }),
+    );
+  }
   // Bodies are read (and their size limited) by request-body.ts, straight from Node's stream.
   app.route('/', healthRoutes(services));
+  if (services.metrics) app.route('/', metricsRoutes(services.metrics));
   app.route('/', nativeRoutes(services));
   app.route('/', v2Routes(services));
+  app.route('/', adminRoutes(services));
   app.notFound((c) => respondWithError(c, new SwitchyardError('NOT_FOUND', `no endpoint ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => respondWithError(c, error));
   return app;

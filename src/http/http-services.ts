@@ -3,8 +3,12 @@
  * (decode, call, encode) and tests can assemble an app from real parts in any combination.
  */
 import type { Logger } from 'pino';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { InferenceScheduler } from '../scheduling/inference-scheduler.js';
 import type { ModelSignature } from '../tensor.js';
+import type { RouteStore } from '../routing/route-source.js';
+import type { Routes } from '../routing/route-table.js';
+import type { RateLimitChecker } from './rate-limit-middleware.js';
 import type { RequestGate } from './request-gate.js';
 
 export interface VersionView {
@@ -47,6 +51,12 @@ export interface ModelLoader {
   knownVersions(name: string): number[];
 }
 
+/** The routing source as the admin API uses it: reads plus the validated, published edits. */
+export interface AdminRouteStore extends RouteStore {
+  read(model: string): Promise<Routes | undefined>;
+  readAll?(): Promise<Record<string, Routes>>;
+}
+
 export interface Readiness {
   readonly ready: boolean;
   readonly reasons: readonly string[];
@@ -73,4 +83,14 @@ export interface HttpServices {
   /** For the V2 repository extension; without both, its endpoints answer 404. */
   readonly repository?: RepositoryListing | undefined;
   readonly loader?: ModelLoader | undefined;
+  /** Where the admin API reads and writes routing tables (published to every replica). */
+  readonly routeStore?: AdminRouteStore | undefined;
+  /** Bearer token of the /admin endpoints; unset = they answer 404. */
+  readonly adminToken?: string | undefined;
+  /** Prometheus metrics; unset (METRICS_ENABLED=false) = no recording and no /metrics. */
+  readonly metrics?: GatewayMetrics | undefined;
+  /** API keys accepted by the inference API (/models/*, /v2/models/*); absent or empty = open. */
+  readonly apiKeys?: readonly string[] | undefined;
+  /** Rate limits of the inference endpoints; absent = none (the middleware is not installed). */
+  readonly rateLimits?: RateLimitChecker | undefined;
 }

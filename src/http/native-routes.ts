@@ -66,6 +66,7 @@ export function nativeRoutes(services: HttpServices): Hono {
     const deadline = deadlineFromTimeout(c.req.header('x-request-timeout-ms'));
     const body = await readJsonBody(c, services.bodyLimitBytes);
     const { version } = await services.resolver.resolve(model, spec);
+    c.set('modelVersion', version); // for the request metrics
     try {
       const decoded = decodeNativeRequest(body, signatureOf(services, model, version));
       const result = await services.scheduler.infer({

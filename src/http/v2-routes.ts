@@ -15,6 +15,7 @@ import { SwitchyardError } from '../errors.js';
 import { decodeInferRequest, parseHeaderLength } from '../protocol/oip-request.js';
 import { encodeInferResponse } from '../protocol/oip-response.js';
 import { modelStat, type ModelStat } from '../protocol/oip-stats.js';
+import { adminAuth } from './admin-auth.js';
 import { toSwitchyardError } from './error-response.js';
 import type { HttpServices } from './http-services.js';
 import { assertModelExists, signatureOf } from './native-routes.js';
@@ -153,6 +154,7 @@ export function v2Routes(services: HttpServices): Hono {
     const body = await decodeContentEncoding(c.req.header('content-encoding'), await readBody(c, services.bodyLimitBytes), services.bodyLimitBytes);
     const headerLength = parseHeaderLength(c.req.header('inference-header-content-length'), body.length);
     const { version } = await services.resolver.resolve(model, spec);
+    c.set('modelVersion', version); // for the request metrics
     const request = decodeInferRequest(body, headerLength, signatureOf(services, model, version));
     // Triton's `timeout` parameter is in microseconds, counted from the request's arrival.
     const timeoutDeadline = request.timeoutMicros === undefined ? undefined : receivedAt + request.timeoutMicros / 1000;
@@ -222,7 +224,13 @@ export function v2Routes(services: HttpServices): Hono {
   app.get('/v2/models/:name/stats', (c) => stats(c.req.param('name'), undefined));
   app.get('/v2/models/:name/versions/:version/stats', (c) => stats(c.req.param('name'), c.req.param('version')));
 
-  // Model repository extension. Unauthenticated for now (management auth comes later).
+  // Model repository extension: management, so behind ADMIN_TOKEN (off, 404, when none is set).
+  app.use('/v2/repository/*', async function challengeOnUnauthorized(c, next) {
+    await next();
+    // The V2 error shape builds its own response, without headers set on the context.
+    if (c.res.status === 401 && !c.res.headers.has('www-authenticate')) c.res.headers.set('WWW-Authenticate', 'Bearer realm="switchyard"');
+  });
+  app.use('/v2/repository/*', adminAuth(services.adminToken));
   app.post('/v2/repository/index', async (c) => {
     const body = await optionalJsonObject(c, services.bodyLimitBytes);
     if (body.ready !== undefined && typeof body.ready !== 'boolean') throw new SwitchyardError('INVALID_REQUEST', '"ready" must be a boolean');

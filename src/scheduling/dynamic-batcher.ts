@@ -21,6 +21,19 @@ export interface DynamicBatcherOptions {
   readonly leases: SessionLeaseProvider;
   /** The current policy of a version; asked again for every batch, so config changes apply at once. */
   readonly policyFor: (model: string, version: number) => BatchingPolicy;
+  /** Told about every batch and queue wait (the metrics). Default: none. */
+  readonly observer?: BatchObserver | undefined;
+}
+
+/**
+ * Watches the batcher's work as it happens (per batch, not per poll), so histograms see every
+ * execution. Called on the hot path: implementations must be cheap and must not throw.
+ */
+export interface BatchObserver {
+  /** A batch ran on a session: its rows, how many requests they came from, and the run's time. */
+  executed(model: string, version: number, rows: number, requests: number, computeMs: number): void;
+  /** A request left its queue for a batch after waiting `waitedMs`. */
+  queued?(model: string, version: number, waitedMs: number): void;
 }
 
 interface Pending {
@@ -51,6 +64,7 @@ class VersionQueue {
 export class DynamicBatcher implements InferenceScheduler {
   readonly #leases: SessionLeaseProvider;
   readonly #policyFor: (model: string, version: number) => BatchingPolicy;
+  readonly #observer: BatchObserver | undefined;
   readonly #queues = new Map<string, VersionQueue>();
   /** Merge buffers, handed back by the runtime after each batch and reused. */
   readonly pool = new BufferPool();
@@ -63,6 +77,7 @@ export class DynamicBatcher implements InferenceScheduler {
   constructor(options: DynamicBatcherOptions) {
     this.#leases = options.leases;
     this.#policyFor = options.policyFor;
+    this.#observer = options.observer;
   }
 
   infer(request: InferenceRequest): Promise<InferenceResult> {
@@ -250,6 +265,7 @@ export class DynamicBatcher implements InferenceScheduler {
     const started = performance.now();
     for (const pending of batch) {
       queue.counters.queueTimeMs += started - pending.enqueuedAt;
+      this.#observer?.queued?.(queue.model, queue.version, started - pending.enqueuedAt);
       this.#settle(pending);
     }
     let lease;
@@ -273,6 +289,7 @@ export class DynamicBatcher implements InferenceScheduler {
       queue.counters.executions += 1;
       queue.counters.inferredRows += totalRows;
       queue.counters.lastInferenceAt = Date.now();
+      this.#observer?.executed(queue.model, queue.version, totalRows, batch.length, finished - started);
       if (batch.length === 1) {
         batch[0]!.resolve({ model: queue.model, version: lease.version, outputs: pick(outputs, batch[0]!.request.outputs) });
       } else {

@@ -12,9 +12,11 @@ import { eventually, startTestGateway, type TestGateway } from '../support/gatew
 import { json, parseInferResponse, send, serializeBytes } from './oip-wire.js';
 
 let t: TestGateway;
+const ADMIN_TOKEN = 'v2-test-admin-token';
 
 beforeAll(async () => {
   t = await startTestGateway({
+    env: { ADMIN_TOKEN },
     models: {
       linear: { 1: buildLinearModel({ inputSize: 4, outputSize: 2, scale: 1 }), 2: buildLinearModel({ inputSize: 4, outputSize: 2, scale: 2 }) },
       multi_io: { 1: buildMultiIoModel() },
@@ -28,6 +30,11 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 const LINEAR_INPUT = { name: 'input', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] };
+
+/** The repository extension is management: it needs the admin token. */
+function manage(path: string, body?: string) {
+  return send(t.url, 'POST', path, body, { Authorization: `Bearer ${ADMIN_TOKEN}` });
+}
 
 function post(path: string, body: unknown, headers: Record<string, string> = {}) {
   return send(t.url, 'POST', path, typeof body === 'string' ? body : JSON.stringify(body), { 'Content-Type': 'application/json', ...headers });
@@ -171,7 +178,7 @@ describe('statistics extension', () => {
 describe('model repository extension', () => {
   type IndexEntry = { name: string; version?: string; state: string; reason: string };
   const index = async (body?: string): Promise<IndexEntry[]> => {
-    const response = await send(t.url, 'POST', '/v2/repository/index', body);
+    const response = await manage('/v2/repository/index', body);
     expect(response.status).toBe(200);
     return json(response);
   };
@@ -190,7 +197,7 @@ describe('model repository extension', () => {
   });
 
   it('unloads every version, then loads them again from disk (new weights included)', async () => {
-    const unload = await send(t.url, 'POST', '/v2/repository/models/spare/unload', JSON.stringify({ parameters: { unload_dependents: false } }));
+    const unload = await manage('/v2/repository/models/spare/unload', JSON.stringify({ parameters: { unload_dependents: false } }));
     expect(unload.status).toBe(200);
     expect(entry(await index(), 'spare')).toMatchObject({ state: 'UNLOADED' });
     const notReady = await send(t.url, 'GET', '/v2/models/spare/ready');
@@ -199,7 +206,7 @@ describe('model repository extension', () => {
     expect((await post('/v2/models/spare/infer', { inputs: [LINEAR_INPUT] })).status).toBe(503);
 
     await t.writeLinear('spare', 1, 3);
-    const load = await send(t.url, 'POST', '/v2/repository/models/spare/load', '{}');
+    const load = await manage('/v2/repository/models/spare/load', '{}');
     expect(load.status).toBe(200);
     expect((await send(t.url, 'GET', '/v2/models/spare/ready')).status).toBe(200);
     expect(entry(await index(), 'spare')).toMatchObject({ state: 'READY' });
@@ -208,16 +215,16 @@ describe('model repository extension', () => {
   });
 
   it('answers a failed load with its reason, and unknown models with 404', async () => {
-    const failed = await send(t.url, 'POST', '/v2/repository/models/broken/load');
+    const failed = await manage('/v2/repository/models/broken/load');
     expect(failed.status).toBe(400);
     expect(json(failed).error).toContain('broken');
     expect(entry(await index(), 'broken')!.state).toBe('FAILED');
-    expect((await send(t.url, 'POST', '/v2/repository/models/nope/load')).status).toBe(404);
-    expect((await send(t.url, 'POST', '/v2/repository/models/nope/unload')).status).toBe(404);
+    expect((await manage('/v2/repository/models/nope/load')).status).toBe(404);
+    expect((await manage('/v2/repository/models/nope/unload')).status).toBe(404);
   });
 
   it('refuses load parameters that would replace the model from the request', async () => {
-    const response = await send(t.url, 'POST', '/v2/repository/models/linear/load', JSON.stringify({ parameters: { config: '{}' } }));
+    const response = await manage('/v2/repository/models/linear/load', JSON.stringify({ parameters: { config: '{}' } }));
     expect(response.status).toBe(400);
     expect(json(response).error).toContain('config');
   });

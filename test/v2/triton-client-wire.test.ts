@@ -17,9 +17,13 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { bytesOf, send, type WireResponse } from './oip-wire.js';
 
 let t: TestGateway;
+/** The repository extension needs the admin token (tritonclient sends it through `headers=`). */
+const ADMIN_TOKEN = 'v2-test-admin-token';
+const ADMIN = { Authorization: `Bearer ${ADMIN_TOKEN}` };
 
 beforeAll(async () => {
   t = await startTestGateway({
+    env: { ADMIN_TOKEN },
     models: {
       linear: { 1: buildLinearModel({ inputSize: 4, outputSize: 2, scale: 1 }) },
       multi_io: { 1: buildMultiIoModel() },
@@ -187,12 +191,12 @@ describe('tritonclient.http, used as documented, against Switchyard', () => {
   });
 
   it('get_model_repository_index, load_model, unload_model, get_inference_statistics', async () => {
-    const index = await tritonPost('/v2/repository/index', '');
+    const index = await tritonPost('/v2/repository/index', '', undefined, ADMIN);
     raiseIfError(index);
     expect(JSON.parse(index.body.toString())).toEqual(expect.arrayContaining([{ name: 'linear', version: '1', state: 'READY', reason: '' }]));
-    raiseIfError(await tritonPost('/v2/repository/models/half/unload', '{"parameters":{"unload_dependents":false}}'));
+    raiseIfError(await tritonPost('/v2/repository/models/half/unload', '{"parameters":{"unload_dependents":false}}', undefined, ADMIN));
     expect((await tritonGet('/v2/models/half/ready')).status).not.toBe(200);
-    raiseIfError(await tritonPost('/v2/repository/models/half/load', '{}'));
+    raiseIfError(await tritonPost('/v2/repository/models/half/load', '{}', undefined, ADMIN));
     expect((await tritonGet('/v2/models/half/ready')).status).toBe(200);
     for (const path of ['/v2/models/stats', '/v2/models/linear/stats', '/v2/models/linear/versions/1/stats']) {
       const stats = await tritonGet(path);

@@ -1,0 +1,172 @@
+/**
+ * The two ways the operator CLI reaches the gateway: the admin API over HTTP (every command), or
+ * Redis directly (route commands only) through RedisRouteSource's store methods, which validate
+ * and publish exactly as the admin API does, so every replica applies the edit within 100 ms.
+ */
+import { isSwitchyardError } from '../errors.js';
+import { RedisRouteSource } from '../routing/redis-route-source.js';
+import type { Routes } from '../routing/route-table.js';
+
+/** A failure to report: `exitCode` 1 for a refused or failed operation, 2 for a usage mistake. */
+export class CliError extends Error {
+  readonly exitCode: number;
+
+  constructor(message: string, exitCode = 1) {
+    super(message);
+    this.name = 'CliError';
+    this.exitCode = exitCode;
+  }
+}
+
+export interface CliBackend {
+  /** The model's table; `{}` when it has none. */
+  routes(model: string): Promise<Record<string, string>>;
+  allRoutes(): Promise<Record<string, Routes>>;
+  /** Replaces the model's whole table; returns it as stored. */
+  setRoutes(model: string, routes: Record<string, string>, force: boolean): Promise<Record<string, string>>;
+  /** True when something was removed. */
+  deleteRoutes(model: string, alias?: string): Promise<boolean>;
+  listModels(): Promise<unknown>;
+  loadModel(model: string): Promise<unknown>;
+  unloadModel(model: string): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export interface ApiBackendOptions {
+  /** The gateway's base URL, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  /** ADMIN_TOKEN; without one, the gateway answers 401. */
+  token?: string | undefined;
+}
+
+export class ApiBackend implements CliBackend {
+  readonly #base: string;
+  readonly #token: string | undefined;
+
+  constructor(options: ApiBackendOptions) {
+    this.#base = options.url.replace(/\/+$/, '');
+    this.#token = options.token;
+  }
+
+  routes(model: string): Promise<Record<string, string>> {
+    return this.#call('GET', `/admin/routes/${encodeURIComponent(model)}`) as Promise<Record<string, string>>;
+  }
+
+  allRoutes(): Promise<Record<string, Routes>> {
+    return this.#call('GET', '/admin/routes') as Promise<Record<string, Routes>>;
+  }
+
+  setRoutes(model: string, routes: Record<string, string>, force: boolean): Promise<Record<string, string>> {
+    const query = force ? '?force=true' : '';
+    return this.#call('PUT', `/admin/routes/${encodeURIComponent(model)}${query}`, routes) as Promise<Record<string, string>>;
+  }
+
+  async deleteRoutes(model: string, alias?: string): Promise<boolean> {
+    const path = `/admin/routes/${encodeURIComponent(model)}${alias === undefined ? '' : `/${encodeURIComponent(alias)}`}`;
+    const answer = (await this.#call('DELETE', path)) as { removed?: boolean };
+    return answer.removed === true;
+  }
+
+  listModels(): Promise<unknown> {
+    return this.#call('GET', '/admin/models');
+  }
+
+  loadModel(model: string): Promise<unknown> {
+    return this.#call('POST', `/admin/models/${encodeURIComponent(model)}/load`);
+  }
+
+  unloadModel(model: string): Promise<unknown> {
+    return this.#call('POST', `/admin/models/${encodeURIComponent(model)}/unload`);
+  }
+
+  async close(): Promise<void> {}
+
+  async #call(method: string, path: string, body?: unknown): Promise<unknown> {
+    const headers: Record<string, string> = {};
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(this.#base + path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    } catch (error) {
+      const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
+      throw new CliError(`cannot reach ${this.#base}: ${cause}`);
+    }
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (!response.ok) {
+      const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+      const what = error?.code ? `${error.code}: ${error.message ?? ''}` : text.slice(0, 200) || response.statusText;
+      const hint = response.status === 401 ? ' (pass --token or set ADMIN_TOKEN)' : '';
+      throw new CliError(`${method} ${path} failed with ${response.status} ${what}${hint}`);
+    }
+    return parsed;
+  }
+}
+
+export interface RedisBackendOptions {
+  /** e.g. `redis://127.0.0.1:6379`. */
+  url: string;
+  /** The gateways' REDIS_PREFIX. Default `switchyard:`. */
+  prefix?: string | undefined;
+}
+
+export class RedisBackend implements CliBackend {
+  readonly #source: RedisRouteSource;
+
+  constructor(options: RedisBackendOptions) {
+    this.#source = new RedisRouteSource({ url: options.url, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
+  }
+
+  async routes(model: string): Promise<Record<string, string>> {
+    return { ...((await this.#redis(() => this.#source.read(model))) ?? {}) };
+  }
+
+  allRoutes(): Promise<Record<string, Routes>> {
+    return this.#redis(() => this.#source.readAll());
+  }
+
+  /** `force` has no effect: without the registry, Redis mode can not check that versions exist. */
+  async setRoutes(model: string, routes: Record<string, string>): Promise<Record<string, string>> {
+    await this.#redis(() => this.#source.setRoutes(model, routes));
+    return this.routes(model);
+  }
+
+  deleteRoutes(model: string, alias?: string): Promise<boolean> {
+    return this.#redis(() => this.#source.deleteRoute(model, alias));
+  }
+
+  listModels(): Promise<unknown> {
+    return Promise.reject(apiOnly('models ls'));
+  }
+
+  loadModel(): Promise<unknown> {
+    return Promise.reject(apiOnly('models load'));
+  }
+
+  unloadModel(): Promise<unknown> {
+    return Promise.reject(apiOnly('models unload'));
+  }
+
+  close(): Promise<void> {
+    return this.#source.close();
+  }
+
+  async #redis<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (isSwitchyardError(error)) throw new CliError(`${error.code}: ${error.message}`);
+      throw error;
+    }
+  }
+}
+
+function apiOnly(command: string): CliError {
+  return new CliError(`"${command}" talks to a gateway: pass --url http://host:8080 (and --token or ADMIN_TOKEN)`, 2);
+}

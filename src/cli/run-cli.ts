@@ -1,0 +1,257 @@
+/**
+ * The operator CLI's commands: argument parsing, help on every level, dispatch to a backend
+ * (admin API or Redis) and exit codes: 0 done, 1 the operation failed or was refused, 2 usage.
+ * Separate from main.ts so the process entry stays a two-liner.
+ */
+import { parseArgs } from 'node:util';
+import { ApiBackend, CliError, RedisBackend, type CliBackend } from './cli-backend.js';
+
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+const CONNECTION_HELP = `Connection (one of):
+  --url <url>       a gateway's admin API, e.g. http://127.0.0.1:8080 (env SWITCHYARD_URL)
+  --token <token>   its ADMIN_TOKEN (env ADMIN_TOKEN)
+  --redis <url>     Redis directly, e.g. redis://127.0.0.1:6379 (env REDIS_URL); routes only
+  --prefix <p>      the gateways' REDIS_PREFIX (env REDIS_PREFIX, default switchyard:)
+  --url wins when both come from the environment.`;
+
+const HELP: Record<string, string> = {
+  '': `Usage: switchyard <command> [options]
+
+Commands:
+  routes get|set|split|rm   read and edit routing tables (published to every replica)
+  models ls|load|unload     list, load and unload models (admin API only)
+
+${CONNECTION_HELP}
+
+Run "switchyard <command> --help" for more. Exit codes: 0 done, 1 failed or refused, 2 usage.`,
+  routes: `Usage: switchyard routes <get|set|split|rm> [options]
+
+  get [model]                          print a model's alias -> target map (all models without one)
+  set <model> <alias>=<target> ...     set aliases (others kept); or one JSON map to replace the table
+  split <model> <alias> 2:90 3:10      point an alias at a weighted split of versions
+  rm <model> [alias]                   remove one alias, or the model's whole table
+
+  --force   write targets naming versions the gateway does not know (admin API only)
+
+${CONNECTION_HELP}`,
+  'routes get': `Usage: switchyard routes get [model]
+
+Prints the model's routing table as JSON ({} when it has none); without a model, every table.
+
+${CONNECTION_HELP}`,
+  'routes set': `Usage: switchyard routes set <model> <alias>=<target> [<alias>=<target> ...] [--force]
+       switchyard routes set <model> '{"default": "stable", "stable": "2"}' [--force]
+
+Pairs change those aliases and keep the others; a JSON map replaces the whole table ({} removes it).
+A target is a version (3), a weighted split (2:90,3:10) or another alias (stable). The table is
+validated as a whole (no loops or dangling aliases) and published to every replica. Through the
+admin API, targets must name versions the gateway knows unless --force.
+
+${CONNECTION_HELP}`,
+  'routes split': `Usage: switchyard routes split <model> <alias> <version>:<weight> [<version>:<weight> ...] [--force]
+
+Points the alias at a weighted split, e.g. "routes split linear canary 2:90 3:10" (relative weights).
+
+${CONNECTION_HELP}`,
+  'routes rm': `Usage: switchyard routes rm <model> [alias]
+
+Removes the alias, or without one the model's whole table (requests then use "latest").
+
+${CONNECTION_HELP}`,
+  models: `Usage: switchyard models <ls|load|unload> [options]
+
+  ls               every model and version with its state (on disk or in the registry)
+  load <model>     (re)load every version folder of the model; waits until they serve
+  unload <model>   drain and unload every version of the model
+
+These talk to a gateway: --url <url> (env SWITCHYARD_URL) and --token <token> (env ADMIN_TOKEN).`,
+  'models ls': `Usage: switchyard models ls --url <url> [--token <token>]
+
+Lists every model version with its state and reason.`,
+  'models load': `Usage: switchyard models load <model> --url <url> [--token <token>]
+
+(Re)loads every version folder of the model on that gateway; fails with onnxruntime's reason.`,
+  'models unload': `Usage: switchyard models unload <model> --url <url> [--token <token>]
+
+Drains and unloads every version of the model on that gateway.`,
+};
+
+const COMMANDS: Record<string, readonly string[]> = { routes: ['get', 'set', 'split', 'rm'], models: ['ls', 'load', 'unload'] };
+
+interface Parsed {
+  positionals: string[];
+  help: boolean;
+  force: boolean;
+  url: string | undefined;
+  token: string | undefined;
+  redis: string | undefined;
+  prefix: string | undefined;
+}
+
+function parse(argv: readonly string[]): Parsed {
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        force: { type: 'boolean' },
+        url: { type: 'string' },
+        token: { type: 'string' },
+        redis: { type: 'string' },
+        prefix: { type: 'string' },
+      },
+    });
+    return {
+      positionals,
+      help: values.help === true,
+      force: values.force === true,
+      url: values.url,
+      token: values.token,
+      redis: values.redis,
+      prefix: values.prefix,
+    };
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}\nRun "switchyard --help" for usage.`, 2);
+  }
+}
+
+function usage(message: string, helpKey: string): CliError {
+  return new CliError(`${message}\n\n${HELP[helpKey] ?? HELP['']!}`, 2);
+}
+
+function backendFor(parsed: Parsed, env: CliIo['env'], needsApi: boolean): CliBackend {
+  if (parsed.url !== undefined && parsed.redis !== undefined) throw usage('pass either --url or --redis, not both', '');
+  const token = parsed.token ?? env.ADMIN_TOKEN;
+  if (parsed.url !== undefined) return new ApiBackend({ url: parsed.url, token });
+  if (parsed.redis !== undefined && needsApi) throw usage('models commands talk to a gateway: pass --url http://host:8080 instead of --redis', '');
+  if (parsed.redis !== undefined) return new RedisBackend({ url: parsed.redis, prefix: parsed.prefix ?? env.REDIS_PREFIX });
+  if (env.SWITCHYARD_URL) return new ApiBackend({ url: env.SWITCHYARD_URL, token });
+  if (env.REDIS_URL && !needsApi) return new RedisBackend({ url: env.REDIS_URL, prefix: parsed.prefix ?? env.REDIS_PREFIX });
+  throw usage(needsApi ? 'no gateway given: pass --url http://host:8080 (or set SWITCHYARD_URL)' : 'no connection given: pass --url or --redis', '');
+}
+
+function parsePairs(pairs: readonly string[]): Record<string, string> {
+  const routes: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw usage(`"${pair}" is not <alias>=<target>`, 'routes set');
+    routes[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return routes;
+}
+
+function parseJsonMap(text: string): Record<string, string> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw usage(`the routes map is not valid JSON: ${(error as Error).message}`, 'routes set');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== 'string')) {
+    throw usage('the routes map must be a JSON object of alias -> target strings', 'routes set');
+  }
+  return parsed as Record<string, string>;
+}
+
+const json = (value: unknown): string => JSON.stringify(value, null, 2);
+
+async function runRoutes(sub: string, args: string[], parsed: Parsed, backend: CliBackend, io: CliIo): Promise<void> {
+  const model = args[0];
+  if (sub === 'get') {
+    if (args.length > 1) throw usage('too many arguments', 'routes get');
+    io.out(json(model === undefined ? await backend.allRoutes() : await backend.routes(model)));
+    return;
+  }
+  if (model === undefined) throw usage('missing <model>', `routes ${sub}`);
+  if (sub === 'rm') {
+    if (args.length > 2) throw usage('too many arguments', 'routes rm');
+    const alias = args[1];
+    const removed = await backend.deleteRoutes(model, alias);
+    const what = alias === undefined ? `the routing table of ${model}` : `alias "${alias}" of ${model}`;
+    io.out(removed ? `removed ${what}` : `nothing to remove: ${what} does not exist`);
+    return;
+  }
+  let table: Record<string, string>;
+  if (sub === 'split') {
+    const [, alias, ...parts] = args;
+    if (alias === undefined || parts.length === 0) throw usage('need <alias> and at least one <version>:<weight>', 'routes split');
+    table = { ...(await backend.routes(model)), [alias]: parts.join(',') };
+  } else {
+    const rest = args.slice(1);
+    if (rest.length === 0) throw usage('need <alias>=<target> pairs or a JSON map', 'routes set');
+    table = rest.length === 1 && rest[0]!.trimStart().startsWith('{')
+      ? parseJsonMap(rest[0]!)
+      : { ...(await backend.routes(model)), ...parsePairs(rest) };
+  }
+  io.out(json(await backend.setRoutes(model, table, parsed.force)));
+}
+
+interface IndexEntry {
+  name: string;
+  version?: string;
+  state: string;
+  reason: string;
+}
+
+async function runModels(sub: string, args: string[], backend: CliBackend, io: CliIo): Promise<void> {
+  if (sub === 'ls') {
+    if (args.length > 0) throw usage('too many arguments', 'models ls');
+    const { models } = (await backend.listModels()) as { models: IndexEntry[] };
+    io.out(['MODEL\tVERSION\tSTATE\tREASON', ...models.map((m) => `${m.name}\t${m.version ?? '-'}\t${m.state}\t${m.reason}`)].join('\n'));
+    return;
+  }
+  const model = args[0];
+  if (model === undefined || args.length > 1) throw usage('need exactly one <model>', `models ${sub}`);
+  const answer = sub === 'load' ? await backend.loadModel(model) : await backend.unloadModel(model);
+  io.out(json(answer));
+}
+
+/** Runs one command line; resolves to the process exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let backend: CliBackend | undefined;
+  try {
+    const parsed = parse(argv);
+    const [command, sub, ...args] = parsed.positionals;
+    if (command === undefined) {
+      if (parsed.help) {
+        io.out(HELP['']!);
+        return 0;
+      }
+      throw usage('missing command', '');
+    }
+    const subs = COMMANDS[command];
+    if (!subs) throw usage(`unknown command "${command}"`, '');
+    if (sub === undefined) {
+      if (parsed.help) {
+        io.out(HELP[command]!);
+        return 0;
+      }
+      throw usage(`missing ${command} subcommand (${subs.join(', ')})`, command);
+    }
+    if (!subs.includes(sub)) throw usage(`unknown ${command} subcommand "${sub}"`, command);
+    if (parsed.help) {
+      io.out(HELP[`${command} ${sub}`]!);
+      return 0;
+    }
+    backend = backendFor(parsed, io.env, command === 'models');
+    if (command === 'routes') await runRoutes(sub, args, parsed, backend, io);
+    else await runModels(sub, args, backend, io);
+    return 0;
+  } catch (error) {
+    if (error instanceof CliError) {
+      io.err(`switchyard: ${error.message}`);
+      return error.exitCode;
+    }
+    io.err(`switchyard: unexpected error: ${(error as Error)?.stack ?? String(error)}`);
+    return 1;
+  } finally {
+    await backend?.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,359 @@
+/**
+ * Every Prometheus metric of the gateway, defined here and nowhere else, on a private registry
+ * (never prom-client's global one, so two gateways in one process never share series). Label
+ * values stay bounded: model names are labels only when the registry knows them (anything else is
+ * `_unknown`), versions only once resolved to an integer, protocols and states are fixed sets.
+ *
+ * Three feeds: the HTTP layer records each inference request through a RequestRecorder; the
+ * batcher calls `executed`/`queued` (it takes this object as its observer); model lifecycle comes
+ * from the registry's typed events. Gauges that mirror state elsewhere (in flight, queue depth,
+ * routing) are read at scrape time, so the hot path pays nothing for them.
+ */
+import { performance } from 'node:perf_hooks';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CounterFamily, HistogramFamily, type CounterSeries, type HistogramSeries } from './series-family.js';
+
+export const METRIC_PREFIX = 'switchyard_';
+/** The model label of requests naming a model the registry does not know. */
+export const UNKNOWN_MODEL = '_unknown';
+export type RequestProtocol = 'native' | 'v2';
+
+/** Version states as the registry names them; each version gets one 0/1 series per state. */
+const MODEL_STATES = ['LOADING', 'READY', 'RELOADING', 'FAILED', 'DRAINING', 'UNLOADED'] as const;
+
+/** Seconds: from well under a millisecond (the linear model) to long queues and slow models. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LOAD_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+
+/** The registry's lifecycle events this module listens to (structurally: metrics import nothing). */
+export interface ModelLifecycleEvents {
+  on(event: 'state-changed', listener: (e: { name: string; version: number; state: string }) => void): unknown;
+  on(event: 'loaded', listener: (e: { name: string; version: number }) => void): unknown;
+  on(event: 'swapped', listener: (e: { name: string; version: number }) => void): unknown;
+  on(event: 'failed', listener: (e: { name: string; version: number }) => void): unknown;
+}
+
+export interface GatewayMetricsOptions {
+  /** True when the registry knows the model; only such names become label values. */
+  readonly knownModel: (name: string) => boolean;
+  /** Requests accepted and not yet answered (read at scrape time). Default: no series. */
+  readonly inFlight?: () => number;
+  /** Queued requests per model version (read at scrape time). Default: no series. */
+  readonly queueDepths?: () => Iterable<{ readonly model: string; readonly version: number; readonly depth: number }>;
+  /** The router's counters and its source's connection (read at scrape time). Default: no series. */
+  readonly routing?: () => { readonly hits: number; readonly misses: number; readonly source: string; readonly connected: boolean };
+  /** Node process metrics (CPU, memory, event loop lag, GC). Default true. */
+  readonly processMetrics?: boolean;
+}
+
+interface RequestSeries {
+  readonly version: string;
+  readonly byStatus: Map<number, CounterSeries>;
+  /** Duration series by status class (index 1..5 = 1xx..5xx). */
+  readonly durationByClass: Array<HistogramSeries | undefined>;
+}
+
+interface BatchSeries {
+  readonly executions: CounterSeries;
+  readonly rows: CounterSeries;
+  readonly batchSize: HistogramSeries;
+  readonly compute: HistogramSeries;
+  readonly queue: HistogramSeries;
+}
+
+/**
+ * Records inference requests of one protocol. Label children are cached in nested maps keyed by
+ * model, version and status, so a request costs a few map lookups and no allocation once its
+ * series exists.
+ */
+export class RequestRecorder {
+  readonly #series = new Map<string, Map<number, RequestSeries>>();
+
+  constructor(
+    private readonly metrics: GatewayMetrics,
+    private readonly protocol: RequestProtocol,
+  ) {}
+
+  /**
+   * One answered request. `model` is the name from the path (any string: unknown names are folded
+   * into `_unknown`); `version` the integer version it was routed to, if it got that far.
+   */
+  record(model: string | undefined, version: number | undefined, status: number, seconds: number): void {
+    const known = model !== undefined && this.metrics.knownModel(model);
+    const label = known ? model : UNKNOWN_MODEL;
+    const versionKey = known && version !== undefined ? version : -1;
+    let byVersion = this.#series.get(label);
+    if (!byVersion) {
+      byVersion = new Map();
+      this.#series.set(label, byVersion);
+    }
+    let series = byVersion.get(versionKey);
+    if (!series) {
+      series = { version: versionKey < 0 ? '' : String(versionKey), byStatus: new Map(), durationByClass: [] };
+      byVersion.set(versionKey, series);
+    }
+    let counter = series.byStatus.get(status);
+    if (!counter) {
+      counter = this.metrics.requests.labels(label, series.version, this.protocol, String(status));
+      series.byStatus.set(status, counter);
+    }
+    counter.inc();
+    const statusClass = Math.min(5, Math.max(1, Math.floor(status / 100)));
+    let duration = series.durationByClass[statusClass];
+    if (!duration) {
+      duration = this.metrics.requestDuration.labels(label, series.version, this.protocol, `${statusClass}xx`);
+      series.durationByClass[statusClass] = duration;
+    }
+    duration.observe(seconds);
+  }
+}
+
+export class GatewayMetrics {
+  /** Private to this gateway; `GET /metrics` renders it. */
+  readonly registry = new Registry();
+  readonly knownModel: (name: string) => boolean;
+
+  // Per request or per batch: the allocation-free families (series-family.ts). The rest is rare
+  // (lifecycle) or read at scrape time, and uses prom-client's own metrics.
+  readonly requests: CounterFamily;
+  readonly requestDuration: HistogramFamily;
+  readonly #queueDuration: HistogramFamily;
+  readonly #computeDuration: HistogramFamily;
+  readonly #batchSize: HistogramFamily;
+  readonly #rows: CounterFamily;
+  readonly #executions: CounterFamily;
+  readonly #modelState: Gauge<'model' | 'version' | 'state'>;
+  readonly #loadDuration: Histogram<'model' | 'result'>;
+  readonly #swaps: Counter<'model' | 'version'>;
+  readonly #loadFailures: Counter<'model' | 'version'>;
+  readonly #rateLimited: Counter<'model' | 'scope'>;
+  readonly #recorders = new Map<RequestProtocol, RequestRecorder>();
+  readonly #batchSeries = new Map<string, Map<number, BatchSeries>>();
+  /** When each version's current load began (performance.now()), for the load duration. */
+  readonly #loadStarted = new Map<string, number>();
+
+  constructor(options: GatewayMetricsOptions) {
+    this.knownModel = options.knownModel;
+    const registers = [this.registry];
+    const name = (suffix: string) => METRIC_PREFIX + suffix;
+
+    this.requests = new CounterFamily({
+      name: name('requests_total'),
+      help: 'Inference requests (native predict and V2 infer) answered, by model, routed version, protocol and HTTP status.',
+      labelNames: ['model', 'version', 'protocol', 'status'],
+      registers,
+    });
+    this.requestDuration = new HistogramFamily({
+      name: name('request_duration_seconds'),
+      help: 'Time from receiving an inference request to its answer, by model, routed version, protocol and status class.',
+      labelNames: ['model', 'version', 'protocol', 'status_class'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    const inFlight = options.inFlight;
+    new Gauge({
+      name: name('requests_in_flight'),
+      help: 'Requests accepted and not yet answered (every endpoint except health and metrics).',
+      registers,
+      ...(inFlight ? { collect(this: Gauge) { this.set(inFlight()); } } : {}),
+    });
+    const queueDepths = options.queueDepths;
+    new Gauge({
+      name: name('queue_depth'),
+      help: 'Requests waiting in a model version\'s queue (not yet in a batch).',
+      labelNames: ['model', 'version'],
+      registers,
+      ...(queueDepths
+        ? {
+            collect(this: Gauge<'model' | 'version'>) {
+              // Versions that went away must not linger with their last depth.
+              this.reset();
+              for (const { model, version, depth } of queueDepths()) this.labels(model, String(version)).set(depth);
+            },
+          }
+        : {}),
+    });
+    this.#queueDuration = new HistogramFamily({
+      name: name('queue_duration_seconds'),
+      help: 'Time a request waited in its version\'s queue before its batch started.',
+      labelNames: ['model', 'version'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#computeDuration = new HistogramFamily({
+      name: name('compute_duration_seconds'),
+      help: 'Time of one batch execution (session run on a worker, including the round trip).',
+      labelNames: ['model', 'version'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#batchSize = new HistogramFamily({
+      name: name('batch_size_rows'),
+      help: 'Rows per batch execution.',
+      labelNames: ['model', 'version'],
+      buckets: BATCH_BUCKETS,
+      registers,
+    });
+    this.#rows = new CounterFamily({
+      name: name('inference_rows_total'),
+      help: 'Rows (inferences) run; with dynamic batching one execution runs many.',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.#executions = new CounterFamily({
+      name: name('inference_executions_total'),
+      help: 'Batch executions (session runs).',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.#modelState = new Gauge({
+      name: name('model_state'),
+      help: '1 for the current state of each model version, 0 for the others.',
+      labelNames: ['model', 'version', 'state'],
+      registers,
+    });
+    this.#loadDuration = new Histogram({
+      name: name('model_load_duration_seconds'),
+      help: 'Time to load a model file into sessions and warm them up, by result (success or failure).',
+      labelNames: ['model', 'result'],
+      buckets: LOAD_BUCKETS,
+      registers,
+    });
+    this.#swaps = new Counter({
+      name: name('model_swaps_total'),
+      help: 'Reloads that replaced a serving session with a new one.',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.#loadFailures = new Counter({
+      name: name('model_load_failures_total'),
+      help: 'Loads or warmups of a model file that failed.',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.#rateLimited = new Counter({
+      name: name('rate_limited_total'),
+      help: 'Requests refused with 429 by a rate limit, by model and limit scope.',
+      labelNames: ['model', 'scope'],
+      registers,
+    });
+    const routing = options.routing;
+    if (routing) {
+      new Counter({
+        name: name('route_cache_hits_total'),
+        help: 'Routing table lookups answered from the cache (fresh or stale).',
+        registers,
+        collect(this: Counter) {
+          this.reset();
+          this.inc(routing().hits);
+        },
+      });
+      new Counter({
+        name: name('route_cache_misses_total'),
+        help: 'Routing table lookups that had to wait for the routing source.',
+        registers,
+        collect(this: Counter) {
+          this.reset();
+          this.inc(routing().misses);
+        },
+      });
+      new Gauge({
+        name: name('routing_source_connected'),
+        help: '1 while the routing source (redis or file) is reachable, else 0.',
+        labelNames: ['source'],
+        registers,
+        collect(this: Gauge<'source'>) {
+          const status = routing();
+          this.reset();
+          this.labels(status.source).set(status.connected ? 1 : 0);
+        },
+      });
+    }
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+  }
+
+  /** The recorder for one protocol's inference requests (one per protocol, reused). */
+  requestRecorder(protocol: RequestProtocol): RequestRecorder {
+    let recorder = this.#recorders.get(protocol);
+    if (!recorder) {
+      recorder = new RequestRecorder(this, protocol);
+      this.#recorders.set(protocol, recorder);
+    }
+    return recorder;
+  }
+
+  /** Batcher observer: one batch ran on a session. */
+  executed(model: string, version: number, rows: number, _requests: number, computeMs: number): void {
+    const series = this.#batch(model, version);
+    series.executions.inc();
+    series.rows.inc(rows);
+    series.batchSize.observe(rows);
+    series.compute.observe(computeMs / 1000);
+  }
+
+  /** Batcher observer: a request left its queue for a batch after waiting `waitedMs`. */
+  queued(model: string, version: number, waitedMs: number): void {
+    this.#batch(model, version).queue.observe(waitedMs / 1000);
+  }
+
+  /** A request refused by a rate limit. `scope` is the limit's kind (a fixed set, e.g. client, model). */
+  rateLimited(model: string | undefined, scope: string): void {
+    this.#rateLimited.labels(model !== undefined && this.knownModel(model) ? model : UNKNOWN_MODEL, scope).inc();
+  }
+
+  /** Follows the registry's lifecycle events: state per version, load durations, swaps, failures. */
+  observeLifecycle(events: ModelLifecycleEvents): void {
+    events.on('state-changed', ({ name, version, state }) => {
+      const v = String(version);
+      for (const each of MODEL_STATES) this.#modelState.labels(name, v, each).set(each === state ? 1 : 0);
+      const key = `${name}\u0000${version}`;
+      if (state === 'LOADING' || state === 'RELOADING') this.#loadStarted.set(key, performance.now());
+      else if (state === 'UNLOADED') this.#loadStarted.delete(key);
+    });
+    events.on('loaded', ({ name, version }) => this.#loadFinished(name, version, 'success'));
+    events.on('swapped', ({ name, version }) => this.#swaps.labels(name, String(version)).inc());
+    events.on('failed', ({ name, version }) => {
+      this.#loadFailures.labels(name, String(version)).inc();
+      this.#loadFinished(name, version, 'failure');
+    });
+  }
+
+  /** The text exposition format, for `GET /metrics`. */
+  exposition(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  #loadFinished(name: string, version: number, result: 'success' | 'failure'): void {
+    const key = `${name}\u0000${version}`;
+    const started = this.#loadStarted.get(key);
+    if (started === undefined) return;
+    this.#loadStarted.delete(key);
+    this.#loadDuration.labels(name, result).observe((performance.now() - started) / 1000);
+  }
+
+  #batch(model: string, version: number): BatchSeries {
+    let byVersion = this.#batchSeries.get(model);
+    if (!byVersion) {
+      byVersion = new Map();
+      this.#batchSeries.set(model, byVersion);
+    }
+    let series = byVersion.get(version);
+    if (!series) {
+      const v = String(version);
+      series = {
+        executions: this.#executions.labels(model, v),
+        rows: this.#rows.labels(model, v),
+        batchSize: this.#batchSize.labels(model, v),
+        compute: this.#computeDuration.labels(model, v),
+        queue: this.#queueDuration.labels(model, v),
+      };
+      byVersion.set(version, series);
+    }
+    return series;
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * The operator CLI as a real child process: help and exit codes, Redis mode against two running
+ * replicas sharing one prefix (applied within 100 ms of the CLI exiting), and admin API mode.
+ */
+import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterEach, expect, it } from 'vitest';
+import { buildLinearModel } from '../../tools/model-builder/index.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { randomPrefix, testRedisUrl } from '../support/redis.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const TOKEN = 'cli-test-token';
+const twoVersions = {
+  linear: { 1: buildLinearModel({ inputSize: 4, outputSize: 2, scale: 1 }), 2: buildLinearModel({ inputSize: 4, outputSize: 2, scale: 2 }) },
+};
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** performance.now() when the process exited. */
+  exitedAt: number;
+}
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    // A clean environment: no REDIS_URL or ADMIN_TOKEN leaking in from the test runner.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const exitedAt = performance.now();
+      child.on('close', () => resolve({ code, stdout, stderr, exitedAt }));
+    });
+  });
+}
+
+const gateways: TestGateway[] = [];
+let redis: Redis | undefined;
+afterEach(async () => {
+  await Promise.all(gateways.splice(0).map((g) => g.close()));
+  redis?.disconnect();
+  redis = undefined;
+});
+
+async function start(env: Record<string, string>): Promise<TestGateway> {
+  const gateway = await startTestGateway({ models: twoVersions, env });
+  gateways.push(gateway);
+  return gateway;
+}
+
+it('prints help on every level with exit code 0', async () => {
+  const levels = [['--help'], ['routes', '--help'], ['models', '-h'], ['routes', 'set', '--help'], ['routes', 'split', '--help'], ['routes', 'get', '--help'], ['routes', 'rm', '--help'], ['models', 'ls', '--help'], ['models', 'load', '--help'], ['models', 'unload', '--help']];
+  const results = await Promise.all(levels.map((args) => cli(args)));
+  results.forEach((result, index) => {
+    expect(result.code, levels[index]!.join(' ')).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: switchyard/);
+  });
+  expect(results[3]!.stdout).toContain('routes set <model> <alias>=<target>');
+});
+
+it('exits 2 on usage mistakes and 1 on refused operations', async () => {
+  const [none, unknown, badSub, badFlag, noConnection, badPair] = await Promise.all([
+    cli([]),
+    cli(['frobnicate']),
+    cli(['routes', 'move']),
+    cli(['routes', 'get', 'linear', '--bogus']),
+    cli(['routes', 'get', 'linear']),
+    cli(['routes', 'set', 'linear', 'stable', '--redis', testRedisUrl()]),
+  ]);
+  for (const result of [none, unknown, badSub, badFlag, noConnection, badPair]) expect(result.code).toBe(2);
+  expect(unknown.stderr).toContain('unknown command "frobnicate"');
+  expect(noConnection.stderr).toContain('--url or --redis');
+  expect(badPair.stderr).toContain('"stable" is not <alias>=<target>');
+
+  // Refused by the store: a loop, and a malformed target; nothing is written.
+  const prefix = randomPrefix();
+  redis = new Redis(testRedisUrl());
+  const loop = await cli(['routes', 'set', 'linear', 'default=stable', 'stable=default', '--redis', testRedisUrl(), '--prefix', prefix]);
+  expect(loop.code).toBe(1);
+  expect(loop.stderr).toContain('INVALID_REQUEST');
+  const malformed = await cli(['routes', 'split', 'linear', 'canary', '2:x', '--redis', testRedisUrl(), '--prefix', prefix]);
+  expect(malformed.code).toBe(1);
+  expect(await redis.exists(`${prefix}routes:linear`)).toBe(0);
+
+  const unreachable = await cli(['models', 'ls', '--url', 'http://127.0.0.1:9']);
+  expect(unreachable.code).toBe(1);
+  expect(unreachable.stderr).toContain('cannot reach');
+});
+
+it('applies a Redis-mode edit on every replica within 100 ms of the CLI exiting', async () => {
+  const env = { REDIS_URL: testRedisUrl(), REDIS_PREFIX: randomPrefix() };
+  const replicas = [await start(env), await start(env)];
+  for (const r of replicas) expect((await r.gateway.router.resolve('linear')).version).toBe(2);
+  const redisArgs = ['--redis', env.REDIS_URL, '--prefix', env.REDIS_PREFIX];
+
+  for (const [args, expected] of [
+    [['routes', 'set', 'linear', 'default=stable', 'stable=1'], 1],
+    [['routes', 'set', 'linear', 'stable=2'], 2],
+    [['routes', 'rm', 'linear', 'default'], 2],
+    [['routes', 'set', 'linear', '{"default": "1"}'], 1],
+  ] as const) {
+    const result = await cli([...args, ...redisArgs]);
+    expect(result.code, result.stderr).toBe(0);
+    const lags = await Promise.all(
+      replicas.map(async (r) => {
+        for (;;) {
+          if ((await r.gateway.router.resolve('linear')).version === expected) return performance.now() - result.exitedAt;
+          if (performance.now() - result.exitedAt > 2_000) return Infinity;
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+      }),
+    );
+    for (const lag of lags) expect(lag, `${args.join(' ')}`).toBeLessThanOrEqual(100);
+  }
+  const shown = await cli(['routes', 'get', 'linear', ...redisArgs]);
+  expect(JSON.parse(shown.stdout)).toEqual({ default: '1' });
+  const removed = await cli(['routes', 'rm', 'linear', ...redisArgs]);
+  expect(removed.stdout).toContain('removed the routing table of linear');
+  expect(JSON.parse((await cli(['routes', 'get', 'linear', ...redisArgs])).stdout)).toEqual({});
+});
+
+it('works through the admin API: split, get, rm, version checks, models ls/unload/load', async () => {
+  const t = await start({ ADMIN_TOKEN: TOKEN });
+  const api = ['--url', t.url];
+  const env = { ADMIN_TOKEN: TOKEN };
+
+  const noToken = await cli(['routes', 'get', 'linear', ...api]);
+  expect(noToken.code).toBe(1);
+  expect(noToken.stderr).toContain('401');
+
+  const split = await cli(['routes', 'split', 'linear', 'canary', '1:90', '2:10', ...api], env);
+  expect(split.code, split.stderr).toBe(0);
+  expect(JSON.parse(split.stdout)).toEqual({ canary: '1:90,2:10' });
+
+  const unknownVersion = await cli(['routes', 'set', 'linear', 'stable=9', ...api, '--token', TOKEN]);
+  expect(unknownVersion.code).toBe(1);
+  expect(unknownVersion.stderr).toContain('version 9');
+  const forced = await cli(['routes', 'set', 'linear', 'stable=9', '--force', ...api], env);
+  expect(forced.code, forced.stderr).toBe(0);
+  expect(JSON.parse(forced.stdout)).toEqual({ canary: '1:90,2:10', stable: '9' });
+
+  expect((await cli(['routes', 'rm', 'linear', 'stable', ...api], env)).code).toBe(0);
+  expect(JSON.parse((await cli(['routes', 'get', 'linear', ...api], env)).stdout)).toEqual({ canary: '1:90,2:10' });
+
+  const ls = await cli(['models', 'ls', ...api], env);
+  expect(ls.code).toBe(0);
+  expect(ls.stdout.split('\n').filter((line) => line.startsWith('linear\t'))).toEqual(['linear\t1\tREADY\t', 'linear\t2\tREADY\t']);
+  expect((await cli(['models', 'unload', 'linear', ...api], env)).code).toBe(0);
+  expect(t.gateway.registry.servableVersions('linear')).toEqual([]);
+  expect((await cli(['models', 'load', 'linear', ...api], env)).code).toBe(0);
+  expect([...t.gateway.registry.servableVersions('linear')].sort()).toEqual([1, 2]);
+  const ghost = await cli(['models', 'load', 'ghost', ...api], env);
+  expect(ghost.code).toBe(1);
+  expect(ghost.stderr).toContain('MODEL_NOT_FOUND');
+});
