@@ -7,7 +7,8 @@ import { TYPED_ARRAY_OF, type Datatype, type ModelSignature, type Tensor, type T
 
 type OrtType = OrtTensor.Type;
 
-const ORT_TYPE_OF: Readonly<Record<Datatype, OrtType>> = {
+/** onnxruntime's tensor type name for each of our datatypes. */
+export const ORT_TYPE_OF: Readonly<Record<Datatype, OrtType>> = {
   BOOL: 'bool',
   UINT8: 'uint8',
   UINT16: 'uint16',

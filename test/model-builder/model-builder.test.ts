@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ORT_TYPE_OF } from '../../src/runtime/ort-tensors.js';
 import { DATATYPES, type Datatype } from '../../src/tensor.js';
 import { buildDemoModels, DEMO_ROUTES, demoModels } from '../../tools/build-demo-models.js';
 import {
@@ -24,21 +25,6 @@ import {
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-const ORT_TYPE_OF: Record<Datatype, ort.Tensor.Type> = {
-  BOOL: 'bool',
-  UINT8: 'uint8',
-  UINT16: 'uint16',
-  UINT32: 'uint32',
-  UINT64: 'uint64',
-  INT8: 'int8',
-  INT16: 'int16',
-  INT32: 'int32',
-  INT64: 'int64',
-  FP16: 'float16',
-  FP32: 'float32',
-  FP64: 'float64',
-  BYTES: 'string',
-};
 
 const sessions: ort.InferenceSession[] = [];
 
