@@ -218,34 +218,6 @@ function jsonElement(datatype: Datatype, data: TensorData): (i: number) => unkno
   }
 }
 
-/** Encodes a tensor as a nested array (rank 0: a bare value). */
-export function tensorToNestedJson(tensor: Tensor): unknown {
-  const read = jsonElement(tensor.datatype, tensor.data);
-  const { shape } = tensor;
-  if (shape.length === 0) return read(0);
-  let index = 0;
-  const build = (depth: number): unknown[] => {
-    const size = shape[depth]!;
-    const out = new Array<unknown>(size);
-    if (depth === shape.length - 1) {
-      for (let i = 0; i < size; i++) out[i] = read(index++);
-    } else {
-      for (let i = 0; i < size; i++) out[i] = build(depth + 1);
-    }
-    return out;
-  };
-  return build(0);
-}
-
-/** Encodes a tensor as a flat row-major array. */
-export function tensorToFlatJson(tensor: Tensor): unknown[] {
-  const read = jsonElement(tensor.datatype, tensor.data);
-  const count = elementCount(tensor.shape);
-  const out = new Array<unknown>(count);
-  for (let i = 0; i < count; i++) out[i] = read(i);
-  return out;
-}
-
 const FAST_JOIN: ReadonlySet<Datatype> = new Set(['FP32', 'FP64', 'INT8', 'INT16', 'INT32', 'UINT8', 'UINT16', 'UINT32']);
 
 /** Elements [start, end) as JSON text, comma separated. */

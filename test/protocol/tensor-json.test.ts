@@ -1,10 +1,43 @@
 import { describe, expect, it } from 'vitest';
 import { SwitchyardError } from '../../src/errors.js';
 import { fromHalfBits, toHalfBits } from '../../src/protocol/float16.js';
-import { tensorFromJson, tensorToFlatJson, tensorToJsonText, tensorToNestedJson } from '../../src/protocol/tensor-json.js';
+import { fromHalfBits as halfToNumber } from '../../src/protocol/float16.js';
+import { tensorFromJson, tensorToJsonText } from '../../src/protocol/tensor-json.js';
+import { elementCount } from '../../src/tensor.js';
 import type { Tensor } from '../../src/tensor.js';
 import { validateInputs } from '../../src/protocol/validate-inputs.js';
 import type { ModelSignature } from '../../src/tensor.js';
+
+/** The reference the fast writer is held to: plain JS values per element, as JSON.stringify would see them. */
+function elementValue(tensor: Tensor, i: number): unknown {
+  const data = tensor.data as ArrayLike<unknown>;
+  switch (tensor.datatype) {
+    case 'BOOL':
+      return (data[i] as number) !== 0;
+    case 'FP16':
+      return halfToNumber(data[i] as number);
+    case 'INT64':
+    case 'UINT64': {
+      const v = data[i] as bigint;
+      return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v.toString();
+    }
+    default:
+      return data[i];
+  }
+}
+
+function tensorToFlatJson(tensor: Tensor): unknown[] {
+  return Array.from({ length: elementCount(tensor.shape) }, (_, i) => elementValue(tensor, i));
+}
+
+function tensorToNestedJson(tensor: Tensor): unknown {
+  const flat = tensorToFlatJson(tensor);
+  if (tensor.shape.length === 0) return flat[0];
+  let index = 0;
+  const build = (depth: number): unknown[] =>
+    Array.from({ length: tensor.shape[depth]! }, () => (depth === tensor.shape.length - 1 ? flat[index++] : build(depth + 1)));
+  return build(0);
+}
 
 function errorOf(fn: () => unknown): SwitchyardError {
   try {
