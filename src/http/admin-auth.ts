@@ -4,26 +4,16 @@
  * <token>` (401 with `WWW-Authenticate: Bearer` when missing or wrong). Tokens are compared as
  * sha256 digests with timingSafeEqual so neither their content nor their length leaks by timing.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { SwitchyardError } from '../errors.js';
+import { bearerToken, secretDigest } from './credentials.js';
 
 export const MANAGEMENT_DISABLED_MESSAGE = 'management endpoints are disabled; set ADMIN_TOKEN';
 
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
-}
-
 /** True when `presented` equals `expected`, in time independent of where they differ. */
-export function tokensMatch(presented: string, expected: string): boolean {
-  return timingSafeEqual(digest(presented), digest(expected));
-}
-
-/** The bearer token of an Authorization header, or undefined when there is none. */
-export function bearerToken(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-  return match?.[1];
+function tokensMatch(presented: string, expected: string): boolean {
+  return timingSafeEqual(secretDigest(presented), secretDigest(expected));
 }
 
 /**

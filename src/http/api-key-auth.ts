@@ -6,9 +6,10 @@
  * nor its position in the list leaks by timing. The matched key's identity (a digest prefix, never
  * the key) is left on the context for the rate limiter.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { SwitchyardError } from '../errors.js';
+import { bearerToken, secretDigest } from './credentials.js';
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -24,20 +25,15 @@ export interface ApiKeyAuthOptions {
   readonly respond: (c: Context, error: unknown) => Response;
 }
 
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
-}
-
 /** The key a request presents: `x-api-key`, else a bearer token. */
 export function presentedApiKey(c: Context): string | undefined {
   const header = c.req.header('x-api-key');
   if (header !== undefined && header.trim() !== '') return header.trim();
-  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(c.req.header('authorization') ?? '');
-  return match?.[1];
+  return bearerToken(c.req.header('authorization'));
 }
 
 export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler {
-  const digests = options.keys.map(digest);
+  const digests = options.keys.map(secretDigest);
   const ids = digests.map((d) => `key:${d.toString('hex').slice(0, 16)}`);
   const refuse = (c: Context, message: string): Response => {
     const response = options.respond(c, new SwitchyardError('UNAUTHORIZED', message));
@@ -49,7 +45,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler {
     if (presented === undefined) {
       return refuse(c, 'an API key is required: send "Authorization: Bearer <key>" or "x-api-key: <key>"');
     }
-    const candidate = digest(presented);
+    const candidate = secretDigest(presented);
     let matched = -1;
     for (let i = 0; i < digests.length; i++) if (timingSafeEqual(digests[i]!, candidate)) matched = i;
     if (matched < 0) return refuse(c, 'the API key is not valid');

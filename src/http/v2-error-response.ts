@@ -5,6 +5,7 @@
  * known, what is logged) is the native mapping's, in error-response.ts.
  */
 import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import { logErrorAnswer, toSwitchyardError } from './error-response.js';
 
@@ -16,7 +17,7 @@ export function isV2Path(path: string): boolean {
 export function v2ErrorResponse(c: Context, error: unknown, logger: Logger): Response {
   const known = toSwitchyardError(error);
   logErrorAnswer(c, known, error, logger);
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (known.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(known.retryAfterSeconds)));
-  return new Response(JSON.stringify({ error: known.message }), { status: known.status, headers });
+  if (known.retryAfterSeconds !== undefined) c.header('Retry-After', String(Math.max(1, Math.ceil(known.retryAfterSeconds))));
+  // Through the context, so headers middleware set before failing (WWW-Authenticate) are kept.
+  return c.body(JSON.stringify({ error: known.message }), known.status as ContentfulStatusCode, { 'content-type': 'application/json' });
 }

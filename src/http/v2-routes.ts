@@ -225,11 +225,6 @@ export function v2Routes(services: HttpServices): Hono {
   app.get('/v2/models/:name/versions/:version/stats', (c) => stats(c.req.param('name'), c.req.param('version')));
 
   // Model repository extension: management, so behind ADMIN_TOKEN (off, 404, when none is set).
-  app.use('/v2/repository/*', async function challengeOnUnauthorized(c, next) {
-    await next();
-    // The V2 error shape builds its own response, without headers set on the context.
-    if (c.res.status === 401 && !c.res.headers.has('www-authenticate')) c.res.headers.set('WWW-Authenticate', 'Bearer realm="switchyard"');
-  });
   app.use('/v2/repository/*', adminAuth(services.adminToken));
   app.post('/v2/repository/index', async (c) => {
     const body = await optionalJsonObject(c, services.bodyLimitBytes);

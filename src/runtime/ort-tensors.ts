@@ -37,10 +37,6 @@ export function datatypeOfOrtType(ortType: string, what = 'tensor'): Datatype {
   return datatype;
 }
 
-export function ortTypeOfDatatype(datatype: Datatype): OrtType {
-  return ORT_TYPE_OF[datatype];
-}
-
 /** Wraps our tensor for onnxruntime without copying its data. */
 export function toOrtTensor(name: string, tensor: Tensor): OrtTensor {
   const { datatype, shape, data } = tensor;
