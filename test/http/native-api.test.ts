@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLinearModel, buildMultiIoModel, buildNoBatchModel } from '../../tools/model-builder/index.js';
+import { MULTI_IO_SIGNATURE } from '../support/demo-signatures.js';
 import { LINEAR_INPUT, startTestGateway, type TestGateway } from '../support/gateway.js';
 
 let t: TestGateway;
@@ -152,22 +153,7 @@ describe('metadata and health', () => {
     const response = await fetch(t.url + '/models/multi_io');
     const body = (await response.json()) as { versions: Array<{ version: number; state: string; inputs: unknown; outputs: unknown }> };
     expect(body.versions.map(({ version, state, inputs, outputs }) => ({ version, state, inputs, outputs }))).toEqual([
-      {
-        version: 1,
-        state: 'READY',
-        inputs: [
-          { name: 'x', datatype: 'FP32', shape: [-1, 4] },
-          { name: 'ids', datatype: 'INT64', shape: [-1, 3] },
-          { name: 'mask', datatype: 'BOOL', shape: [-1, 3] },
-          { name: 'text', datatype: 'BYTES', shape: [-1, 2] },
-        ],
-        outputs: [
-          { name: 'sum', datatype: 'FP32', shape: [-1, 1] },
-          { name: 'ids_plus_one', datatype: 'INT64', shape: [-1, 3] },
-          { name: 'mask_not', datatype: 'BOOL', shape: [-1, 3] },
-          { name: 'text_copy', datatype: 'BYTES', shape: [-1, 2] },
-        ],
-      },
+      { version: 1, state: 'READY', ...MULTI_IO_SIGNATURE },
     ]);
     const list = (await (await fetch(t.url + '/models')).json()) as { models: Array<{ name: string }> };
     expect(list.models.map((m) => m.name).sort()).toEqual(['linear', 'multi_io', 'no_batch']);

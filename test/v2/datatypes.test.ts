@@ -8,6 +8,7 @@ import type { Datatype } from '../../src/tensor.js';
 import { buildIdentityModel, buildLinearModel, buildMlpModel, buildMultiIoModel, buildNoBatchModel } from '../../tools/model-builder/index.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { binaryRequest, bytesOf, json, parseInferResponse, send, serializeBytes } from './oip-wire.js';
+import { MULTI_IO_SIGNATURE } from '../support/demo-signatures.js';
 
 /** IEEE half bits of a number exactly representable in half precision (test values only). */
 function halfBits(value: number): number {
@@ -233,20 +234,7 @@ describe('a large tensor through the binary path', () => {
 describe('model metadata matches the ONNX graph of each model', () => {
   const expected: Record<string, { inputs: unknown[]; outputs: unknown[] }> = {
     linear: { inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }], outputs: [{ name: 'output', datatype: 'FP32', shape: [-1, 2] }] },
-    multi_io: {
-      inputs: [
-        { name: 'x', datatype: 'FP32', shape: [-1, 4] },
-        { name: 'ids', datatype: 'INT64', shape: [-1, 3] },
-        { name: 'mask', datatype: 'BOOL', shape: [-1, 3] },
-        { name: 'text', datatype: 'BYTES', shape: [-1, 2] },
-      ],
-      outputs: [
-        { name: 'sum', datatype: 'FP32', shape: [-1, 1] },
-        { name: 'ids_plus_one', datatype: 'INT64', shape: [-1, 3] },
-        { name: 'mask_not', datatype: 'BOOL', shape: [-1, 3] },
-        { name: 'text_copy', datatype: 'BYTES', shape: [-1, 2] },
-      ],
-    },
+    multi_io: MULTI_IO_SIGNATURE,
     no_batch: { inputs: [{ name: 'x', datatype: 'FP32', shape: [3] }], outputs: [{ name: 'y', datatype: 'FP32', shape: [3] }] },
     mlp: { inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 8] }], outputs: [{ name: 'output', datatype: 'FP32', shape: [-1, 3] }] },
     id_vector: { inputs: [{ name: 'input', datatype: 'FP32', shape: [-1] }], outputs: [{ name: 'output', datatype: 'FP32', shape: [-1] }] },
