@@ -10,6 +10,9 @@ import type { Config } from './config.js';
 import { createHttpApp } from './http/create-http-app.js';
 import type { Readiness } from './http/http-services.js';
 import { RequestGate } from './http/request-gate.js';
+import { createPredictionExecutor } from './jobs/prediction-executor.js';
+import { PredictionQueue } from './jobs/prediction-queue.js';
+import { PredictionWorker } from './jobs/prediction-worker.js';
 import { createLogger } from './logger.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { ModelRegistry } from './registry/model-registry.js';
@@ -53,6 +56,10 @@ export class Switchyard {
   /** Per-client and per-model limits; undefined when none can apply (no limit set, no Redis for overrides). */
   readonly rateLimits: RateLimits | undefined;
   readonly configs = new ModelConfigStore();
+  /** The shared async job queue; undefined without REDIS_URL (the job endpoints answer 501). */
+  readonly jobs: PredictionQueue | undefined;
+  /** This replica's job worker; undefined without REDIS_URL or with JOB_CONCURRENCY=0. */
+  readonly jobWorker: PredictionWorker | undefined;
   /** Batching policies by model and version; dropped when a config or a version's session changes. */
   readonly #policies = new Map<string, BatchingPolicy>();
   readonly gate = new RequestGate();
@@ -95,12 +102,35 @@ export class Switchyard {
       },
       cacheTtlMs: config.routeCacheTtlMs,
     });
+    this.jobs =
+      config.redisUrl === undefined
+        ? undefined
+        : new PredictionQueue({
+            redisUrl: config.redisUrl,
+            prefix: config.redisPrefix,
+            retention: { ageSeconds: config.jobs.retentionSeconds, count: config.jobs.retentionCount },
+          });
     this.metrics = config.metricsEnabled ? this.#createMetrics() : undefined;
     this.scheduler = new DynamicBatcher({
       leases: this.registry,
       policyFor: (model, version) => this.#policy(model, version),
       observer: this.metrics,
     });
+    this.jobWorker =
+      config.redisUrl === undefined || config.jobs.concurrency === 0
+        ? undefined
+        : new PredictionWorker({
+            redisUrl: config.redisUrl,
+            prefix: config.redisPrefix,
+            execute: createPredictionExecutor({ versions: this.registry, scheduler: this.scheduler }),
+            concurrency: config.jobs.concurrency,
+            lockDurationMs: config.jobs.lockMs,
+            stalledIntervalMs: config.jobs.stalledIntervalMs,
+            maxStalledCount: config.jobs.maxStalled,
+            maxResultBytes: config.jobs.maxResultBytes,
+            logger: this.logger,
+            observer: this.metrics,
+          });
     this.configs.on('changed', ({ name }) => this.#forgetPolicies(name));
     this.registry.on('loaded', ({ name }) => this.#forgetPolicies(name));
     const limits = config.rateLimits;
@@ -132,6 +162,8 @@ export class Switchyard {
       metrics: this.metrics,
       apiKeys: config.apiKeys,
       rateLimits: this.rateLimits,
+      jobs: this.jobs,
+      serveApi: config.mode !== 'worker',
     });
     this.#logLifecycle();
   }
@@ -169,6 +201,11 @@ export class Switchyard {
     await this.sync.whenIdle();
     this.#initialLoadDone = true;
     this.logger.info({ models: this.registry.models() }, 'repository scanned');
+    // Jobs only once the versions they name can be found here (else they would fail as "gone").
+    if (this.jobWorker && !this.gate.closing) {
+      this.jobWorker.start();
+      this.logger.info({ concurrency: this.config.jobs.concurrency, mode: this.config.mode }, 'job worker started');
+    }
   }
 
   readiness(): Readiness {
@@ -196,7 +233,10 @@ export class Switchyard {
   async #doShutdown(): Promise<ShutdownReport> {
     this.logger.info({ inFlight: this.gate.inFlight }, 'shutdown: refusing new requests, draining');
     this.gate.close();
-    const drained = await this.gate.drain(this.config.drainTimeoutMs);
+    // The job worker takes no new jobs and finishes its running ones alongside the HTTP drain;
+    // past the timeout it lets go of them, and another replica's stalled check picks them up.
+    const jobsFinished = this.#closeJobWorker();
+    const drained = (await this.gate.drain(this.config.drainTimeoutMs)) && (await jobsFinished);
     const abandoned = this.gate.inFlight;
     if (!drained) this.logger.warn({ abandoned }, 'shutdown: drain timeout reached');
     this.sync.close();
@@ -206,6 +246,7 @@ export class Switchyard {
     await this.router.close();
     await this.routeSource.close();
     await this.rateLimits?.close();
+    await this.jobs?.close();
     await new Promise<void>((resolve) => {
       if (!this.#server) return resolve();
       this.#server.close(() => resolve());
@@ -213,6 +254,23 @@ export class Switchyard {
     });
     this.logger.info({ drained }, 'shutdown complete');
     return { drained, abandoned };
+  }
+
+  /** True when the worker's running jobs finished within the drain timeout. */
+  async #closeJobWorker(): Promise<boolean> {
+    const worker = this.jobWorker;
+    if (!worker) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      worker.close().then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.config.drainTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (!finished) {
+      this.logger.warn('shutdown: running jobs did not finish in time; leaving them to another replica');
+      await worker.close(true);
+    }
+    return finished;
   }
 
   /** Metrics read the gate, the queues and the router at scrape time, and follow the registry's events. */
@@ -224,6 +282,7 @@ export class Switchyard {
         this.registry.models().flatMap((model) =>
           this.registry.knownVersions(model).map((version) => ({ model, version, depth: this.scheduler.queued(model, version) })),
         ),
+      ...(this.jobs ? { jobCounts: () => this.jobs!.counts() } : {}),
       routing: () => {
         const { cache, source } = this.router.status();
         return { hits: cache.hits, misses: cache.misses, source: source.kind, connected: source.connected };

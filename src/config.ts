@@ -34,6 +34,14 @@ const envSchema = z.object({
   RATE_LIMIT_MODEL_BURST: integer(1).optional(),
   RATE_LIMIT_CACHE_TTL_MS: integer(1).default(250),
   API_KEYS: z.string().optional(),
+  SWITCHYARD_MODE: z.enum(['gateway', 'worker']).default('gateway'),
+  JOB_CONCURRENCY: integer(0).default(32),
+  JOB_RETENTION_SECONDS: integer(1).default(86_400),
+  JOB_RETENTION_COUNT: integer(1).default(100_000),
+  JOB_MAX_RESULT_BYTES: integer(1).default(8 * 1024 * 1024),
+  JOB_LOCK_MS: integer(100).default(30_000),
+  JOB_STALLED_INTERVAL_MS: integer(100).default(30_000),
+  JOB_MAX_STALLED: integer(0).default(3),
 });
 
 export interface Config {
@@ -69,6 +77,22 @@ export interface Config {
   };
   /** Accepted API keys for the inference API; empty = open. */
   readonly apiKeys: readonly string[];
+  /** `gateway` serves the API (and works jobs); `worker` only works async jobs (needs REDIS_URL). */
+  readonly mode: 'gateway' | 'worker';
+  /** Async predictions (only with REDIS_URL). */
+  readonly jobs: {
+    /** Jobs this replica runs at once; 0 = it works none (it still accepts them). */
+    readonly concurrency: number;
+    readonly retentionSeconds: number;
+    /** Finished jobs kept at most per outcome. */
+    readonly retentionCount: number;
+    readonly maxResultBytes: number;
+    /** A dead replica's jobs go back to the queue after this long. */
+    readonly lockMs: number;
+    readonly stalledIntervalMs: number;
+    /** Recoveries from dead replicas before a job fails. */
+    readonly maxStalled: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -83,6 +107,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError(`Invalid configuration: ${problems}`);
   }
   const e = parsed.data;
+  if (e.SWITCHYARD_MODE === 'worker' && e.REDIS_URL === undefined) {
+    throw new ConfigError('Invalid configuration: SWITCHYARD_MODE=worker works async jobs from Redis and needs REDIS_URL');
+  }
+  if (e.SWITCHYARD_MODE === 'worker' && e.JOB_CONCURRENCY === 0) {
+    throw new ConfigError('Invalid configuration: SWITCHYARD_MODE=worker with JOB_CONCURRENCY=0 would do nothing');
+  }
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -111,6 +141,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       overrideTtlMs: e.RATE_LIMIT_CACHE_TTL_MS,
     }),
     apiKeys: Object.freeze((e.API_KEYS ?? '').split(',').map((key) => key.trim()).filter((key) => key !== '')),
+    mode: e.SWITCHYARD_MODE,
+    jobs: Object.freeze({
+      concurrency: e.JOB_CONCURRENCY,
+      retentionSeconds: e.JOB_RETENTION_SECONDS,
+      retentionCount: e.JOB_RETENTION_COUNT,
+      maxResultBytes: e.JOB_MAX_RESULT_BYTES,
+      lockMs: e.JOB_LOCK_MS,
+      stalledIntervalMs: e.JOB_STALLED_INTERVAL_MS,
+      maxStalled: e.JOB_MAX_STALLED,
+    }),
     ...overrides,
   });
 }

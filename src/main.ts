@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
 
   await gateway.listen();
-  gateway.logger.info({ port: gateway.port, host: config.host, modelRepo: config.modelRepo, routing: config.redisUrl ? 'redis' : config.routesFile }, 'listening');
+  gateway.logger.info({ port: gateway.port, host: config.host, mode: config.mode, modelRepo: config.modelRepo, routing: config.redisUrl ? 'redis' : config.routesFile }, 'listening');
   await gateway.loadRepository();
 }
 

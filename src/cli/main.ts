@@ -1,13 +1,20 @@
 #!/usr/bin/env node
 /**
- * The operator CLI's entry (`switchyard`, built to dist/src/cli/main.js). Commands live in
- * run-cli.ts; this only binds them to the process.
+ * The operator CLI's entry (`switchyard`, built to dist/src/cli/main.js). `switchyard worker`
+ * starts a worker-only replica (the gateway's own entry point, in SWITCHYARD_MODE=worker); the
+ * other commands live in run-cli.ts, and this only binds them to the process.
  */
 import { runCli } from './run-cli.js';
 
-const code = await runCli(process.argv.slice(2), {
-  out: (text) => process.stdout.write(`${text}\n`),
-  err: (text) => process.stderr.write(`${text}\n`),
-  env: process.env,
-});
-process.exitCode = code;
+const args = process.argv.slice(2);
+if (args[0] === 'worker' && args.length === 1) {
+  process.env['SWITCHYARD_MODE'] = 'worker';
+  await import('../main.js');
+} else {
+  const code = await runCli(args, {
+    out: (text) => process.stdout.write(`${text}\n`),
+    err: (text) => process.stderr.write(`${text}\n`),
+    env: process.env,
+  });
+  process.exitCode = code;
+}

@@ -25,6 +25,8 @@ const HELP: Record<string, string> = {
 Commands:
   routes get|set|split|rm   read and edit routing tables (published to every replica)
   models ls|load|unload     list, load and unload models (admin API only)
+  worker                    run a replica that only works async jobs (SWITCHYARD_MODE=worker;
+                            configured by the same environment as the gateway, REDIS_URL needed)
 
 ${CONNECTION_HELP}
 

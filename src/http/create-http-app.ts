@@ -8,6 +8,7 @@ import { adminRoutes } from './admin-routes.js';
 import { apiKeyAuth } from './api-key-auth.js';
 import { errorResponse } from './error-response.js';
 import { healthRoutes } from './health-routes.js';
+import { jobRoutes } from './job-routes.js';
 import { metricsMiddleware } from './metrics-middleware.js';
 import { metricsRoutes } from './metrics-routes.js';
 import { requestId } from './request-id.js';
@@ -33,16 +34,26 @@ export function createHttpApp(services: HttpServices): Hono {
   app.use(requestId());
   app.use(services.gate.middleware());
   // API keys, then rate limits (a refused key costs no tokens); each installed only when configured.
+  // A worker-only replica serves probes and metrics; its work comes from the job queue.
+  if (services.serveApi === false) {
+    app.route('/', healthRoutes(services));
+    if (services.metrics) app.route('/', metricsRoutes(services.metrics));
+    app.notFound((c) => respondWithError(c, new SwitchyardError('NOT_FOUND', `no endpoint ${c.req.method} ${c.req.path}: this replica only works async jobs`)));
+    app.onError((error, c) => respondWithError(c, error));
+    return app;
+  }
   if (services.apiKeys !== undefined && services.apiKeys.length > 0) {
     const auth = apiKeyAuth({ keys: services.apiKeys, respond: respondWithError });
     app.use('/models/*', auth);
     app.use('/v2/models/*', auth);
+    app.use('/jobs', auth);
+    app.use('/jobs/*', auth);
   }
   if (services.rateLimits) {
     const metrics = services.metrics;
     app.on(
       'POST',
-      [...INFERENCE_PATHS],
+      [...INFERENCE_PATHS, '/jobs'],
       rateLimitMiddleware({
         limits: services.rateLimits,
         knownModel: (model) => services.catalog.has(model),
@@ -55,6 +66,7 @@ export function createHttpApp(services: HttpServices): Hono {
   app.route('/', healthRoutes(services));
   if (services.metrics) app.route('/', metricsRoutes(services.metrics));
   app.route('/', nativeRoutes(services));
+  app.route('/', jobRoutes(services));
   app.route('/', v2Routes(services));
   app.route('/', adminRoutes(services));
   app.notFound((c) => respondWithError(c, new SwitchyardError('NOT_FOUND', `no endpoint ${c.req.method} ${c.req.path}`)));

@@ -3,6 +3,7 @@
  * (decode, call, encode) and tests can assemble an app from real parts in any combination.
  */
 import type { Logger } from 'pino';
+import type { JobCounts, JobView, PredictionJobSubmission } from '../jobs/prediction-job.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { InferenceScheduler } from '../scheduling/inference-scheduler.js';
 import type { ModelSignature } from '../tensor.js';
@@ -57,6 +58,17 @@ export interface AdminRouteStore extends RouteStore {
   readAll?(): Promise<Record<string, Routes>>;
 }
 
+/** The async job queue (PredictionQueue): shared by every replica through Redis. */
+export interface AsyncJobs {
+  /** Queues a job, or returns the existing one for a repeated Idempotency-Key (`created` false). */
+  submit(submission: PredictionJobSubmission): Promise<{ view: JobView; created: boolean }>;
+  /** Undefined for an unknown (or expired) id; waits up to `waitMs` for an unfinished job. */
+  get(id: string, waitMs?: number): Promise<JobView | undefined>;
+  /** Cancels a PENDING job (409 once started, 404 when unknown); a second cancel finds it CANCELLED. */
+  cancel(id: string): Promise<{ view: JobView; cancelledNow: boolean }>;
+  counts(): Promise<JobCounts>;
+}
+
 export interface Readiness {
   readonly ready: boolean;
   readonly reasons: readonly string[];
@@ -91,6 +103,10 @@ export interface HttpServices {
   readonly metrics?: GatewayMetrics | undefined;
   /** API keys accepted by the inference API (/models/*, /v2/models/*); absent or empty = open. */
   readonly apiKeys?: readonly string[] | undefined;
+  /** Async predictions; absent (no REDIS_URL) = the job endpoints answer 501. */
+  readonly jobs?: AsyncJobs | undefined;
+  /** False in a worker-only replica: only health, readiness and metrics are served. Default true. */
+  readonly serveApi?: boolean | undefined;
   /** Rate limits of the inference endpoints; absent = none (the middleware is not installed). */
   readonly rateLimits?: RateLimitChecker | undefined;
 }

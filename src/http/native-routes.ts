@@ -3,13 +3,14 @@
  * resolve the version, decode against its signature, hand to the scheduler, encode.
  */
 import { Hono } from 'hono';
-import { SwitchyardError } from '../errors.js';
 import { decodeNativeRequest, encodeNativeResponse } from '../protocol/native-json-codec.js';
-import type { ModelSignature } from '../tensor.js';
 import type { HttpServices, VersionView } from './http-services.js';
-import { clientConnection, readJsonBody } from './request-body.js';
+import { submitAsyncPrediction } from './job-routes.js';
+import { assertModelExists, signatureOf } from './model-lookup.js';
+import { parsePrefer } from './prefer-header.js';
+import { clientConnection, parseJsonBody, readBody, readJsonBody } from './request-body.js';
 import { requestIdOf } from './request-id.js';
-import { assertModelName, assertVersionSpec, deadlineFromTimeout } from './request-params.js';
+import { assertVersionSpec, deadlineFromTimeout } from './request-params.js';
 
 function describeVersion(services: HttpServices, model: string, view: VersionView) {
   const counters = services.scheduler.counters?.(model, view.version);
@@ -37,32 +38,17 @@ function describeVersion(services: HttpServices, model: string, view: VersionVie
   };
 }
 
-export function signatureOf(services: HttpServices, model: string, version: number): ModelSignature {
-  const view = services.catalog.status(model, version);
-  if (!view) throw new SwitchyardError('VERSION_NOT_FOUND', `model '${model}' has no version ${version}`);
-  if (!view.signature) {
-    throw new SwitchyardError(
-      'VERSION_NOT_READY',
-      `model '${model}' version ${version} is ${view.state}${view.reason ? `: ${view.reason}` : ''}`,
-      { retryAfterSeconds: 1 },
-    );
-  }
-  return view.signature;
-}
-
-export function assertModelExists(services: HttpServices, model: string): void {
-  assertModelName(model);
-  if (!services.catalog.has(model)) {
-    throw new SwitchyardError('MODEL_NOT_FOUND', `no model named '${model}' in the repository`);
-  }
-}
-
 export function nativeRoutes(services: HttpServices): Hono {
   const app = new Hono();
 
   const predict = async (c: import('hono').Context, model: string, spec: string | undefined) => {
     assertModelExists(services, model);
     if (spec !== undefined) assertVersionSpec(spec);
+    const prefer = c.req.header('prefer');
+    if (prefer !== undefined && parsePrefer(prefer).respondAsync) {
+      const raw = await readBody(c, services.bodyLimitBytes);
+      return submitAsyncPrediction(c, services, { model, versionSpec: spec, body: parseJsonBody(raw), payload: raw.toString('utf8') });
+    }
     const deadline = deadlineFromTimeout(c.req.header('x-request-timeout-ms'));
     const body = await readJsonBody(c, services.bodyLimitBytes);
     const { version } = await services.resolver.resolve(model, spec);

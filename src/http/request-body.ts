@@ -71,7 +71,11 @@ export async function readBody(c: Context, limit: number): Promise<Buffer> {
 }
 
 export async function readJsonBody(c: Context, limit: number): Promise<unknown> {
-  const body = await readBody(c, limit);
+  return parseJsonBody(await readBody(c, limit));
+}
+
+/** A body read with readBody, parsed (400 INVALID_JSON when it is empty or not JSON). */
+export function parseJsonBody(body: Buffer): unknown {
   if (body.length === 0) throw new SwitchyardError('INVALID_JSON', 'the body is empty; send a JSON object');
   try {
     return JSON.parse(body.toString('utf8'));

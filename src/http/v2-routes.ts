@@ -18,7 +18,7 @@ import { modelStat, type ModelStat } from '../protocol/oip-stats.js';
 import { adminAuth } from './admin-auth.js';
 import { toSwitchyardError } from './error-response.js';
 import type { HttpServices } from './http-services.js';
-import { assertModelExists, signatureOf } from './native-routes.js';
+import { assertModelExists, signatureOf } from './model-lookup.js';
 import { clientConnection, readBody } from './request-body.js';
 import { requestIdOf } from './request-id.js';
 import { assertModelName, assertVersionSpec, deadlineFromTimeout } from './request-params.js';

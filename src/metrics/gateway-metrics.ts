@@ -25,6 +25,10 @@ const MODEL_STATES = ['LOADING', 'READY', 'RELOADING', 'FAILED', 'DRAINING', 'UN
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const LOAD_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+/** Seconds from an async job's submit to its end: queueing included, so up to minutes. */
+const JOB_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+/** Async job statuses in the queue-wide gauge (the names of JobCounts). */
+const JOB_COUNT_STATUSES = ['pending', 'processing', 'succeeded', 'failed'] as const;
 
 /** The registry's lifecycle events this module listens to (structurally: metrics import nothing). */
 export interface ModelLifecycleEvents {
@@ -43,6 +47,8 @@ export interface GatewayMetricsOptions {
   readonly queueDepths?: () => Iterable<{ readonly model: string; readonly version: number; readonly depth: number }>;
   /** The router's counters and its source's connection (read at scrape time). Default: no series. */
   readonly routing?: () => { readonly hits: number; readonly misses: number; readonly source: string; readonly connected: boolean };
+  /** Async jobs by status across every replica (read from Redis at scrape time). Default: no series. */
+  readonly jobCounts?: () => Promise<Readonly<Record<(typeof JOB_COUNT_STATUSES)[number], number>>>;
   /** Node process metrics (CPU, memory, event loop lag, GC). Default true. */
   readonly processMetrics?: boolean;
 }
@@ -128,6 +134,9 @@ export class GatewayMetrics {
   readonly #swaps: Counter<'model' | 'version'>;
   readonly #loadFailures: Counter<'model' | 'version'>;
   readonly #rateLimited: Counter<'model' | 'scope'>;
+  readonly #jobsSubmitted: Counter<'model'>;
+  readonly #jobsFinished: Counter<'model' | 'outcome'>;
+  readonly #jobDuration: Histogram<'model' | 'outcome'>;
   readonly #recorders = new Map<RequestProtocol, RequestRecorder>();
   readonly #batchSeries = new Map<string, Map<number, BatchSeries>>();
   /** When each version's current load began (performance.now()), for the load duration. */
@@ -238,6 +247,39 @@ export class GatewayMetrics {
       labelNames: ['model', 'scope'],
       registers,
     });
+    this.#jobsSubmitted = new Counter({
+      name: name('jobs_submitted_total'),
+      help: 'Async prediction jobs queued by this replica (a repeated Idempotency-Key is not counted).',
+      labelNames: ['model'],
+      registers,
+    });
+    this.#jobsFinished = new Counter({
+      name: name('jobs_finished_total'),
+      help: 'Async prediction jobs finished by this replica, by outcome (success, failure; cancelled: cancelled through this replica).',
+      labelNames: ['model', 'outcome'],
+      registers,
+    });
+    this.#jobDuration = new Histogram({
+      name: name('job_duration_seconds'),
+      help: 'Time from submitting an async job to its end (queue wait included), by outcome, for jobs this replica finished.',
+      labelNames: ['model', 'outcome'],
+      buckets: JOB_BUCKETS,
+      registers,
+    });
+    const jobCounts = options.jobCounts;
+    if (jobCounts) {
+      new Gauge({
+        name: name('jobs'),
+        help: 'Async prediction jobs in the shared queue by status (pending, processing, and finished ones still retained); absent while Redis is unreachable.',
+        labelNames: ['status'],
+        registers,
+        async collect(this: Gauge<'status'>) {
+          this.reset();
+          const counts = await jobCounts().catch(() => undefined);
+          if (counts) for (const status of JOB_COUNT_STATUSES) this.labels(status).set(counts[status]);
+        },
+      });
+    }
     const routing = options.routing;
     if (routing) {
       new Counter({
@@ -299,7 +341,24 @@ export class GatewayMetrics {
 
   /** A request refused by a rate limit. `scope` is the limit's kind (a fixed set, e.g. client, model). */
   rateLimited(model: string | undefined, scope: string): void {
-    this.#rateLimited.labels(model !== undefined && this.knownModel(model) ? model : UNKNOWN_MODEL, scope).inc();
+    this.#rateLimited.labels(model === undefined ? UNKNOWN_MODEL : this.#modelLabel(model), scope).inc();
+  }
+
+  /** An async job queued through this replica. */
+  jobSubmitted(model: string): void {
+    this.#jobsSubmitted.labels(this.#modelLabel(model)).inc();
+  }
+
+  /** An async job cancelled through this replica. */
+  jobCancelled(model: string): void {
+    this.#jobsFinished.labels(this.#modelLabel(model), 'cancelled').inc();
+  }
+
+  /** An async job this replica's worker finished, `submitToFinishMs` after it was submitted. */
+  jobFinished(model: string, outcome: 'success' | 'failure', submitToFinishMs: number): void {
+    const label = this.#modelLabel(model);
+    this.#jobsFinished.labels(label, outcome).inc();
+    this.#jobDuration.labels(label, outcome).observe(submitToFinishMs / 1000);
   }
 
   /** Follows the registry's lifecycle events: state per version, load durations, swaps, failures. */
@@ -326,6 +385,10 @@ export class GatewayMetrics {
 
   get contentType(): string {
     return this.registry.contentType;
+  }
+
+  #modelLabel(model: string): string {
+    return this.knownModel(model) ? model : UNKNOWN_MODEL;
   }
 
   #loadFinished(name: string, version: number, result: 'success' | 'failure'): void {

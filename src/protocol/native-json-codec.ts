@@ -38,9 +38,14 @@ export function decodeNativeRequest(body: unknown, signature: ModelSignature): D
 
 /** The answer as JSON text, written directly (this is on the hot path for every request). */
 export function encodeNativeResponse(model: string, version: number, outputs: Readonly<Record<string, Tensor>>): string {
+  return `{"model_name":${JSON.stringify(model)},"model_version":"${version}","outputs":${encodeNativeOutputs(outputs)}}`;
+}
+
+/** The `outputs` object alone (`{"<output>": <nested array>, ...}`), e.g. an async job's result. */
+export function encodeNativeOutputs(outputs: Readonly<Record<string, Tensor>>): string {
   let encoded = '';
   for (const name in outputs) {
     encoded += `${encoded ? ',' : ''}${JSON.stringify(name)}:${tensorToJsonText(outputs[name]!)}`;
   }
-  return `{"model_name":${JSON.stringify(model)},"model_version":"${version}","outputs":{${encoded}}}`;
+  return `{${encoded}}`;
 }

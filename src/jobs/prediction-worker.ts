@@ -1,0 +1,129 @@
+/**
+ * The work side of async predictions: a BullMQ worker in this replica that takes jobs from the
+ * shared queue and runs them through the same scheduler as sync requests (so async load batches
+ * with sync load). At-least-once: a job whose replica dies keeps its lock only until
+ * `lockDurationMs`; BullMQ's stalled-job check (every `stalledIntervalMs`, in any live replica)
+ * puts it back in the queue for another worker. Inference has no side effects, so running a job
+ * twice is harmless.
+ *
+ * A result larger than `maxResultBytes` fails the job with the reason instead of filling Redis.
+ * A full local queue or a version in the middle of a reload is waited out (the job keeps its
+ * lock meanwhile) for up to `transientRetryMs`; any other error fails the job with its reason.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { isSwitchyardError, type ErrorCode } from '../errors.js';
+import type { PredictionJobData } from './prediction-job.js';
+import { bullPrefix, PREDICTION_QUEUE_NAME } from './prediction-queue.js';
+
+/** Runs one job's request; resolves to the outputs object as JSON text. */
+export type PredictionExecutor = (data: PredictionJobData) => Promise<string>;
+
+export type JobOutcome = 'success' | 'failure';
+
+/** Told about every job this replica finished (for metrics). */
+export interface JobObserver {
+  jobFinished(model: string, outcome: JobOutcome, submitToFinishMs: number): void;
+}
+
+export interface PredictionWorkerOptions {
+  readonly redisUrl: string;
+  /** Key prefix of the gateway (REDIS_PREFIX), as given to the PredictionQueue. */
+  readonly prefix: string;
+  readonly execute: PredictionExecutor;
+  /** Jobs this replica runs at once. Default 32 (enough to fill batches of the dynamic batcher). */
+  readonly concurrency?: number;
+  /** How long a job's lock lasts without renewal (a dead replica's jobs wait this long). Default 30,000 ms. */
+  readonly lockDurationMs?: number;
+  /** How often this replica looks for stalled jobs of dead replicas. Default 30,000 ms. */
+  readonly stalledIntervalMs?: number;
+  /** Times a job may be recovered from a dead replica before it fails. Default 3. */
+  readonly maxStalledCount?: number;
+  /** Largest result (outputs JSON) kept in Redis. Default 8 MiB. */
+  readonly maxResultBytes?: number;
+  /** How long a job waits out a full queue or a reloading version before it fails. Default 60,000 ms. */
+  readonly transientRetryMs?: number;
+  readonly logger?: Logger | undefined;
+  readonly observer?: JobObserver | undefined;
+}
+
+/** Errors that pass by themselves: wait and run the job again rather than fail it. */
+const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['QUEUE_FULL', 'VERSION_NOT_READY']);
+
+export class PredictionWorker {
+  readonly #worker: Worker<PredictionJobData, string>;
+  readonly #redis: Redis;
+  readonly #options: PredictionWorkerOptions;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: PredictionWorkerOptions) {
+    this.#options = options;
+    this.#redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+    this.#redis.on('error', () => undefined); // the worker's own 'error' event reports it
+    const lockDuration = options.lockDurationMs ?? 30_000;
+    this.#worker = new Worker<PredictionJobData, string>(PREDICTION_QUEUE_NAME, (job) => this.#run(job), {
+      connection: this.#redis,
+      prefix: bullPrefix(options.prefix),
+      concurrency: options.concurrency ?? 32,
+      lockDuration,
+      stalledInterval: options.stalledIntervalMs ?? 30_000,
+      maxStalledCount: options.maxStalledCount ?? 3,
+      autorun: false,
+    });
+    const log = options.logger;
+    this.#worker.on('error', (error) => log?.warn({ err: error }, 'job worker: Redis error (retrying)'));
+    this.#worker.on('completed', (job) => this.#finished(job, 'success'));
+    this.#worker.on('failed', (job, error) => {
+      if (!job) return;
+      this.#finished(job, 'failure');
+      log?.warn({ event: 'job-failed', job: job.id, model: job.data.model, version: job.data.version, requestId: job.data.requestId, reason: error.message }, 'job failed');
+    });
+    this.#worker.on('stalled', (id) => log?.warn({ event: 'job-stalled', job: id }, 'job recovered from a replica that stopped; queued again'));
+  }
+
+  /** Starts taking jobs. */
+  start(): void {
+    this.#worker.run().catch((error: unknown) => this.#options.logger?.error({ err: error }, 'job worker stopped'));
+  }
+
+  /** Stops taking jobs and waits for the running ones (unless `force`). Safe to call twice. */
+  close(force = false): Promise<void> {
+    this.#closed ??= (async () => {
+      await this.#worker.close(force).catch(() => undefined);
+      this.#redis.disconnect();
+    })();
+    return this.#closed;
+  }
+
+  async #run(job: Job<PredictionJobData, string>): Promise<string> {
+    const patience = this.#options.transientRetryMs ?? 60_000;
+    const giveUpAt = Date.now() + patience;
+    for (let pause = 20; ; pause = Math.min(pause * 2, 1_000)) {
+      try {
+        const outputs = await this.#options.execute(job.data);
+        const limit = this.#options.maxResultBytes ?? 8 * 1024 * 1024;
+        const size = Buffer.byteLength(outputs);
+        if (size > limit) {
+          throw new Error(`RESULT_TOO_LARGE: the outputs are ${size} bytes as JSON, more than the ${limit} bytes a job may keep (JOB_MAX_RESULT_BYTES)`);
+        }
+        return outputs;
+      } catch (error) {
+        if (isSwitchyardError(error)) {
+          if (TRANSIENT.has(error.code) && Date.now() + pause < giveUpAt) {
+            await sleep(pause);
+            continue;
+          }
+          throw new Error(`${error.code}: ${error.message}`);
+        }
+        throw error;
+      }
+    }
+  }
+
+  #finished(job: Job<PredictionJobData, string>, outcome: JobOutcome): void {
+    const ms = (job.finishedOn ?? Date.now()) - job.timestamp;
+    this.#options.observer?.jobFinished(job.data.model, outcome, ms);
+  }
+}
