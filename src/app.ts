@@ -262,14 +262,12 @@ export class Switchyard {
     if (!worker) return true;
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([
-      worker.close().then(() => true),
+      worker.drain().then(() => true),
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.config.drainTimeoutMs))),
     ]);
     clearTimeout(timer);
-    if (!finished) {
-      this.logger.warn('shutdown: running jobs did not finish in time; leaving them to another replica');
-      await worker.close(true);
-    }
+    if (!finished) this.logger.warn('shutdown: running jobs did not finish in time; leaving them to another replica');
+    await worker.close();
     return finished;
   }
 

@@ -10,6 +10,7 @@
  * gets JOBS_UNAVAILABLE (503) and nothing was queued.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { SwitchyardError } from '../errors.js';
@@ -126,9 +127,21 @@ export class PredictionQueue {
     let job = await this.#bounded('read the job', () => this.#queue.getJob(id));
     if (!job) return this.#tombstone(id);
     if (waitMs > 0 && job.finishedOn === undefined) {
+      // Woken by the job's completion event; re-read every second as well, since events can be
+      // missed (a Redis restart, a reconnecting events connection).
+      const deadline = Date.now() + waitMs;
       const events = await this.#queueEvents();
-      await job.waitUntilFinished(events, waitMs).catch(() => undefined); // failed or still running: read below
-      job = await this.#bounded('read the job', () => this.#queue.getJob(id));
+      const settled = job.waitUntilFinished(events, waitMs).then(
+        () => true,
+        () => true, // failed, or the wait ran out: read below either way
+      );
+      while (job && job.finishedOn === undefined) {
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        const woken = await Promise.race([settled, sleep(Math.min(1_000, left)).then(() => false)]);
+        job = await this.#bounded('read the job', () => this.#queue.getJob(id));
+        if (woken) break;
+      }
       if (!job) return this.#tombstone(id);
     }
     return this.#currentView(job);
@@ -183,10 +196,11 @@ export class PredictionQueue {
   /** Safe to call twice. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      await this.#events?.close().catch(() => undefined);
-      await this.#queue.close().catch(() => undefined);
+      // Our connections go first: with Redis away, BullMQ's close would otherwise wait for it.
       this.#redis.disconnect();
       this.#eventsRedis.disconnect();
+      const closing = Promise.all([this.#events?.close(), this.#queue.close()]).catch(() => undefined);
+      await Promise.race([closing, sleep(2_000)]);
     })();
     return this.#closed;
   }

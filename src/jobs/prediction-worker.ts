@@ -88,10 +88,21 @@ export class PredictionWorker {
     this.#worker.run().catch((error: unknown) => this.#options.logger?.error({ err: error }, 'job worker stopped'));
   }
 
-  /** Stops taking jobs and waits for the running ones (unless `force`). Safe to call twice. */
-  close(force = false): Promise<void> {
+  /**
+   * Stops taking jobs and resolves once the running ones finished and their results are stored.
+   * With Redis away that may never happen: callers bound it, then close().
+   */
+  async drain(): Promise<void> {
+    await this.#worker.pause().catch(() => undefined);
+  }
+
+  /**
+   * Lets go at once: jobs still running are abandoned (their locks expire and another replica
+   * takes them). Returns within a second or two even while Redis is unreachable. Safe to call twice.
+   */
+  close(): Promise<void> {
     this.#closed ??= (async () => {
-      await this.#worker.close(force).catch(() => undefined);
+      await Promise.race([this.#worker.close(true).catch(() => undefined), sleep(2_000)]);
       this.#redis.disconnect();
     })();
     return this.#closed;

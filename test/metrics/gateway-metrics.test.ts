@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, LINEAR_INPUT, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { parseExposition, samplesOf, valueOf, type Sample } from './prometheus-text.js';
+import { randomPrefix, testRedisUrl } from '../support/redis.js';
 
 async function scrape(t: TestGateway): Promise<{ samples: Sample[]; text: string; contentType: string | null }> {
   const response = await fetch(`${t.url}/metrics`);
@@ -140,7 +141,8 @@ it('lists every metric it exposes in the README Metrics table, and nothing else'
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   const section = readme.slice(readme.indexOf('## Metrics'), readme.indexOf('\n## ', readme.indexOf('## Metrics') + 1));
   const documented = new Set([...section.matchAll(/^\| `(switchyard_[a-z_]+)` \|/gm)].map((m) => m[1]!));
-  const t = await startTestGateway();
+  // With Redis, so that the async job series (queue-wide counts) exist too.
+  const t = await startTestGateway({ env: { REDIS_URL: testRedisUrl(), REDIS_PREFIX: randomPrefix() } });
   try {
     const text = await (await fetch(`${t.url}/metrics`)).text();
     const exposed = [...text.matchAll(/^# TYPE (switchyard_[a-z_]+) /gm)]

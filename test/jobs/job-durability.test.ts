@@ -1,0 +1,87 @@
+/**
+ * Durability across replicas, with real processes: two gateways share one Redis, jobs submitted
+ * to one are worked by both, and SIGKILL on one while it holds jobs loses none of them (BullMQ's
+ * stalled-job check in the other replica hands them on).
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { buildMlpModel, writeModelFile } from '../../tools/model-builder/index.js';
+import { eventually } from '../support/gateway.js';
+import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
+import { deleteKeysUnder, randomPrefix, testRedisUrl } from '../support/redis.js';
+
+const processes: GatewayProcess[] = [];
+const cleanups: Array<() => Promise<void>> = [];
+
+afterEach(async () => {
+  for (const child of processes.splice(0)) child.kill('SIGKILL');
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+async function finishedJobs(url: string): Promise<number> {
+  const text = await (await fetch(url + '/metrics')).text();
+  const line = text.split('\n').find((l) => l.startsWith('switchyard_jobs_finished_total{model="mlp",outcome="success"}'));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+it('loses no job when a replica is SIGKILLed while it holds jobs; both replicas work jobs submitted to one', async () => {
+  const repo = await mkdtemp(join(tmpdir(), 'switchyard-jobs-'));
+  const prefix = randomPrefix();
+  cleanups.push(() => rm(repo, { recursive: true, force: true }), () => deleteKeysUnder(prefix));
+  // Heavy enough that each job runs for a while (hundreds of ms), one job per batch.
+  await writeModelFile(join(repo, 'mlp', '1', 'model.onnx'), buildMlpModel({ sizes: [256, 2048, 2048, 256] }));
+  await writeFile(join(repo, 'mlp', 'config.json'), JSON.stringify({ max_batch_size: 384 }));
+  const env = {
+    MODEL_REPO: repo,
+    ROUTES_FILE: join(repo, 'routes.json'),
+    REDIS_URL: testRedisUrl(),
+    REDIS_PREFIX: prefix,
+    RUNTIME_WORKERS: '1',
+    JOB_CONCURRENCY: '2',
+    // A dead replica's jobs go back to the queue after 1 s (30 s by default).
+    JOB_LOCK_MS: '1000',
+    JOB_STALLED_INTERVAL_MS: '500',
+  };
+  const [a, b] = await Promise.all([startGatewayProcess(env), startGatewayProcess(env)]);
+  processes.push(a!, b!);
+
+  const rows = Array.from({ length: 384 }, (_, r) => Array.from({ length: 256 }, (_, i) => ((i * 7 + r) % 11) / 11 - 0.5));
+  const body = JSON.stringify({ model: 'mlp', inputs: { input: rows } });
+  const ids = await Promise.all(
+    Array.from({ length: 24 }, async () => {
+      const response = await fetch(a!.url + '/jobs', { method: 'POST', body });
+      expect(response.status).toBe(202);
+      return ((await response.json()) as { job_id: string }).job_id;
+    }),
+  );
+
+  // Kill A once both replicas have finished jobs and more jobs run than B alone can hold (2).
+  let before = { a: 0, b: 0, processing: 0, pending: 0 };
+  await eventually(async () => {
+    const counts = (await (await fetch(b!.url + '/jobs')).json()) as { processing: number; pending: number };
+    before = { a: await finishedJobs(a!.url), b: await finishedJobs(b!.url), ...counts };
+    return before.a >= 1 && before.b >= 1 && before.processing >= 3 && before.pending >= 1;
+  }, 60_000, 'both replicas working jobs, with A holding some');
+  a!.kill('SIGKILL');
+  expect(await a!.exited).toBeNull();
+
+  const results: Array<{ status: string; rows: number }> = [];
+  for (const id of ids) {
+    let body: { status: string; outputs?: { output: number[][] }; error?: string };
+    do {
+      body = (await (await fetch(`${b!.url}/jobs/${id}?wait=20`)).json()) as typeof body;
+    } while (body.status === 'PENDING' || body.status === 'PROCESSING');
+    results.push({ status: body.status, rows: body.outputs?.output.length ?? 0 });
+  }
+  expect(results).toEqual(ids.map(() => ({ status: 'SUCCESS', rows: 384 })));
+  // B recovered the jobs A held from their expired locks.
+  expect(b!.log()).toContain('"event":"job-stalled"');
+  expect(await finishedJobs(b!.url)).toBeGreaterThan(before.b);
+  const sync = (await (await fetch(`${b!.url}/models/mlp/1/predict`, { method: 'POST', body: JSON.stringify({ inputs: { input: rows } }) })).json()) as {
+    outputs: { output: number[][] };
+  };
+  const last = (await (await fetch(`${b!.url}/jobs/${ids.at(-1)}`)).json()) as { outputs: { output: number[][] } };
+  expect(last.outputs.output[5]![7]).toBeCloseTo(sync.outputs.output[5]![7]!, 5);
+}, 120_000);
