@@ -3,6 +3,7 @@
  * process as the load generator. Prints measured figures and the ratios each issue sets targets for.
  * Options: BENCH_SECONDS (per measurement, default 8), BENCH_ONLY (a scenario name).
  */
+import { asyncJobsScenario } from './scenarios/async-jobs.js';
 import { coreGatewayScenario, type ScenarioReport } from './scenarios/core-gateway.js';
 import { openInferenceProtocolScenario } from './scenarios/open-inference-protocol.js';
 import { operationsScenario } from './scenarios/operations.js';
@@ -16,6 +17,7 @@ const scenarios: Array<[string, (seconds: number) => Promise<ScenarioReport>]> =
   ['throughput', throughputScenario],
   ['oip', openInferenceProtocolScenario],
   ['operations', operationsScenario],
+  ['async', asyncJobsScenario],
 ];
 
 let failed = false;

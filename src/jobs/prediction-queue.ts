@@ -124,27 +124,28 @@ export class PredictionQueue {
    */
   async get(id: string, waitMs = 0): Promise<JobView | undefined> {
     if (!JOB_ID.test(id)) return undefined;
-    let job = await this.#bounded('read the job', () => this.#queue.getJob(id));
-    if (!job) return this.#tombstone(id);
-    if (waitMs > 0 && job.finishedOn === undefined) {
-      // Woken by the job's completion event; re-read every second as well, since events can be
-      // missed (a Redis restart, a reconnecting events connection).
+    if (waitMs <= 0) {
+      const job = await this.#bounded('read the job', () => this.#queue.getJob(id));
+      return job ? this.#currentView(job) : this.#tombstone(id);
+    }
+    // Listen first, then read: a job finishing in between is seen by one or the other. Events
+    // can be missed (a Redis restart, a reconnecting events connection), so the job is also
+    // re-read every second.
+    const finished = this.#whenFinished(await this.#queueEvents(), id);
+    try {
       const deadline = Date.now() + waitMs;
-      const events = await this.#queueEvents();
-      const settled = job.waitUntilFinished(events, waitMs).then(
-        () => true,
-        () => true, // failed, or the wait ran out: read below either way
-      );
+      let job = await this.#bounded('read the job', () => this.#queue.getJob(id));
       while (job && job.finishedOn === undefined) {
         const left = deadline - Date.now();
         if (left <= 0) break;
-        const woken = await Promise.race([settled, sleep(Math.min(1_000, left)).then(() => false)]);
+        const woken = await Promise.race([finished.promise, sleep(Math.min(1_000, left)).then(() => false)]);
         job = await this.#bounded('read the job', () => this.#queue.getJob(id));
         if (woken) break;
       }
-      if (!job) return this.#tombstone(id);
+      return job ? this.#currentView(job) : this.#tombstone(id);
+    } finally {
+      finished.stop();
     }
-    return this.#currentView(job);
   }
 
   /** Cancels a job that has not started; CANCELLED again for a job cancelled before. */
@@ -239,10 +240,26 @@ export class PredictionQueue {
     return { id, status: 'CANCELLED', ...stored, error: 'cancelled before it started' };
   }
 
+  /** Resolves true when the job's completed or failed event arrives; `stop` removes the listeners. */
+  #whenFinished(events: QueueEvents, id: string): { promise: Promise<boolean>; stop(): void } {
+    let done: () => void = () => undefined;
+    const promise = new Promise<boolean>((resolve) => (done = () => resolve(true)));
+    events.on(`completed:${id}` as 'completed', done);
+    events.on(`failed:${id}` as 'failed', done);
+    return {
+      promise,
+      stop: () => {
+        events.off(`completed:${id}` as 'completed', done);
+        events.off(`failed:${id}` as 'failed', done);
+      },
+    };
+  }
+
   async #queueEvents(): Promise<QueueEvents> {
     if (!this.#events) {
       this.#events = new QueueEvents(PREDICTION_QUEUE_NAME, { connection: this.#eventsRedis, prefix: this.#queue.opts.prefix });
       this.#events.on('error', () => undefined);
+      this.#events.setMaxListeners(0); // two per waiting request, however many wait
     }
     await this.#bounded('follow job events', () => this.#events!.waitUntilReady());
     return this.#events;
