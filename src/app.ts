@@ -233,6 +233,7 @@ export class Switchyard {
   async #doShutdown(): Promise<ShutdownReport> {
     this.logger.info({ inFlight: this.gate.inFlight }, 'shutdown: refusing new requests, draining');
     this.gate.close();
+    this.jobs?.endWaits(); // long-polls on /jobs/:id answer now rather than hold the drain
     // The job worker takes no new jobs and finishes its running ones alongside the HTTP drain;
     // past the timeout it lets go of them, and another replica's stalled check picks them up.
     const jobsFinished = this.#closeJobWorker();

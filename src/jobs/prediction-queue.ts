@@ -57,6 +57,8 @@ export class PredictionQueue {
   readonly #timeoutMs: number;
   readonly #tombstonePrefix: string;
   #closed: Promise<void> | undefined;
+  /** Aborted at shutdown: long-polls answer with the status they have instead of holding it up. */
+  readonly #stopWaiting = new AbortController();
 
   constructor(options: PredictionQueueOptions) {
     this.#retention = options.retention ?? { ageSeconds: 86_400, count: 100_000 };
@@ -138,7 +140,11 @@ export class PredictionQueue {
       while (job && job.finishedOn === undefined) {
         const left = deadline - Date.now();
         if (left <= 0) break;
-        const woken = await Promise.race([finished.promise, sleep(Math.min(1_000, left)).then(() => false)]);
+        if (this.#stopWaiting.signal.aborted) break;
+        const woken = await Promise.race([
+          finished.promise,
+          sleep(Math.min(1_000, left), false, { signal: this.#stopWaiting.signal }).catch(() => true),
+        ]);
         job = await this.#bounded('read the job', () => this.#queue.getJob(id));
         if (woken) break;
       }
@@ -194,8 +200,14 @@ export class PredictionQueue {
     };
   }
 
+  /** Ends every long-poll now (each answers with the job's current status); for shutdown. */
+  endWaits(): void {
+    this.#stopWaiting.abort();
+  }
+
   /** Safe to call twice. */
   close(): Promise<void> {
+    this.endWaits();
     this.#closed ??= (async () => {
       // Our connections go first: with Redis away, BullMQ's close would otherwise wait for it.
       this.#redis.disconnect();

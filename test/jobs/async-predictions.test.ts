@@ -289,6 +289,18 @@ describe('async predictions', () => {
     expect(after.executions - before.executions).toBe(1);
   });
 
+  it('ends long-polls at shutdown so that they do not hold up the drain', async () => {
+    const { gateway } = await gatewayWithJobs({ env: { JOB_CONCURRENCY: '0', DRAIN_TIMEOUT_MS: '5000' } });
+    const job = (await (await submitAsync(gateway, '/models/linear/1/predict', LINEAR_INPUT)).json()) as JobBody;
+    const polling = getJob(gateway.url, job.job_id, { headers: { prefer: 'wait=60' } });
+    await eventually(() => gateway.gateway.gate.inFlight === 1, 5_000, 'the long-poll in flight');
+    const report = await gateway.gateway.shutdown();
+    expect(report).toEqual({ drained: true, abandoned: 0 });
+    const answer = await polling;
+    expect(answer.status).toBe(200);
+    expect(answer.body.status).toBe('PENDING'); // nobody worked it; it stays queued for other replicas
+  });
+
   it('answers 501 without REDIS_URL, and never queues in memory', async () => {
     const gateway = await startTestGateway();
     opened.push(gateway);
