@@ -19,11 +19,15 @@ export interface GatewayProcess {
   readonly exited: Promise<number | null>;
 }
 
-/** Starts `src/main.ts` with `env` on a free port and waits until /readyz answers 200. */
-export async function startGatewayProcess(env: Record<string, string>): Promise<GatewayProcess> {
+/**
+ * Starts `src/main.ts` (or another entry, e.g. the CLI with `worker`) with `env` on a free port
+ * and waits until /readyz answers 200.
+ */
+export async function startGatewayProcess(env: Record<string, string>, entry: readonly string[] = ['src/main.ts']): Promise<GatewayProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'main.ts')], {
+  const [script = 'src/main.ts', ...args] = entry;
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, script), ...args], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'info', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'inherit'],
