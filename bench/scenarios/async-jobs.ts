@@ -7,7 +7,10 @@
  *   job is SUCCESS; measured are jobs completed per second and the submit->SUCCESS time on the
  *   client's clock (from just before the POST to the SUCCESS answer). Anything but SUCCESS fails.
  * - async, split: the same load on an API replica that works no jobs (JOB_CONCURRENCY=0) plus a
- *   worker-only replica (SWITCHYARD_MODE=worker), on the same machine (report only).
+ *   worker-only replica (SWITCHYARD_MODE=worker), on the same machine (report only);
+ * - the queue's own ceiling: BullMQ alone in one process, no HTTP and no inference, the same
+ *   closed loops and data sizes (report only). On the CI machine it is ~7,000 jobs/s, about half
+ *   the sync req/s: the queue alone sits at the target, before any HTTP or inference is added.
  * Target: async jobs/s ÷ sync req/s >= 0.5 (the one-process figure). Reported: p50/p99
  * submit->SUCCESS, p99 ÷ sync p99, the batching of the async phase and GET /jobs at the end.
  *
@@ -27,6 +30,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
+import { Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { formatLoad, runLoad } from '../support/load.js';
 import { createBenchRepo, mlpBody } from '../support/model-repo-fixture.js';
@@ -152,6 +156,53 @@ async function deleteRedisKeys(url: string, prefix: string): Promise<number> {
   }
 }
 
+/**
+ * The ceiling of the queue itself on this machine: BullMQ alone in this process (no HTTP, no
+ * inference), 64 closed loops of add -> waitUntilFinished, a worker at JOB_CONCURRENCY returning
+ * a fixed output; job data and output of the same sizes as the gateway's.
+ */
+async function measureBullmqCeiling(body: string, durationSeconds: number): Promise<number> {
+  const prefix = `switchyard-bench:${randomBytes(6).toString('hex')}:ceiling`;
+  // Connections passed as instances stay ours to close (BullMQ's close leaves them open).
+  const connections = [1, null, null].map((maxRetriesPerRequest) => new Redis(REDIS_URL, { maxRetriesPerRequest }));
+  const queue = new Queue('predictions', { connection: connections[0]!, prefix });
+  const events = new QueueEvents('predictions', { connection: connections[1]!, prefix });
+  events.setMaxListeners(0);
+  await events.waitUntilReady();
+  const output = JSON.stringify({ output: [Array.from({ length: 256 }, (_, i) => i / 3)] });
+  const worker = new Worker('predictions', async () => output, {
+    connection: connections[2]!,
+    prefix,
+    concurrency: JOB_CONCURRENCY,
+  });
+  const retention = { age: 86_400, count: 100_000 };
+  const loop = async (seconds: number): Promise<number> => {
+    let done = 0;
+    const started = performance.now();
+    const end = started + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (performance.now() < end) {
+          const job = await queue.add('predict', { model: 'mlp', version: 1, payload: body }, { removeOnComplete: retention, removeOnFail: retention });
+          await job.waitUntilFinished(events, 30_000);
+          done++;
+        }
+      }),
+    );
+    return done / ((performance.now() - started) / 1000);
+  };
+  try {
+    await loop(2);
+    return await loop(durationSeconds);
+  } finally {
+    await worker.close();
+    await events.close();
+    await queue.obliterate({ force: true });
+    await queue.close();
+    for (const connection of connections) connection.disconnect();
+  }
+}
+
 export async function asyncJobsScenario(durationSeconds: number): Promise<ScenarioReport> {
   const repo = await createBenchRepo();
   const lines: string[] = [];
@@ -162,6 +213,9 @@ export async function asyncJobsScenario(durationSeconds: number): Promise<Scenar
   const body = mlpBody();
   const gatewayEnv = { RUNTIME_WORKERS: '2', REDIS_URL, REDIS_PREFIX: prefix };
   try {
+    const ceiling = await measureBullmqCeiling(body, durationSeconds);
+    lines.push(`ceiling: BullMQ alone in one process (no HTTP, no inference, same data sizes), ${CONNECTIONS} closed loops, concurrency ${JOB_CONCURRENCY}: ${ceiling.toFixed(0)} jobs/s`);
+
     // 1. One gateway process: sync, then async jobs worked by its own worker.
     const gateway = await startGatewayProcess(repo.root, { ...gatewayEnv, JOB_CONCURRENCY: String(JOB_CONCURRENCY) });
     let syncRate = 0;
@@ -188,6 +242,7 @@ export async function asyncJobsScenario(durationSeconds: number): Promise<Scenar
       lines.push(`GET /jobs at the end: ${JSON.stringify(counts)}`);
       lines.push(`async p99 submit->SUCCESS / sync p99 (report only): ${(jobs.p99Ms / Math.max(sync.p99Ms, 1)).toFixed(2)}`);
 
+      lines.push(`async jobs/s / BullMQ ceiling (report only): ${(jobs.jobsPerSecond / Math.max(ceiling, 1)).toFixed(3)}; BullMQ ceiling / sync req/s: ${(ceiling / Math.max(sync.requestsPerSecond, 1)).toFixed(3)}`);
       const ratio = jobs.jobsPerSecond / sync.requestsPerSecond;
       ratios.push({ metric: `${CONNECTIONS} conns: async jobs/s (submit to SUCCESS) / sync req/s`, value: ratio, target: '>= 0.5', ok: ratio >= 0.5 });
       ratios.push({ metric: 'async jobs not ending in SUCCESS', value: jobs.failures, target: '= 0', ok: jobs.failures === 0 });
