@@ -62,10 +62,13 @@ export interface AdminRouteStore extends RouteStore {
 export interface AsyncJobs {
   /** Queues a job, or returns the existing one for a repeated Idempotency-Key (`created` false). */
   submit(submission: PredictionJobSubmission): Promise<{ view: JobView; created: boolean }>;
-  /** Undefined for an unknown (or expired) id; waits up to `waitMs` for an unfinished job. */
-  get(id: string, waitMs?: number): Promise<JobView | undefined>;
-  /** Cancels a PENDING job (409 once started, 404 when unknown); a second cancel finds it CANCELLED. */
-  cancel(id: string): Promise<{ view: JobView; cancelledNow: boolean }>;
+  /**
+   * Undefined for an unknown (or expired) id, or a job another API key than `requester`
+   * submitted; waits up to `waitMs` for an unfinished job.
+   */
+  get(id: string, waitMs?: number, requester?: string): Promise<JobView | undefined>;
+  /** Cancels a PENDING job (409 once started, 404 when unknown or not the requester's); a second cancel finds it CANCELLED. */
+  cancel(id: string, requester?: string): Promise<{ view: JobView; cancelledNow: boolean }>;
   counts(): Promise<JobCounts>;
 }
 

@@ -128,14 +128,14 @@ export function jobRoutes(services: HttpServices): Hono {
   app.get('/jobs/:id', async (c) => {
     const jobs = requireJobs(services);
     const id = c.req.param('id');
-    const view = await jobs.get(id, waitMsOf(c));
+    const view = await jobs.get(id, waitMsOf(c), c.get('apiKeyId'));
     if (!view) throw notFound(id);
     return jobResponse(c, view);
   });
 
   app.delete('/jobs/:id', async (c) => {
     const jobs = requireJobs(services);
-    const { view, cancelledNow } = await jobs.cancel(c.req.param('id'));
+    const { view, cancelledNow } = await jobs.cancel(c.req.param('id'), c.get('apiKeyId'));
     if (cancelledNow) services.metrics?.jobCancelled(view.model);
     return jobResponse(c, view);
   });

@@ -20,6 +20,8 @@ export interface PredictionJobData {
   readonly submission: string;
   /** The x-request-id of the submitting request, for logs. */
   readonly requestId?: string | undefined;
+  /** The API key (its id) that submitted the job; only it may read or cancel the job. */
+  readonly owner?: string | undefined;
 }
 
 export interface PredictionJobSubmission {
@@ -30,7 +32,7 @@ export interface PredictionJobSubmission {
   readonly versionSpec?: string | undefined;
   /** With a key, a repeated submit returns the existing job. Keys are scoped by `client`. */
   readonly idempotencyKey?: string | undefined;
-  /** Who submits (API key id or IP): two clients' equal keys never meet. */
+  /** The submitting API key's id (API_KEYS set): owns the job and scopes its Idempotency-Key. */
   readonly client?: string | undefined;
   readonly requestId?: string | undefined;
 }

@@ -88,6 +88,7 @@ export class PredictionQueue {
       fingerprint,
       submission: randomUUID(),
       ...(submission.requestId === undefined ? {} : { requestId: submission.requestId }),
+      ...(submission.client === undefined ? {} : { owner: submission.client }),
     };
     const id =
       submission.idempotencyKey === undefined
@@ -121,14 +122,20 @@ export class PredictionQueue {
   }
 
   /**
-   * The job's current view; undefined when no such job exists (or its retention passed). With
-   * `waitMs`, waits up to that long for an unfinished job to finish first (RFC 7240 `wait`).
+   * The job's current view; undefined when no such job exists, its retention passed, or another
+   * API key than `requester` submitted it. With `waitMs`, waits up to that long for an
+   * unfinished job to finish first (RFC 7240 `wait`).
    */
-  async get(id: string, waitMs = 0): Promise<JobView | undefined> {
+  async get(id: string, waitMs = 0, requester?: string): Promise<JobView | undefined> {
     if (!JOB_ID.test(id)) return undefined;
-    if (waitMs <= 0) {
+    const read = async () => {
       const job = await this.#bounded('read the job', () => this.#queue.getJob(id));
-      return job ? this.#currentView(job) : this.#tombstone(id);
+      return job && job.data.owner !== undefined && job.data.owner !== requester ? undefined : job;
+    };
+    const tombstone = () => this.#tombstone(id, requester);
+    if (waitMs <= 0) {
+      const job = await read();
+      return job ? this.#currentView(job) : tombstone();
     }
     // Listen first, then read: a job finishing in between is seen by one or the other. Events
     // can be missed (a Redis restart, a reconnecting events connection), so the job is also
@@ -136,7 +143,7 @@ export class PredictionQueue {
     const finished = this.#whenFinished(await this.#queueEvents(), id);
     try {
       const deadline = Date.now() + waitMs;
-      let job = await this.#bounded('read the job', () => this.#queue.getJob(id));
+      let job = await read();
       while (job && job.finishedOn === undefined) {
         const left = deadline - Date.now();
         if (left <= 0) break;
@@ -145,20 +152,21 @@ export class PredictionQueue {
           finished.promise,
           sleep(Math.min(1_000, left), false, { signal: this.#stopWaiting.signal }).catch(() => true),
         ]);
-        job = await this.#bounded('read the job', () => this.#queue.getJob(id));
+        job = await read();
         if (woken) break;
       }
-      return job ? this.#currentView(job) : this.#tombstone(id);
+      return job ? this.#currentView(job) : tombstone();
     } finally {
       finished.stop();
     }
   }
 
-  /** Cancels a job that has not started; CANCELLED again for a job cancelled before. */
-  async cancel(id: string): Promise<{ view: JobView; cancelledNow: boolean }> {
-    const job = JOB_ID.test(id) ? await this.#bounded('read the job', () => this.#queue.getJob(id)) : undefined;
+  /** Cancels a job that has not started; CANCELLED again for a job cancelled before. Scoped like get(). */
+  async cancel(id: string, requester?: string): Promise<{ view: JobView; cancelledNow: boolean }> {
+    const found = JOB_ID.test(id) ? await this.#bounded('read the job', () => this.#queue.getJob(id)) : undefined;
+    const job = found && (found.data.owner === undefined || found.data.owner === requester) ? found : undefined;
     if (!job) {
-      const cancelled = JOB_ID.test(id) ? await this.#tombstone(id) : undefined;
+      const cancelled = JOB_ID.test(id) && !found ? await this.#tombstone(id, requester) : undefined;
       if (cancelled) return { view: cancelled, cancelledNow: false };
       throw new SwitchyardError('JOB_NOT_FOUND', `no job with id '${id.slice(0, 100)}'`);
     }
@@ -173,7 +181,13 @@ export class PredictionQueue {
     // The tombstone first, so that the id never answers "not found" in between; BullMQ refuses to
     // remove a job a worker holds, in which case the tombstone goes again.
     const key = this.#tombstonePrefix + id;
-    const tombstone = JSON.stringify({ model: view.model, version: view.version, createdAt: view.createdAt, finishedAt: cancelled.finishedAt });
+    const tombstone = JSON.stringify({
+      model: view.model,
+      version: view.version,
+      createdAt: view.createdAt,
+      finishedAt: cancelled.finishedAt,
+      ...(job.data.owner === undefined ? {} : { owner: job.data.owner }),
+    });
     await this.#bounded('cancel the job', () => this.#redis.set(key, tombstone, 'EX', this.#retention.ageSeconds));
     try {
       await this.#bounded('cancel the job', () => job.remove());
@@ -218,7 +232,7 @@ export class PredictionQueue {
     return this.#closed;
   }
 
-  async #currentView(job: Job<PredictionJobData, string>): Promise<JobView | undefined> {
+  async #currentView(job: Job<PredictionJobData, string>, reread = false): Promise<JobView | undefined> {
     if (job.finishedOn !== undefined) {
       if (Date.now() - job.finishedOn > this.#retention.ageSeconds * 1000) {
         await job.remove().catch(() => undefined); // past retention: gone, whether or not BullMQ cleaned up yet
@@ -228,7 +242,15 @@ export class PredictionQueue {
     }
     const state = await this.#bounded('read the job', () => job.getState());
     if (state === 'unknown') return undefined;
-    return this.#view(job, jobStatusOf(state));
+    const status = jobStatusOf(state);
+    // The job moved on between the two reads (e.g. read while waiting, finished since): read it
+    // again, so that the view never says SUCCESS without outputs or PROCESSING without a start.
+    const stale = (status === 'PROCESSING' && job.processedOn == null) || status === 'SUCCESS' || status === 'FAILED';
+    if (stale && !reread) {
+      const fresh = await this.#bounded('read the job', () => this.#queue.getJob(job.id!));
+      return fresh ? this.#currentView(fresh, true) : undefined;
+    }
+    return this.#view(job, status);
   }
 
   #view(job: Job<PredictionJobData, string>, status: JobView['status']): JobView {
@@ -245,10 +267,11 @@ export class PredictionQueue {
     };
   }
 
-  async #tombstone(id: string): Promise<JobView | undefined> {
+  async #tombstone(id: string, requester: string | undefined): Promise<JobView | undefined> {
     const text = await this.#bounded('read the job', () => this.#redis.get(this.#tombstonePrefix + id));
     if (text === null) return undefined;
-    const stored = JSON.parse(text) as { model: string; version: number; createdAt: number; finishedAt: number };
+    const { owner, ...stored } = JSON.parse(text) as { model: string; version: number; createdAt: number; finishedAt: number; owner?: string };
+    if (owner !== undefined && owner !== requester) return undefined;
     return { id, status: 'CANCELLED', ...stored, error: 'cancelled before it started' };
   }
 

@@ -215,8 +215,10 @@ describe('async predictions', () => {
     // Another client's equal key is another job.
     const bob = await submitAsync(gateway, '/models/linear/1/predict', LINEAR_INPUT, { authorization: 'Bearer bob-key', 'idempotency-key': 'order-42' });
     expect(((await bob.json()) as JobBody).job_id).not.toBe(job.job_id);
-    // /jobs is behind the API keys like the inference API.
+    // /jobs is behind the API keys like the inference API, and a job is its submitter's only.
     expect((await fetch(`${gateway.url}/jobs/${job.job_id}`)).status).toBe(401);
+    expect((await fetch(`${gateway.url}/jobs/${job.job_id}`, { headers: { authorization: 'Bearer bob-key' } })).status).toBe(404);
+    expect((await fetch(`${gateway.url}/jobs/${job.job_id}`, { method: 'DELETE', headers: { authorization: 'Bearer bob-key' } })).status).toBe(404);
     const read = await getJob(gateway.url, job.job_id, { headers: { authorization: 'Bearer alice-key', prefer: 'wait=10' } });
     expect(read.body.status).toBe('SUCCESS');
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
