@@ -24,24 +24,19 @@ export interface PredictionJobData {
   readonly owner?: string | undefined;
 }
 
-export interface PredictionJobSubmission {
-  readonly model: string;
-  readonly version: number;
-  readonly payload: string;
+/** What a submit asks for: the job's model, resolved version, body and request id, plus: */
+export interface PredictionJobSubmission extends Pick<PredictionJobData, 'model' | 'version' | 'payload' | 'requestId'> {
   /** The version as the client asked for it (an alias, a number, or absent), for the fingerprint. */
   readonly versionSpec?: string | undefined;
   /** With a key, a repeated submit returns the existing job. Keys are scoped by `client`. */
   readonly idempotencyKey?: string | undefined;
   /** The submitting API key's id (API_KEYS set): owns the job and scopes its Idempotency-Key. */
   readonly client?: string | undefined;
-  readonly requestId?: string | undefined;
 }
 
-export interface JobView {
+export interface JobView extends Pick<PredictionJobData, 'model' | 'version'> {
   readonly id: string;
   readonly status: JobStatus;
-  readonly model: string;
-  readonly version: number;
   /** Epoch milliseconds. */
   readonly createdAt: number;
   readonly startedAt?: number | undefined;
