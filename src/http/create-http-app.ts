@@ -33,7 +33,6 @@ export function createHttpApp(services: HttpServices): Hono {
   }
   app.use(requestId());
   app.use(services.gate.middleware());
-  // API keys, then rate limits (a refused key costs no tokens); each installed only when configured.
   // A worker-only replica serves probes and metrics; its work comes from the job queue.
   if (services.serveApi === false) {
     app.route('/', healthRoutes(services));
@@ -42,6 +41,7 @@ export function createHttpApp(services: HttpServices): Hono {
     app.onError((error, c) => respondWithError(c, error));
     return app;
   }
+  // API keys, then rate limits (a refused key costs no tokens); each installed only when configured.
   if (services.apiKeys !== undefined && services.apiKeys.length > 0) {
     const auth = apiKeyAuth({ keys: services.apiKeys, respond: respondWithError });
     app.use('/models/*', auth);

@@ -42,13 +42,14 @@ export function nativeRoutes(services: HttpServices): Hono {
   const app = new Hono();
 
   const predict = async (c: import('hono').Context, model: string, spec: string | undefined) => {
-    assertModelExists(services, model);
-    if (spec !== undefined) assertVersionSpec(spec);
     const prefer = c.req.header('prefer');
     if (prefer !== undefined && parsePrefer(prefer).respondAsync) {
+      // The async path checks the model and version itself (it serves POST /jobs too).
       const raw = await readBody(c, services.bodyLimitBytes);
       return submitAsyncPrediction(c, services, { model, versionSpec: spec, body: parseJsonBody(raw), payload: raw.toString('utf8') });
     }
+    assertModelExists(services, model);
+    if (spec !== undefined) assertVersionSpec(spec);
     const deadline = deadlineFromTimeout(c.req.header('x-request-timeout-ms'));
     const body = await readJsonBody(c, services.bodyLimitBytes);
     const { version } = await services.resolver.resolve(model, spec);
