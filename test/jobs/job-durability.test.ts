@@ -30,9 +30,10 @@ it('loses no job when a replica is SIGKILLed while it holds jobs; both replicas 
   const repo = await mkdtemp(join(tmpdir(), 'switchyard-jobs-'));
   const prefix = randomPrefix();
   cleanups.push(() => rm(repo, { recursive: true, force: true }), () => deleteKeysUnder(prefix));
-  // Heavy enough that each job runs for a while (hundreds of ms), one job per batch.
-  await writeModelFile(join(repo, 'mlp', '1', 'model.onnx'), buildMlpModel({ sizes: [256, 2048, 2048, 256] }));
-  await writeFile(join(repo, 'mlp', 'config.json'), JSON.stringify({ max_batch_size: 384 }));
+  // Small bodies (quick to submit) but heavy compute (each job runs for a while, one job per
+  // batch), so that all jobs are queued long before they are done.
+  await writeModelFile(join(repo, 'mlp', '1', 'model.onnx'), buildMlpModel({ sizes: [256, 4096, 4096, 256] }));
+  await writeFile(join(repo, 'mlp', 'config.json'), JSON.stringify({ max_batch_size: 64 }));
   const env = {
     MODEL_REPO: repo,
     ROUTES_FILE: join(repo, 'routes.json'),
@@ -47,23 +48,25 @@ it('loses no job when a replica is SIGKILLed while it holds jobs; both replicas 
   const [a, b] = await Promise.all([startGatewayProcess(env), startGatewayProcess(env)]);
   processes.push(a!, b!);
 
-  const rows = Array.from({ length: 384 }, (_, r) => Array.from({ length: 256 }, (_, i) => ((i * 7 + r) % 11) / 11 - 0.5));
+  const rows = Array.from({ length: 64 }, (_, r) => Array.from({ length: 256 }, (_, i) => ((i * 7 + r) % 11) / 11 - 0.5));
   const body = JSON.stringify({ model: 'mlp', inputs: { input: rows } });
   const ids = await Promise.all(
-    Array.from({ length: 24 }, async () => {
+    Array.from({ length: 40 }, async () => {
       const response = await fetch(a!.url + '/jobs', { method: 'POST', body });
       expect(response.status).toBe(202);
       return ((await response.json()) as { job_id: string }).job_id;
     }),
   );
 
-  // Kill A once both replicas have finished jobs and more jobs run than B alone can hold (2).
-  let before = { a: 0, b: 0, processing: 0, pending: 0 };
+  // Kill A while more jobs run than B alone can hold (2), so A holds some, and more wait.
+  let before = { b: 0, processing: 0, pending: 0 };
   await eventually(async () => {
     const counts = (await (await fetch(b!.url + '/jobs')).json()) as { processing: number; pending: number };
-    before = { a: await finishedJobs(a!.url), b: await finishedJobs(b!.url), ...counts };
-    return before.a >= 1 && before.b >= 1 && before.processing >= 3 && before.pending >= 1;
-  }, 60_000, 'both replicas working jobs, with A holding some');
+    before = { b: await finishedJobs(b!.url), ...counts };
+    return before.processing >= 3 && before.pending >= 1;
+  }, 60_000, 'both replicas working jobs, with A holding some').catch((error: Error) => {
+    throw new Error(`${error.message}; last seen ${JSON.stringify(before)}\nA: ${a!.log().slice(-2000)}\nB: ${b!.log().slice(-2000)}`);
+  });
   a!.kill('SIGKILL');
   expect(await a!.exited).toBeNull();
 
@@ -75,8 +78,9 @@ it('loses no job when a replica is SIGKILLed while it holds jobs; both replicas 
     } while (body.status === 'PENDING' || body.status === 'PROCESSING');
     results.push({ status: body.status, rows: body.outputs?.output.length ?? 0 });
   }
-  expect(results).toEqual(ids.map(() => ({ status: 'SUCCESS', rows: 384 })));
-  // B recovered the jobs A held from their expired locks.
+  expect(results).toEqual(ids.map(() => ({ status: 'SUCCESS', rows: 64 })));
+  // Both worked jobs submitted to A: A's held jobs were recovered by B from their expired locks,
+  // and B finished jobs of its own.
   expect(b!.log()).toContain('"event":"job-stalled"');
   expect(await finishedJobs(b!.url)).toBeGreaterThan(before.b);
   const sync = (await (await fetch(`${b!.url}/models/mlp/1/predict`, { method: 'POST', body: JSON.stringify({ inputs: { input: rows } }) })).json()) as {
