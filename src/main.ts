@@ -1,6 +1,9 @@
 /** Entry point: config -> start the gateway -> on SIGTERM/SIGINT an ordered shutdown, exit 0. */
 import { ConfigError, loadConfig } from './config.js';
 import { Switchyard } from './app.js';
+import { exitUnlessSupportedNode } from './node-version.js';
+
+exitUnlessSupportedNode();
 
 async function main(): Promise<void> {
   let config;

@@ -4,7 +4,10 @@
  * starts a worker-only replica (the gateway's own entry point, in SWITCHYARD_MODE=worker); the
  * other commands live in run-cli.ts, and this only binds them to the process.
  */
+import { exitUnlessSupportedNode } from '../node-version.js';
 import { runCli } from './run-cli.js';
+
+exitUnlessSupportedNode();
 
 const args = process.argv.slice(2);
 if (args[0] === 'worker' && args.length === 1) {

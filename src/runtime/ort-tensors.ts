@@ -51,8 +51,13 @@ export function toOrtTensor(name: string, tensor: Tensor): OrtTensor {
   const numeric = data as Exclude<TensorData, string[]>;
   // onnxruntime-node refuses typed arrays over a SharedArrayBuffer ("Invalid argument").
   const owned = numeric.buffer instanceof ArrayBuffer ? numeric : new (expected as unknown as new (source: typeof numeric) => typeof numeric)(numeric);
-  // 'float16' takes raw bits in a Uint16Array whether or not the platform has Float16Array.
-  return new OrtTensor(ORT_TYPE_OF[datatype], owned, shape);
+  const ortTensor = new OrtTensor(ORT_TYPE_OF[datatype], owned, shape);
+  // Where Float16Array exists (Node 24), onnxruntime-common turns a float16 Uint16Array into a
+  // Float16Array view, and onnxruntime-node 1.30's binding then sizes it as 0 bytes ("not enough
+  // space: expected N, got 0", microsoft/onnxruntime PR 32323, open). The binding takes the raw
+  // half bits in a Uint16Array, so hand it back the array we were given (same buffer, no copy).
+  if (datatype === 'FP16' && ortTensor.data !== owned) (ortTensor as unknown as { cpuData: unknown }).cpuData = owned;
+  return ortTensor;
 }
 
 /** Unwraps an onnxruntime output without copying its data. */

@@ -3,6 +3,7 @@
  * else a redis-server of our own on a free port, else stop at once saying how to get one.
  */
 import type { TestProject } from 'vitest/node';
+import { unsupportedNodeMessage } from '../../src/node-version.js';
 import { hasRedisServerBinary, pingRedis, startRedisServer, type OwnRedisServer } from './redis-server.js';
 
 declare module 'vitest' {
@@ -14,6 +15,10 @@ declare module 'vitest' {
 let own: OwnRedisServer | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
+  // The suite holds the supported Node to its word: it runs on the pinned Node 24 or not at all.
+  const unsupported = unsupportedNodeMessage();
+  if (unsupported) throw new Error(unsupported);
+  console.log(`tests run on node ${process.version}`);
   const candidate = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   let url = candidate;
   if (!(await pingRedis(candidate))) {
