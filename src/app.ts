@@ -3,10 +3,13 @@
  * registry, routing source, HTTP listener, repository scan. Shutdown is the reverse, ordered so
  * that nothing accepted is dropped: refuse new work, drain, release sessions, close Redis.
  */
-import { serve, type ServerType } from '@hono/node-server';
+import { createAdaptorServer } from '@hono/node-server';
+import type { Server } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import { ConnectionDrainer } from './http/connection-drainer.js';
 import { createHttpApp } from './http/create-http-app.js';
 import type { Readiness } from './http/http-services.js';
 import { RequestGate } from './http/request-gate.js';
@@ -64,7 +67,8 @@ export class Switchyard {
   readonly #policies = new Map<string, BatchingPolicy>();
   readonly gate = new RequestGate();
   readonly http: ReturnType<typeof createHttpApp>;
-  #server: ServerType | undefined;
+  #server: Server | undefined;
+  #connections: ConnectionDrainer | undefined;
   #routingEverConnected = false;
   #initialLoadDone = false;
   #shutdown: Promise<ShutdownReport> | undefined;
@@ -184,9 +188,30 @@ export class Switchyard {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** Listens on config.port; rejects, never hangs, when the address is taken or not allowed. */
   listen(): Promise<void> {
-    return new Promise((resolve) => {
-      this.#server = serve({ fetch: this.http.fetch, port: this.config.port, hostname: this.config.host }, () => resolve());
+    const { port, host, http } = this.config;
+    // Plain HTTP/1.1 (no createServer override), so this is a node:http Server.
+    const server = createAdaptorServer({
+      fetch: this.http.fetch,
+      hostname: host,
+      serverOptions: {
+        // Slow or stalled clients (a body trickling a byte at a time) get 408 instead of holding a socket.
+        headersTimeout: http.headersTimeoutMs,
+        requestTimeout: http.requestTimeoutMs,
+        // Node checks both timeouts on this interval (default 30 s, which would stretch them).
+        connectionsCheckingInterval: Math.min(1_000, http.headersTimeoutMs),
+      },
+    }) as Server;
+    this.#server = server;
+    this.#connections = new ConnectionDrainer(server);
+    return new Promise((resolve, reject) => {
+      const failed = (error: NodeJS.ErrnoException) => reject(listenError(error, host, port));
+      server.once('error', failed);
+      server.listen(port, host, () => {
+        server.off('error', failed);
+        resolve();
+      });
     });
   }
 
@@ -231,30 +256,65 @@ export class Switchyard {
   }
 
   async #doShutdown(): Promise<ShutdownReport> {
+    const started = performance.now();
+    const left = () => Math.max(0, this.config.drainTimeoutMs - (performance.now() - started));
     this.logger.info({ inFlight: this.gate.inFlight }, 'shutdown: refusing new requests, draining');
     this.gate.close();
+    // Every response from now on says Connection: close, so keep-alive clients stop reusing it.
+    this.#connections?.beginDrain();
+    // No new connections; the open ones are answered and closed below. net.Server's close, not
+    // http.Server's: since Node 19 the latter also closes idle keep-alive sockets at once, which
+    // resets a client whose next request is already on its way.
+    const server = this.#server;
+    const listenerClosed = new Promise<void>((resolve) => (server ? NetServer.prototype.close.call(server, () => resolve()) : resolve()));
     this.jobs?.endWaits(); // long-polls on /jobs/:id answer now rather than hold the drain
+    // The watcher stops before the drain: a file change now must not start a load.
+    this.sync.close();
+    await this.repository.close();
     // The job worker takes no new jobs and finishes its running ones alongside the HTTP drain;
     // past the timeout it lets go of them, and another replica's stalled check picks them up.
     const jobsFinished = this.#closeJobWorker();
-    const drained = (await this.gate.drain(this.config.drainTimeoutMs)) && (await jobsFinished);
+    const accepted = await this.gate.drain(left());
+    const written = (await this.#connections?.whenIdle(left())) ?? true;
+    const drained = accepted && written && (await jobsFinished);
     const abandoned = this.gate.inFlight;
     if (!drained) this.logger.warn({ abandoned }, 'shutdown: drain timeout reached');
-    this.sync.close();
-    await this.repository.close();
-    await this.registry.close({ timeoutMs: drained ? this.config.drainTimeoutMs : 0 });
+    await this.#closeConnections(drained, left);
+    await this.registry.close({ timeoutMs: drained ? left() : 0 });
     await this.runtime.close();
     await this.router.close();
     await this.routeSource.close();
     await this.rateLimits?.close();
     await this.jobs?.close();
-    await new Promise<void>((resolve) => {
-      if (!this.#server) return resolve();
-      this.#server.close(() => resolve());
-      if ('closeAllConnections' in this.#server) this.#server.closeAllConnections();
-    });
+    await listenerClosed;
     this.logger.info({ drained }, 'shutdown complete');
     return { drained, abandoned };
+  }
+
+  /**
+   * Idle keep-alive sockets get a short grace in which a request that was already on its way is
+   * answered (503, Connection: close) rather than reset; then they are closed. Sockets still
+   * carrying a request are destroyed only when the drain timed out.
+   */
+  async #closeConnections(drained: boolean, left: () => number): Promise<void> {
+    const connections = this.#connections;
+    if (!connections) return;
+    if (drained) await connections.whenIdle(Math.min(this.config.http.shutdownIdleGraceMs, left()), 'sockets-closed');
+    connections.closeIdle();
+    if (!drained) connections.destroyAll();
+    else if (!(await connections.whenIdle(Math.max(left(), 1_000), 'sockets-closed'))) connections.destroyAll();
+  }
+
+  /**
+   * Stops at once, without a drain (a second signal). The inference threads are terminated
+   * first, bounded: a process that exits while onnxruntime still runs on them dies of SIGABRT
+   * instead of its exit code.
+   */
+  async abort(): Promise<void> {
+    this.gate.close();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.runtime.close().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 2_000)))]);
+    clearTimeout(timer);
   }
 
   /** True when the worker's running jobs finished within the drain timeout. */
@@ -343,4 +403,18 @@ export class Switchyard {
     this.configs.on('changed', (e) => log.info({ event: 'config-changed', model: e.name, config: e.config, reload: e.sessionSettingsChanged }, 'model config applied'));
     this.configs.on('invalid', (e) => log.error({ event: 'config-invalid', model: e.name, reason: e.reason }, 'model config refused; the previous one stays'));
   }
+}
+
+/** A listen failure as a message an operator can act on. */
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  const where = `${host}:${port}`;
+  const why =
+    error.code === 'EADDRINUSE'
+      ? 'the address is already in use (another process listens there: stop it or set PORT)'
+      : error.code === 'EACCES'
+        ? 'permission denied (ports below 1024 need privileges: set PORT)'
+        : error.code === 'EADDRNOTAVAIL'
+          ? 'the address is not on this machine (set HOST)'
+          : error.message;
+  return Object.assign(new Error(`cannot listen on ${where}: ${why}`), { code: error.code, cause: error });
 }

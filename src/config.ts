@@ -18,6 +18,9 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT_BYTES: integer(1).default(16 * 1024 * 1024),
   DRAIN_TIMEOUT_MS: integer(0).default(30_000),
+  SHUTDOWN_IDLE_GRACE_MS: integer(0).default(1_000),
+  HTTP_HEADERS_TIMEOUT_MS: integer(1).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: integer(1).default(60_000),
   ROUTE_CACHE_TTL_MS: integer(1).default(250),
   MODEL_STABILITY_MS: integer(0).default(500),
   RUNTIME_WORKERS: integer(1).default(availableParallelism()),
@@ -54,6 +57,15 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly bodyLimitBytes: number;
   readonly drainTimeoutMs: number;
+  /** The HTTP server's socket settings. */
+  readonly http: {
+    /** A request's headers must all arrive within this (Node's headersTimeout); else 408. Default 10 s. */
+    readonly headersTimeoutMs: number;
+    /** A whole request, body included, must arrive within this (Node's requestTimeout); else 408. Default 60 s. */
+    readonly requestTimeoutMs: number;
+    /** At shutdown, how long an idle keep-alive socket may still bring a request (answered 503, Connection: close) before it is closed. Default 1 s. */
+    readonly shutdownIdleGraceMs: number;
+  };
   readonly routeCacheTtlMs: number;
   readonly modelStabilityMs: number;
   readonly runtime: {
@@ -113,6 +125,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (e.SWITCHYARD_MODE === 'worker' && e.JOB_CONCURRENCY === 0) {
     throw new ConfigError('Invalid configuration: SWITCHYARD_MODE=worker with JOB_CONCURRENCY=0 would do nothing');
   }
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('Invalid configuration: HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)');
+  }
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -123,6 +138,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
+    http: Object.freeze({
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      shutdownIdleGraceMs: e.SHUTDOWN_IDLE_GRACE_MS,
+    }),
     routeCacheTtlMs: e.ROUTE_CACHE_TTL_MS,
     modelStabilityMs: e.MODEL_STABILITY_MS,
     runtime: Object.freeze({

@@ -22,7 +22,8 @@ async function main(): Promise<void> {
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
       gateway.logger.warn({ signal }, 'second signal: exiting without waiting');
-      process.exit(1);
+      void gateway.abort().finally(() => process.exit(1));
+      return;
     }
     stopping = true;
     gateway.logger.info({ signal }, 'signal received');
@@ -37,7 +38,14 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 
-  await gateway.listen();
+  try {
+    await gateway.listen();
+  } catch (error) {
+    // A taken port must stop the process with a message, not leave it half started.
+    gateway.logger.fatal({ err: error }, (error as Error).message);
+    console.error((error as Error).message);
+    process.exit(1);
+  }
   gateway.logger.info({ port: gateway.port, host: config.host, mode: config.mode, modelRepo: config.modelRepo, routing: config.redisUrl ? 'redis' : config.routesFile }, 'listening');
   await gateway.loadRepository();
 }
