@@ -51,16 +51,40 @@ export function parseHeaderLength(raw: string | undefined, bodyLength: number): 
   return length;
 }
 
-function parseJsonHeader(body: Buffer, length: number): JsonObject {
+/** The JSON header: parsed as usual, and on demand again with every digit of big integers kept. */
+interface JsonHeader {
+  readonly request: JsonObject;
+  /** The same document with integer literals beyond 2^53 as BigInt (parsed once, when first asked). */
+  exact(): JsonObject;
+}
+
+const INTEGER_LITERAL = /^-?\d+$/;
+
+/**
+ * JSON.parse rounds an integer literal beyond 2^53 to the nearest double, so an INT64 like
+ * 9007199254740993, which Python's json and Triton's clients write digit for digit, would arrive
+ * changed (or out of range, for 2^63 - 1). The reviver sees each number's source text.
+ */
+function keepBigIntegers(_key: string, value: unknown, context?: { source?: string }): unknown {
+  if (typeof value !== 'number' || Number.isSafeInteger(value) || context?.source === undefined) return value;
+  return INTEGER_LITERAL.test(context.source) ? BigInt(context.source) : value;
+}
+
+function parseJsonHeader(body: Buffer, length: number): JsonHeader {
   if (length === 0) throw new SwitchyardError('INVALID_JSON', 'the body is empty; send an inference request JSON object');
+  const text = body.toString('utf8', 0, length);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8', 0, length));
+    parsed = JSON.parse(text);
   } catch (error) {
     throw new SwitchyardError('INVALID_JSON', `the inference request is not valid JSON: ${(error as Error).message}`);
   }
   if (!isObject(parsed)) throw badRequest('the inference request must be a JSON object like {"inputs": [{"name", "shape", "datatype", "data"}]}');
-  return parsed;
+  const request = parsed;
+  let exact: JsonObject | undefined;
+  // The reviver costs a call per value: only for documents with a run of 16 digits (2^53 has 16).
+  const parseExact = (): JsonObject => (/\d{16}/.test(text) ? (JSON.parse(text, keepBigIntegers) as JsonObject) : request);
+  return { request, exact: () => (exact ??= parseExact()) };
 }
 
 function optionalParameters(owner: string, value: unknown): JsonObject {
@@ -108,6 +132,12 @@ interface BodyCursor {
   offset: number;
   /** False when no Inference-Header-Content-Length came: then there is no binary data at all. */
   readonly headerGiven: boolean;
+  readonly header: JsonHeader;
+}
+
+function exactData(header: JsonHeader, index: number): unknown {
+  const inputs = header.exact().inputs as JsonObject[];
+  return inputs[index]!.data;
 }
 
 function decodeInput(raw: unknown, index: number, signature: ModelSignature, cursor: BodyCursor): [string, Tensor] {
@@ -126,8 +156,10 @@ function decodeInput(raw: unknown, index: number, signature: ModelSignature, cur
   const binarySize = parameters.binary_data_size;
   if (binarySize === undefined) {
     if (raw.data === undefined) throw badInput(`input '${name}' has neither "data" nor a "binary_data_size" parameter`);
+    // 64-bit integers take their digits from the exact parse: JSON.parse may have rounded raw.data's.
+    const data = datatype === 'INT64' || datatype === 'UINT64' ? exactData(cursor.header, index) : raw.data;
     // tensorFromJson compares the element count before allocating and refuses NUL in BYTES.
-    return [name, tensorFromJson(name, datatype, { shape, data: raw.data })];
+    return [name, tensorFromJson(name, datatype, { shape, data })];
   }
   if (typeof binarySize !== 'number' || !Number.isSafeInteger(binarySize) || binarySize < 0) {
     throw badRequest(`input '${name}': "binary_data_size" must be a non-negative integer, got ${JSON.stringify(binarySize)}`);
@@ -183,7 +215,8 @@ function decodeOutputs(
 export function decodeInferRequest(body: Buffer, headerLength: number | undefined, signature: ModelSignature): OipInferRequest {
   if (headerLength === 0) return decodeRawRequest(body, signature);
   const jsonLength = headerLength ?? body.length;
-  const request = parseJsonHeader(body, jsonLength);
+  const header = parseJsonHeader(body, jsonLength);
+  const { request } = header;
 
   const { id } = request;
   if (id !== undefined && typeof id !== 'string') throw badRequest('"id" must be a string');
@@ -192,7 +225,7 @@ export function decodeInferRequest(body: Buffer, headerLength: number | undefine
   const timeoutMicros = timeoutOf(parameters);
 
   if (!Array.isArray(request.inputs)) throw badRequest('"inputs" must be an array of input tensors');
-  const cursor: BodyCursor = { body, offset: jsonLength, headerGiven: headerLength !== undefined };
+  const cursor: BodyCursor = { body, offset: jsonLength, headerGiven: headerLength !== undefined, header };
   const inputs: Record<string, Tensor> = {};
   request.inputs.forEach((raw, index) => {
     const [name, tensor] = decodeInput(raw, index, signature, cursor);

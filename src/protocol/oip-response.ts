@@ -25,10 +25,14 @@ export interface EncodedOipResponse {
   readonly headerLength: number | undefined;
 }
 
-/** A JSON number; NaN and ±Infinity have none and become null, as in the native API. */
+/**
+ * A JSON number; NaN and ±Infinity have none and become null, as in the native API. Negative zero
+ * is written "-0.0", as rapidjson (Triton's JSON library) writes it: parsers that read integer
+ * literals as integers (Python's json and rapidjson, so tritonclient) take "-0" for 0.
+ */
 function jsonNumber(value: number): string {
   if (!Number.isFinite(value)) return 'null';
-  return value === 0 && 1 / value < 0 ? '-0' : String(value);
+  return value === 0 && 1 / value < 0 ? '-0.0' : String(value);
 }
 
 /** A tensor's elements as a flat, row-major JSON array (text). */
@@ -52,7 +56,7 @@ export function flatJsonData(tensor: Tensor): string {
     case 'FP32':
     case 'FP64': {
       const floats = data as Float32Array | Float64Array;
-      // JSON.stringify and Number#toString write -0 as 0; JSON has "-0", so such arrays go the slow way.
+      // JSON.stringify and Number#toString write -0 as 0, so such arrays go the slow way (jsonNumber).
       let negativeZero = false;
       for (let i = 0; i < floats.length; i++) {
         if (floats[i] === 0 && 1 / floats[i]! < 0) {

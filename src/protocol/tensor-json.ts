@@ -60,7 +60,9 @@ function elementWriter(datatype: Datatype, data: TensorData): ElementWriter {
       const [min, max] = datatype === 'INT64' ? [-(2n ** 63n), 2n ** 63n - 1n] : [0n, 2n ** 64n - 1n];
       return (v, i) => {
         let big: bigint;
-        if (typeof v === 'number' && Number.isInteger(v)) big = BigInt(v);
+        // A bigint is an integer literal the JSON parser kept exact (see oip-request.ts).
+        if (typeof v === 'bigint') big = v;
+        else if (typeof v === 'number' && Number.isInteger(v)) big = BigInt(v);
         else if (typeof v === 'string' && /^-?\d{1,20}$/.test(v)) big = BigInt(v);
         else return false;
         if (big < min || big > max) return false;
@@ -83,6 +85,11 @@ function elementWriter(datatype: Datatype, data: TensorData): ElementWriter {
 
 function allocate(datatype: Datatype, count: number): TensorData {
   return datatype === 'BYTES' ? new Array<string>(count) : new TYPED_ARRAY_OF[datatype](count);
+}
+
+/** An element as the client wrote it, for messages (JSON.stringify throws on a bigint). */
+function shown(value: unknown): string {
+  return typeof value === 'bigint' ? String(value) : JSON.stringify(value);
 }
 
 function expectedElement(datatype: Datatype): string {
@@ -155,7 +162,7 @@ export function tensorFromJson(name: string, datatype: Datatype, value: unknown)
   if (elements) {
     for (let i = 0; i < count; i++) {
       if (!write(elements[i], i)) {
-        throw invalid(`input '${name}': element ${i} is ${JSON.stringify(elements[i])}; ${datatype} expects ${expectedElement(datatype)}`);
+        throw invalid(`input '${name}': element ${i} is ${shown(elements[i])}; ${datatype} expects ${expectedElement(datatype)}`);
       }
     }
     return { datatype, shape, data };
@@ -172,7 +179,7 @@ export function tensorFromJson(name: string, datatype: Datatype, value: unknown)
     if (depth === shape.length) {
       if (!write(node, index)) {
         throw invalid(
-          `input '${name}': element at [${path.join(',')}] is ${JSON.stringify(node)}; ${datatype} expects ${expectedElement(datatype)}`,
+          `input '${name}': element at [${path.join(',')}] is ${shown(node)}; ${datatype} expects ${expectedElement(datatype)}`,
         );
       }
       index++;

@@ -77,17 +77,6 @@ export function serializeBytes(elements: readonly (string | Uint8Array)[]): Buff
   return Buffer.concat(parts);
 }
 
-export function deserializeBytes(buffer: Buffer): string[] {
-  const out: string[] = [];
-  let offset = 0;
-  while (offset < buffer.length) {
-    const length = buffer.readUInt32LE(offset);
-    out.push(buffer.toString('utf8', offset + 4, offset + 4 + length));
-    offset += 4 + length;
-  }
-  return out;
-}
-
 /** Little-endian bytes of a typed array (the host is little-endian on every supported platform). */
 export function bytesOf(array: ArrayBufferView): Buffer {
   return Buffer.from(array.buffer, array.byteOffset, array.byteLength);
