@@ -4,8 +4,8 @@
  * A (re)load builds a standby session, warms it up and only then swaps the active pointer, so a
  * request always lands on a working session. Leases count in-flight work per session; a session
  * that was swapped out or unloaded is released when its last lease ends, never under a request.
- * Loads and unloads of one version run one after another; loads queued behind a running one
- * collapse into a single load of the newest file.
+ * Loads and unloads of one version run one after another (VersionOperationQueue); loads queued
+ * behind a running one collapse into a single load of the newest file.
  */
 import { EventEmitter } from 'node:events';
 import { ModelLoadError, SwitchyardError } from '../errors.js';
@@ -13,6 +13,7 @@ import { isValidModelName, isValidVersion } from '../repository/model-name.js';
 import type { InferenceRuntime, InferenceSession, SessionOptions } from '../runtime/inference-runtime.js';
 import { loadSessionInstances } from '../runtime/session-group.js';
 import type { ModelSignature } from '../tensor.js';
+import { VersionOperationQueue } from './version-operation-queue.js';
 import { VersionState, type VersionStatus } from './version-state.js';
 import { warmupInputs } from './warmup-inputs.js';
 
@@ -81,18 +82,6 @@ export interface ModelRegistryEvents {
   error: [Error];
 }
 
-interface Waiter {
-  resolve(): void;
-  reject(error: unknown): void;
-}
-
-interface Operation {
-  readonly kind: 'load' | 'unload';
-  /** The newest file asked for; later load() calls replace it while the operation waits. */
-  path: string;
-  readonly waiters: Waiter[];
-}
-
 interface SessionSlot {
   readonly session: InferenceSession;
   readonly path: string;
@@ -113,9 +102,6 @@ interface VersionEntry {
   active: SessionSlot | undefined;
   /** Swapped-out or unloaded sessions still serving leases. */
   readonly retired: Set<SessionSlot>;
-  /** Operations not started yet, in order. */
-  ops: Operation[];
-  pumping: boolean;
   /** Set by unload(): a load finishing now must not go live. */
   unloadRequested: boolean;
 }
@@ -129,7 +115,9 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   readonly #loadSettingsFor: ((name: string) => ModelLoadSettings) | undefined;
   readonly #closeTimeoutMs: number;
   readonly #models = new Map<string, Map<number, VersionEntry>>();
-  /** Pumps and session releases still running, awaited by close(). */
+  /** Loads and unloads, one at a time per version. */
+  readonly #operations = new VersionOperationQueue();
+  /** Session releases still running, awaited by close(). */
   readonly #background = new Set<Promise<void>>();
   #stats = { sessionsLoaded: 0, sessionsReleased: 0, swaps: 0, loadFailures: 0 };
   #closing = false;
@@ -168,8 +156,6 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
         reason: undefined,
         active: undefined,
         retired: new Set(),
-        ops: [],
-        pumping: false,
         unloadRequested: false,
       };
       let versions = this.#models.get(name);
@@ -180,17 +166,8 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       versions.set(version, entry);
       this.emit('state-changed', { name, version, state: entry.state, previous: undefined });
     }
-    const promise = new Promise<void>((resolve, reject) => {
-      const last = entry.ops.at(-1);
-      if (last?.kind === 'load') {
-        last.path = path;
-        last.waiters.push({ resolve, reject });
-      } else {
-        entry.ops.push({ kind: 'load', path, waiters: [{ resolve, reject }] });
-      }
-    });
-    this.#pump(entry);
-    return promise;
+    const target = entry;
+    return this.#operations.load(keyOf(name, version), path, (newest) => this.#runLoad(target, newest));
   }
 
   /**
@@ -201,21 +178,14 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     const entry = this.#entry(name, version);
     if (!entry) return Promise.resolve();
     // Queued loads are moot once the version is going away; a running one is discarded on arrival.
-    const dropped = entry.ops.filter((op) => op.kind === 'load');
-    entry.ops = entry.ops.filter((op) => op.kind !== 'load');
-    for (const op of dropped) {
-      const error = new SwitchyardError('VERSION_NOT_FOUND', `${name} version ${version} was unloaded before ${op.path} loaded`);
-      for (const waiter of op.waiters) waiter.reject(error);
-    }
+    const key = keyOf(name, version);
+    this.#operations.dropWaitingLoads(
+      key,
+      (path) => new SwitchyardError('VERSION_NOT_FOUND', `${name} version ${version} was unloaded before ${path} loaded`),
+    );
     entry.unloadRequested = true;
     this.#setState(entry, VersionState.DRAINING);
-    const promise = new Promise<void>((resolve, reject) => {
-      const last = entry.ops.at(-1);
-      if (last?.kind === 'unload') last.waiters.push({ resolve, reject });
-      else entry.ops.push({ kind: 'unload', path: '', waiters: [{ resolve, reject }] });
-    });
-    this.#pump(entry);
-    return promise;
+    return this.#operations.unload(key, () => this.#runUnload(entry));
   }
 
   /**
@@ -315,13 +285,9 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     this.#closing = true;
     const entries = [...this.#models.values()].flatMap((versions) => [...versions.values()]);
     for (const entry of entries) {
-      for (const op of entry.ops) {
-        for (const waiter of op.waiters) {
-          if (op.kind === 'unload') waiter.resolve();
-          else waiter.reject(shuttingDown(entry.name, entry.version));
-        }
-      }
-      entry.ops = [];
+      this.#operations.settleWaiting(keyOf(entry.name, entry.version), (kind) =>
+        kind === 'unload' ? undefined : shuttingDown(entry.name, entry.version),
+      );
       entry.unloadRequested = true;
       if (entry.state !== VersionState.UNLOADED) this.#setState(entry, VersionState.DRAINING);
       const active = entry.active;
@@ -330,6 +296,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     }
     // Loads already inside onnxruntime cannot be cancelled; they discard their session on arrival.
     const drained = (async () => {
+      await this.#operations.idle();
       while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
     })();
     let timer: NodeJS.Timeout | undefined;
@@ -378,33 +345,9 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     this.emit('state-changed', { name: entry.name, version: entry.version, state, previous });
   }
 
-  /** Runs the version's queued operations one at a time. */
-  #pump(entry: VersionEntry): void {
-    if (entry.pumping) return;
-    entry.pumping = true;
-    const run = (async () => {
-      for (let op = entry.ops.shift(); op; op = entry.ops.shift()) {
-        try {
-          if (op.kind === 'load') await this.#runLoad(entry, op);
-          else await this.#runUnload(entry, op);
-        } catch (error) {
-          // Each step handles its own failures; this only keeps an unexpected fault from wedging the queue.
-          for (const waiter of op.waiters) waiter.reject(error);
-        }
-      }
-    })().finally(() => {
-      entry.pumping = false;
-      this.#background.delete(run);
-    });
-    this.#background.add(run);
-  }
-
-  async #runLoad(entry: VersionEntry, op: Operation): Promise<void> {
-    const { path } = op;
-    if (this.#closing) {
-      for (const waiter of op.waiters) waiter.reject(shuttingDown(entry.name, entry.version));
-      return;
-    }
+  /** Resolves once `path` serves; rejects (after recording FAILED) when it could not go live. */
+  async #runLoad(entry: VersionEntry, path: string): Promise<void> {
+    if (this.#closing) throw shuttingDown(entry.name, entry.version);
     entry.unloadRequested = false;
     if (!this.#entry(entry.name, entry.version)) this.#remember(entry);
     this.#setState(entry, entry.active ? VersionState.RELOADING : VersionState.LOADING);
@@ -415,8 +358,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       const sessionOptions = { ...this.#sessionOptions, ...settings.sessionOptions };
       session = await loadSessionInstances(this.#runtime, path, sessionOptions, settings.instances ?? 1);
     } catch (error) {
-      this.#loadFailed(entry, op, error);
-      return;
+      throw this.#loadFailed(entry, path, error);
     }
     this.#stats.sessionsLoaded += 1;
 
@@ -425,15 +367,13 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
         await session.run(warmupInputs(session.signature));
       } catch (error) {
         this.#discard(entry, session, path);
-        this.#loadFailed(entry, op, new ModelLoadError(`warmup inference failed for ${path}: ${messageOf(error)}`, { cause: error }));
-        return;
+        throw this.#loadFailed(entry, path, new ModelLoadError(`warmup inference failed for ${path}: ${messageOf(error)}`, { cause: error }));
       }
     }
 
     if (this.#closing || entry.unloadRequested) {
       // The version is going away while this file loaded: it must not go live.
       this.#discard(entry, session, path);
-      for (const waiter of op.waiters) waiter.resolve();
       return;
     }
 
@@ -460,10 +400,10 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       this.emit('swapped', { name: entry.name, version: entry.version, path, previousPath: previous.path });
       this.#retire(entry, previous, 'swapped');
     }
-    for (const waiter of op.waiters) waiter.resolve();
   }
 
-  #loadFailed(entry: VersionEntry, op: Operation, error: unknown): void {
+  /** Records a failed load; returns the error its callers get. */
+  #loadFailed(entry: VersionEntry, path: string, error: unknown): ModelLoadError {
     this.#stats.loadFailures += 1;
     const reason = messageOf(error);
     const failure = error instanceof ModelLoadError ? error : new ModelLoadError(reason, { cause: error });
@@ -471,12 +411,12 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     if (!this.#closing && !entry.unloadRequested) {
       entry.reason = reason;
       this.#setState(entry, VersionState.FAILED);
-      this.emit('failed', { name: entry.name, version: entry.version, path: op.path, reason, serving: entry.active !== undefined });
+      this.emit('failed', { name: entry.name, version: entry.version, path, reason, serving: entry.active !== undefined });
     }
-    for (const waiter of op.waiters) waiter.reject(failure);
+    return failure;
   }
 
-  async #runUnload(entry: VersionEntry, op: Operation): Promise<void> {
+  async #runUnload(entry: VersionEntry): Promise<void> {
     const active = entry.active;
     entry.active = undefined;
     if (active) this.#retire(entry, active, 'unloaded');
@@ -485,9 +425,8 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     entry.unloadRequested = false;
     this.#setState(entry, VersionState.UNLOADED);
     // Forgotten before the waiters hear about it, so they never see an UNLOADED leftover.
-    if (entry.ops.length === 0) this.#forget(entry);
+    if (!this.#operations.hasWaiting(keyOf(entry.name, entry.version))) this.#forget(entry);
     this.emit('unloaded', { name: entry.name, version: entry.version });
-    for (const waiter of op.waiters) waiter.resolve();
   }
 
   #remember(entry: VersionEntry): void {
@@ -540,6 +479,11 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     this.#background.add(done);
     return done;
   }
+}
+
+/** The operation queue's key of a version (names never hold NUL). */
+function keyOf(name: string, version: number): string {
+  return `${name}\u0000${version}`;
 }
 
 function shuttingDown(name: string, version: number): SwitchyardError {
