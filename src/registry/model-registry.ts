@@ -1,11 +1,12 @@
 /**
- * What is live: one entry per model version, each holding the session that serves it.
+ * What is live: one VersionLifecycle per model version, each holding the session that serves it.
  *
  * A (re)load builds a standby session, warms it up and only then swaps the active pointer, so a
- * request always lands on a working session. Leases count in-flight work per session; a session
- * that was swapped out or unloaded is released when its last lease ends, never under a request.
- * Loads and unloads of one version run one after another (VersionOperationQueue); loads queued
- * behind a running one collapse into a single load of the newest file.
+ * request always lands on a working session. Leases count in-flight work per session
+ * (LeasedSession); a session that was swapped out or unloaded is released when its last lease
+ * ends, never under a request. Loads and unloads of one version run one after another
+ * (VersionOperationQueue); loads queued behind a running one collapse into a single load of the
+ * newest file. This class composes those parts with the runtime, the stats and the events.
  */
 import { EventEmitter } from 'node:events';
 import { ModelLoadError, SwitchyardError } from '../errors.js';
@@ -13,6 +14,8 @@ import { isValidModelName, isValidVersion } from '../repository/model-name.js';
 import type { InferenceRuntime, InferenceSession, SessionOptions } from '../runtime/inference-runtime.js';
 import { loadSessionInstances } from '../runtime/session-group.js';
 import type { ModelSignature } from '../tensor.js';
+import type { ModelLease, ReleaseCause } from './leased-session.js';
+import { VersionLifecycle } from './version-lifecycle.js';
 import { VersionOperationQueue } from './version-operation-queue.js';
 import { VersionState, type VersionStatus } from './version-state.js';
 import { warmupInputs } from './warmup-inputs.js';
@@ -44,15 +47,7 @@ export interface CloseOptions {
   readonly timeoutMs?: number;
 }
 
-/** A session borrowed for one request (or one batch). Release it exactly when the work is done. */
-export interface ModelLease {
-  readonly name: string;
-  readonly version: number;
-  readonly session: InferenceSession;
-  readonly signature: ModelSignature;
-  /** Ends the lease. Safe to call more than once; only the first call counts. */
-  release(): void;
-}
+export type { ModelLease, ReleaseCause } from './leased-session.js';
 
 export interface RegistryStats {
   /** Sessions the runtime handed out (including ones later discarded). */
@@ -64,8 +59,6 @@ export interface RegistryStats {
   /** Loads or warmups that failed. */
   readonly loadFailures: number;
 }
-
-export type ReleaseCause = 'swapped' | 'unloaded' | 'closed' | 'discarded';
 
 export interface ModelRegistryEvents {
   'state-changed': [{ name: string; version: number; state: VersionState; previous: VersionState | undefined }];
@@ -82,30 +75,6 @@ export interface ModelRegistryEvents {
   error: [Error];
 }
 
-interface SessionSlot {
-  readonly session: InferenceSession;
-  readonly path: string;
-  readonly loadedAt: Date;
-  inFlight: number;
-  retired: ReleaseCause | undefined;
-  released: boolean;
-  /** Settles once the runtime has freed the session. */
-  readonly whenReleased: Promise<void>;
-  markReleased(): void;
-}
-
-interface VersionEntry {
-  readonly name: string;
-  readonly version: number;
-  state: VersionState;
-  reason: string | undefined;
-  active: SessionSlot | undefined;
-  /** Swapped-out or unloaded sessions still serving leases. */
-  readonly retired: Set<SessionSlot>;
-  /** Set by unload(): a load finishing now must not go live. */
-  unloadRequested: boolean;
-}
-
 const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
 
 export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
@@ -114,7 +83,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   readonly #warmup: boolean;
   readonly #loadSettingsFor: ((name: string) => ModelLoadSettings) | undefined;
   readonly #closeTimeoutMs: number;
-  readonly #models = new Map<string, Map<number, VersionEntry>>();
+  readonly #models = new Map<string, Map<number, VersionLifecycle>>();
   /** Loads and unloads, one at a time per version. */
   readonly #operations = new VersionOperationQueue();
   /** Session releases still running, awaited by close(). */
@@ -149,21 +118,12 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     if (this.#closing) return Promise.reject(shuttingDown(name, version));
     let entry = this.#entry(name, version);
     if (!entry) {
-      entry = {
-        name,
-        version,
-        state: VersionState.LOADING,
-        reason: undefined,
-        active: undefined,
-        retired: new Set(),
-        unloadRequested: false,
-      };
-      let versions = this.#models.get(name);
-      if (!versions) {
-        versions = new Map();
-        this.#models.set(name, versions);
-      }
-      versions.set(version, entry);
+      entry = new VersionLifecycle(name, version, {
+        stateChanged: (state, previous) => this.emit('state-changed', { name, version, state, previous }),
+        free: (session, file, cause) => this.#freeSession(name, version, session, file, cause),
+      });
+      this.#remember(entry);
+      // After it is findable, so listeners that look the version up see it.
       this.emit('state-changed', { name, version, state: entry.state, previous: undefined });
     }
     const target = entry;
@@ -183,8 +143,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       key,
       (path) => new SwitchyardError('VERSION_NOT_FOUND', `${name} version ${version} was unloaded before ${path} loaded`),
     );
-    entry.unloadRequested = true;
-    this.#setState(entry, VersionState.DRAINING);
+    entry.drain();
     return this.#operations.unload(key, () => this.#runUnload(entry));
   }
 
@@ -204,27 +163,14 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
         details: { name, version, versions: this.knownVersions(name) },
       });
     }
-    const slot = entry.active;
-    if (!slot || entry.unloadRequested) {
+    const serving = entry.serving;
+    if (!serving) {
       const why = entry.reason === undefined ? '' : `: ${entry.reason}`;
       throw new SwitchyardError('VERSION_NOT_READY', `Model "${name}" version ${version} is ${entry.state}${why}`, {
         details: { name, version, state: entry.state, reason: entry.reason },
       });
     }
-    slot.inFlight += 1;
-    let ended = false;
-    return {
-      name,
-      version,
-      session: slot.session,
-      signature: slot.session.signature,
-      release: () => {
-        if (ended) return;
-        ended = true;
-        slot.inFlight -= 1;
-        if (slot.retired && slot.inFlight === 0) this.#releaseSlot(entry, slot);
-      },
-    };
+    return serving.lease(name, version);
   }
 
   /** Names with at least one known version, sorted. */
@@ -240,13 +186,12 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   versions(name: string): VersionStatus[] {
     const versions = this.#models.get(name);
     if (!versions) return [];
-    return [...versions.values()].sort((a, b) => a.version - b.version).map((entry) => this.#status(entry));
+    return [...versions.values()].sort((a, b) => a.version - b.version).map((entry) => entry.status(this.#closing));
   }
 
   /** One version's status, or undefined. */
   status(name: string, version: number): VersionStatus | undefined {
-    const entry = this.#entry(name, version);
-    return entry ? this.#status(entry) : undefined;
+    return this.#entry(name, version)?.status(this.#closing);
   }
 
   /**
@@ -258,7 +203,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     const versions = this.#models.get(name);
     if (!versions || this.#closing) return [];
     const servable: number[] = [];
-    for (const entry of versions.values()) if (entry.active !== undefined && !entry.unloadRequested) servable.push(entry.version);
+    for (const entry of versions.values()) if (entry.serving !== undefined) servable.push(entry.version);
     return servable.sort((a, b) => a - b);
   }
 
@@ -288,11 +233,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       this.#operations.settleWaiting(keyOf(entry.name, entry.version), (kind) =>
         kind === 'unload' ? undefined : shuttingDown(entry.name, entry.version),
       );
-      entry.unloadRequested = true;
-      if (entry.state !== VersionState.UNLOADED) this.#setState(entry, VersionState.DRAINING);
-      const active = entry.active;
-      entry.active = undefined;
-      if (active) this.#retire(entry, active, 'closed');
+      entry.closeDown();
     }
     // Loads already inside onnxruntime cannot be cancelled; they discard their session on arrival.
     const drained = (async () => {
@@ -304,53 +245,30 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       timer = setTimeout(resolve, Math.max(0, timeoutMs));
       timer.unref();
     });
-    const leasesDone = Promise.all(entries.flatMap((entry) => [...entry.retired].map((slot) => slot.whenReleased)));
+    const leasesDone = Promise.all(entries.map((entry) => entry.retiredReleased()));
     await Promise.race([leasesDone, timedOut]);
     clearTimeout(timer);
     // Leases still out after the timeout lose their session: shutdown must finish.
-    for (const entry of entries) for (const slot of [...entry.retired]) this.#releaseSlot(entry, slot);
+    for (const entry of entries) entry.releaseRetired();
     await drained;
     for (const entry of entries) {
       if (entry.state !== VersionState.UNLOADED) {
-        this.#setState(entry, VersionState.UNLOADED);
+        entry.finishUnload();
         this.emit('unloaded', { name: entry.name, version: entry.version });
       }
     }
     this.#models.clear();
   }
 
-  #entry(name: string, version: number): VersionEntry | undefined {
+  #entry(name: string, version: number): VersionLifecycle | undefined {
     return this.#models.get(name)?.get(version);
   }
 
-  #status(entry: VersionEntry): VersionStatus {
-    let inFlight = entry.active?.inFlight ?? 0;
-    for (const slot of entry.retired) inFlight += slot.inFlight;
-    const active = entry.active;
-    return {
-      name: entry.name,
-      version: entry.version,
-      state: entry.state,
-      ...(entry.reason === undefined ? {} : { reason: entry.reason }),
-      servable: !this.#closing && !entry.unloadRequested && active !== undefined,
-      ...(active ? { signature: active.session.signature, loadedAt: active.loadedAt, path: active.path } : {}),
-      inFlight,
-    };
-  }
-
-  #setState(entry: VersionEntry, state: VersionState): void {
-    const previous = entry.state;
-    if (previous === state) return;
-    entry.state = state;
-    this.emit('state-changed', { name: entry.name, version: entry.version, state, previous });
-  }
-
   /** Resolves once `path` serves; rejects (after recording FAILED) when it could not go live. */
-  async #runLoad(entry: VersionEntry, path: string): Promise<void> {
+  async #runLoad(entry: VersionLifecycle, path: string): Promise<void> {
     if (this.#closing) throw shuttingDown(entry.name, entry.version);
-    entry.unloadRequested = false;
     if (!this.#entry(entry.name, entry.version)) this.#remember(entry);
-    this.#setState(entry, entry.active ? VersionState.RELOADING : VersionState.LOADING);
+    entry.beginLoad();
 
     let session: InferenceSession;
     try {
@@ -377,59 +295,37 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       return;
     }
 
-    const previous = entry.active;
-    let resolveReleased!: () => void;
-    const whenReleased = new Promise<void>((resolve) => {
-      resolveReleased = resolve;
-    });
-    entry.active = {
-      session,
-      path,
-      loadedAt: new Date(),
-      inFlight: 0,
-      retired: undefined,
-      released: false,
-      whenReleased,
-      markReleased: resolveReleased,
-    };
-    entry.reason = undefined;
-    this.#setState(entry, VersionState.READY);
+    const previous = entry.goLive(session, path);
     this.emit('loaded', { name: entry.name, version: entry.version, path, signature: session.signature, reload: previous !== undefined });
     if (previous) {
       this.#stats.swaps += 1;
       this.emit('swapped', { name: entry.name, version: entry.version, path, previousPath: previous.path });
-      this.#retire(entry, previous, 'swapped');
+      entry.retire(previous, 'swapped');
     }
   }
 
   /** Records a failed load; returns the error its callers get. */
-  #loadFailed(entry: VersionEntry, path: string, error: unknown): ModelLoadError {
+  #loadFailed(entry: VersionLifecycle, path: string, error: unknown): ModelLoadError {
     this.#stats.loadFailures += 1;
     const reason = messageOf(error);
     const failure = error instanceof ModelLoadError ? error : new ModelLoadError(reason, { cause: error });
     // An unload or close that arrived meanwhile owns the state now.
-    if (!this.#closing && !entry.unloadRequested) {
-      entry.reason = reason;
-      this.#setState(entry, VersionState.FAILED);
-      this.emit('failed', { name: entry.name, version: entry.version, path, reason, serving: entry.active !== undefined });
+    if (!this.#closing && entry.recordFailure(reason)) {
+      this.emit('failed', { name: entry.name, version: entry.version, path, reason, serving: entry.hasSession });
     }
     return failure;
   }
 
-  async #runUnload(entry: VersionEntry): Promise<void> {
-    const active = entry.active;
-    entry.active = undefined;
-    if (active) this.#retire(entry, active, 'unloaded');
-    await Promise.all([...entry.retired].map((slot) => slot.whenReleased));
-    entry.reason = undefined;
-    entry.unloadRequested = false;
-    this.#setState(entry, VersionState.UNLOADED);
+  async #runUnload(entry: VersionLifecycle): Promise<void> {
+    entry.retireActive('unloaded');
+    await entry.retiredReleased();
+    entry.finishUnload();
     // Forgotten before the waiters hear about it, so they never see an UNLOADED leftover.
     if (!this.#operations.hasWaiting(keyOf(entry.name, entry.version))) this.#forget(entry);
     this.emit('unloaded', { name: entry.name, version: entry.version });
   }
 
-  #remember(entry: VersionEntry): void {
+  #remember(entry: VersionLifecycle): void {
     let versions = this.#models.get(entry.name);
     if (!versions) {
       versions = new Map();
@@ -438,41 +334,27 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     versions.set(entry.version, entry);
   }
 
-  #forget(entry: VersionEntry): void {
+  #forget(entry: VersionLifecycle): void {
     const versions = this.#models.get(entry.name);
     if (versions?.get(entry.version) !== entry) return;
     versions.delete(entry.version);
     if (versions.size === 0) this.#models.delete(entry.name);
   }
 
-  /** Takes a session out of service; it is freed as soon as no lease holds it. */
-  #retire(entry: VersionEntry, slot: SessionSlot, cause: ReleaseCause): void {
-    slot.retired = cause;
-    entry.retired.add(slot);
-    if (slot.inFlight === 0) this.#releaseSlot(entry, slot);
-  }
-
-  #releaseSlot(entry: VersionEntry, slot: SessionSlot): void {
-    if (slot.released) return;
-    slot.released = true;
-    entry.retired.delete(slot);
-    this.#freeSession(entry, slot.session, slot.path, slot.retired ?? 'closed').then(slot.markReleased, slot.markReleased);
-  }
-
   /** Frees a standby session that never went live. */
-  #discard(entry: VersionEntry, session: InferenceSession, path: string): void {
-    void this.#freeSession(entry, session, path, 'discarded');
+  #discard(entry: VersionLifecycle, session: InferenceSession, path: string): void {
+    void this.#freeSession(entry.name, entry.version, session, path, 'discarded');
   }
 
-  #freeSession(entry: VersionEntry, session: InferenceSession, path: string, cause: ReleaseCause): Promise<void> {
+  #freeSession(name: string, version: number, session: InferenceSession, path: string, cause: ReleaseCause): Promise<void> {
     // Counted when decided, not when onnxruntime finishes, so callers see it right after the last lease ends.
     this.#stats.sessionsReleased += 1;
-    this.emit('released', { name: entry.name, version: entry.version, path, cause });
+    this.emit('released', { name, version, path, cause });
     const done: Promise<void> = session
       .release()
       .catch((error: unknown) => {
         if (this.listenerCount('error') > 0) {
-          this.emit('error', new Error(`releasing ${entry.name} version ${entry.version} failed: ${messageOf(error)}`, { cause: error }));
+          this.emit('error', new Error(`releasing ${name} version ${version} failed: ${messageOf(error)}`, { cause: error }));
         }
       })
       .finally(() => this.#background.delete(done));
