@@ -15,6 +15,7 @@ import { SwitchyardError } from '../errors.js';
 import { decodeInferRequest, parseHeaderLength } from '../protocol/oip-request.js';
 import { encodeInferResponse } from '../protocol/oip-response.js';
 import { modelStat, type ModelStat } from '../protocol/oip-stats.js';
+import { parseVersion } from '../repository/model-name.js';
 import { adminAuth } from './admin-auth.js';
 import { toSwitchyardError } from './error-response.js';
 import type { HttpServices } from './http-services.js';
@@ -196,13 +197,13 @@ export function v2Routes(services: HttpServices): Hono {
   const stats = async (model: string, spec: string | undefined) => {
     assertServedModel(model);
     let versions: number[];
+    const pinned = spec === undefined ? undefined : parseVersion(assertVersionSpec(spec));
     if (spec === undefined) {
       versions = services.catalog.versions(model).map((view) => view.version);
-    } else if (/^\d+$/.test(assertVersionSpec(spec))) {
+    } else if (pinned !== undefined) {
       // Statistics outlive readiness: any version the registry knows, in any state.
-      const version = Number(spec);
-      if (!services.catalog.status(model, version)) throw new SwitchyardError('VERSION_NOT_FOUND', `model '${model}' has no version ${version}`);
-      versions = [version];
+      if (!services.catalog.status(model, pinned)) throw new SwitchyardError('VERSION_NOT_FOUND', `model '${model}' has no version ${pinned}`);
+      versions = [pinned];
     } else {
       versions = [(await services.resolver.resolve(model, spec)).version];
     }
