@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createHttpApp } from './http/create-http-app.js';
 import type { Readiness } from './http/http-services.js';
-import { RequestGate } from './http/request-gate.js';
+import { RequestGate } from './http/middleware/request-gate.js';
 import { createPredictionExecutor } from './jobs/prediction-executor.js';
 import { PredictionQueue } from './jobs/prediction-queue.js';
 import { PredictionWorker } from './jobs/prediction-worker.js';
