@@ -12,22 +12,24 @@ import type { Config } from './config.js';
 import { ConnectionDrainer } from './http/connection-drainer.js';
 import { createHttpApp } from './http/create-http-app.js';
 import type { Readiness } from './http/http-services.js';
-import { RequestGate } from './http/request-gate.js';
+import { RequestGate } from './http/middleware/request-gate.js';
 import { createPredictionExecutor } from './jobs/prediction-executor.js';
 import { PredictionQueue } from './jobs/prediction-queue.js';
 import { PredictionWorker } from './jobs/prediction-worker.js';
 import { createLogger } from './logger.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
+import { LostSessionReloader } from './registry/lost-session-reloader.js';
 import { ModelRegistry } from './registry/model-registry.js';
 import { RepositorySync } from './registry/repository-sync.js';
 import { RateLimits } from './resilience/rate-limits.js';
+import { sessionSettingsOf } from './repository/model-config.js';
 import { ModelRepository } from './repository/model-repository.js';
 import { createRouteSource } from './routing/create-route-source.js';
 import { Router } from './routing/router.js';
-import type { InferenceRuntime, SessionOptions } from './runtime/inference-runtime.js';
+import type { InferenceRuntime } from './runtime/inference-runtime.js';
 import { WorkerPoolRuntime } from './runtime/worker-pool-runtime.js';
 import { ModelConfigStore } from './registry/model-config-store.js';
-import { resolveBatchingPolicy, type BatchingPolicy } from './scheduling/batching-policy.js';
+import { BatchingPolicyCache } from './scheduling/batching-policy-cache.js';
 import { DynamicBatcher } from './scheduling/dynamic-batcher.js';
 
 export interface SwitchyardOptions {
@@ -64,7 +66,9 @@ export class Switchyard {
   /** This replica's job worker; undefined without REDIS_URL or with JOB_CONCURRENCY=0. */
   readonly jobWorker: PredictionWorker | undefined;
   /** Batching policies by model and version; dropped when a config or a version's session changes. */
-  readonly #policies = new Map<string, BatchingPolicy>();
+  readonly policies: BatchingPolicyCache;
+  /** Reloads the versions whose session died with a worker thread. */
+  readonly #lostSessions: LostSessionReloader;
   readonly gate = new RequestGate();
   readonly http: ReturnType<typeof createHttpApp>;
   #server: Server | undefined;
@@ -81,14 +85,15 @@ export class Switchyard {
       new WorkerPoolRuntime({
         workers: config.runtime.workers,
         threadNice: config.runtime.workerNice,
-        onSessionLost: (lost) => this.#reloadLostSession(lost.modelPath, lost.reason) });
+        onSessionLost: (lost) => this.#lostSessions.sessionLost(lost) });
     this.registry = new ModelRegistry({
       runtime: this.runtime,
       sessionOptions: config.runtime,
-      loadSettingsFor: (name) => this.#loadSettings(name),
+      loadSettingsFor: (name) => sessionSettingsOf(this.configs.get(name)),
       warmup: config.warmup,
       closeTimeoutMs: config.drainTimeoutMs,
     });
+    this.#lostSessions = new LostSessionReloader({ registry: this.registry, logger: this.logger });
     this.repository = new ModelRepository({ root: config.modelRepo, stabilityWindowMs: config.modelStabilityMs, logger: this.logger });
     this.sync = new RepositorySync({ repository: this.repository, registry: this.registry, logger: this.logger, configs: this.configs });
     this.routeSource = createRouteSource({
@@ -115,9 +120,10 @@ export class Switchyard {
             retention: { ageSeconds: config.jobs.retentionSeconds, count: config.jobs.retentionCount },
           });
     this.metrics = config.metricsEnabled ? this.#createMetrics() : undefined;
+    this.policies = new BatchingPolicyCache({ configs: this.configs, versions: this.registry });
     this.scheduler = new DynamicBatcher({
       leases: this.registry,
-      policyFor: (model, version) => this.#policy(model, version),
+      policyFor: (model, version) => this.policies.policyFor(model, version),
       observer: this.metrics,
     });
     this.jobWorker =
@@ -135,8 +141,6 @@ export class Switchyard {
             logger: this.logger,
             observer: this.metrics,
           });
-    this.configs.on('changed', ({ name }) => this.#forgetPolicies(name));
-    this.registry.on('loaded', ({ name }) => this.#forgetPolicies(name));
     const limits = config.rateLimits;
     this.rateLimits =
       limits.client || limits.model || config.redisUrl !== undefined
@@ -349,43 +353,6 @@ export class Switchyard {
     });
     metrics.observeLifecycle(this.registry);
     return metrics;
-  }
-
-  #policy(model: string, version: number): BatchingPolicy {
-    const key = `${model}\u0000${version}`;
-    let policy = this.#policies.get(key);
-    if (!policy) {
-      policy = resolveBatchingPolicy(this.configs.get(model), this.registry.status(model, version)?.signature);
-      this.#policies.set(key, policy);
-    }
-    return policy;
-  }
-
-  #forgetPolicies(model: string): void {
-    for (const key of this.#policies.keys()) if (key.startsWith(`${model}\u0000`)) this.#policies.delete(key);
-  }
-
-  #loadSettings(name: string): { sessionOptions: Partial<SessionOptions>; instances: number } {
-    const config = this.configs.get(name);
-    return {
-      sessionOptions: {
-        ...(config.intra_op_threads === undefined ? {} : { intraOpThreads: config.intra_op_threads }),
-        ...(config.inter_op_threads === undefined ? {} : { interOpThreads: config.inter_op_threads }),
-        ...(config.graph_optimization_level === undefined ? {} : { graphOptimizationLevel: config.graph_optimization_level }),
-      },
-      instances: config.instances ?? 1,
-    };
-  }
-
-  /** A worker thread died with a session: load that version again from its file. */
-  #reloadLostSession(modelPath: string, reason: string): void {
-    for (const name of this.registry.models()) {
-      for (const status of this.registry.versions(name)) {
-        if (status.path !== modelPath) continue;
-        this.logger.error({ event: 'session-lost', model: name, version: status.version, reason }, 'session lost with its worker; reloading');
-        this.registry.load(name, status.version, modelPath).catch(() => undefined);
-      }
-    }
   }
 
   #logLifecycle(): void {

@@ -4,19 +4,19 @@
  */
 import { Hono, type Context } from 'hono';
 import { SwitchyardError } from '../errors.js';
-import { adminRoutes } from './admin-routes.js';
-import { apiKeyAuth } from './api-key-auth.js';
+import { adminRoutes } from './routes/admin-routes.js';
+import { apiKeyAuth } from './middleware/api-key-auth.js';
 import { errorResponse } from './error-response.js';
-import { healthRoutes } from './health-routes.js';
-import { jobRoutes } from './job-routes.js';
-import { metricsMiddleware } from './metrics-middleware.js';
-import { metricsRoutes } from './metrics-routes.js';
-import { requestId } from './request-id.js';
+import { healthRoutes } from './routes/health-routes.js';
+import { jobRoutes } from './routes/job-routes.js';
+import { metricsMiddleware } from './middleware/metrics-middleware.js';
+import { metricsRoutes } from './routes/metrics-routes.js';
+import { requestId } from './middleware/request-id.js';
 import type { HttpServices } from './http-services.js';
-import { nativeRoutes } from './native-routes.js';
-import { INFERENCE_PATHS, rateLimitMiddleware } from './rate-limit-middleware.js';
+import { nativeRoutes } from './routes/native-routes.js';
+import { INFERENCE_PATHS, rateLimitMiddleware } from './middleware/rate-limit-middleware.js';
 import { isV2Path, v2ErrorResponse } from './v2-error-response.js';
-import { v2Routes } from './v2-routes.js';
+import { v2Routes } from './routes/v2-routes.js';
 
 export function createHttpApp(services: HttpServices): Hono {
   const app = new Hono();

@@ -9,8 +9,8 @@ import type { InferenceScheduler } from '../scheduling/inference-scheduler.js';
 import type { ModelSignature } from '../tensor.js';
 import type { RouteStore } from '../routing/route-source.js';
 import type { Routes } from '../routing/route-table.js';
-import type { RateLimitChecker } from './rate-limit-middleware.js';
-import type { RequestGate } from './request-gate.js';
+import type { RateLimitChecker } from './middleware/rate-limit-middleware.js';
+import type { RequestGate } from './middleware/request-gate.js';
 
 export interface VersionView {
   readonly version: number;

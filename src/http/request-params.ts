@@ -1,29 +1,26 @@
 /**
  * Path and header parameters shared by every protocol: model names, version specs (integer or
- * alias) and deadlines, each validated with a message that says what is allowed.
+ * alias) and deadlines, each validated with a message that says what is allowed. Names and
+ * versions follow the repository's rules (src/repository/model-name.ts), aliases the routing
+ * table's (src/routing/route-target.ts): nothing is defined twice.
  */
 import { SwitchyardError } from '../errors.js';
-
-const MODEL_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
-const ALIAS = /^[a-z][a-z0-9_-]{0,63}$/;
-const VERSION = /^[1-9]\d{0,8}$/;
+import { isValidModelName, MODEL_NAME_RULE, parseVersion, VERSION_RULE } from '../repository/model-name.js';
+import { isValidAlias } from '../routing/route-target.js';
 
 export function assertModelName(name: string): string {
-  if (!MODEL_NAME.test(name) || name.includes('..')) {
-    throw new SwitchyardError(
-      'INVALID_MODEL_NAME',
-      `invalid model name '${name.slice(0, 140)}': use letters, digits, '_', '.', '-' (starting with a letter or digit, no '..')`,
-    );
+  if (!isValidModelName(name)) {
+    throw new SwitchyardError('INVALID_MODEL_NAME', `invalid model name '${name.slice(0, 140)}': use ${MODEL_NAME_RULE}`);
   }
   return name;
 }
 
-/** A version spec is a positive integer or an alias; returned unchanged for the router. */
+/** A version spec is a version or an alias; returned unchanged for the router. */
 export function assertVersionSpec(spec: string): string {
-  if (!VERSION.test(spec) && !ALIAS.test(spec)) {
+  if (parseVersion(spec) === undefined && !isValidAlias(spec)) {
     throw new SwitchyardError(
       'INVALID_MODEL_NAME',
-      `invalid version '${spec.slice(0, 80)}': use a positive integer or an alias like 'stable' ([a-z][a-z0-9_-]*)`,
+      `invalid version '${spec.slice(0, 80)}': use ${VERSION_RULE}, or an alias like 'stable' ([a-z][a-z0-9_-]*)`,
     );
   }
   return spec;

@@ -1,11 +1,12 @@
 /**
- * What is live: one entry per model version, each holding the session that serves it.
+ * What is live: one VersionLifecycle per model version, each holding the session that serves it.
  *
  * A (re)load builds a standby session, warms it up and only then swaps the active pointer, so a
- * request always lands on a working session. Leases count in-flight work per session; a session
- * that was swapped out or unloaded is released when its last lease ends, never under a request.
- * Loads and unloads of one version run one after another; loads queued behind a running one
- * collapse into a single load of the newest file.
+ * request always lands on a working session. Leases count in-flight work per session
+ * (LeasedSession); a session that was swapped out or unloaded is released when its last lease
+ * ends, never under a request. Loads and unloads of one version run one after another
+ * (VersionOperationQueue); loads queued behind a running one collapse into a single load of the
+ * newest file. This class composes those parts with the runtime, the stats and the events.
  */
 import { EventEmitter } from 'node:events';
 import { ModelLoadError, SwitchyardError } from '../errors.js';
@@ -13,6 +14,9 @@ import { isValidModelName, isValidVersion } from '../repository/model-name.js';
 import type { InferenceRuntime, InferenceSession, SessionOptions } from '../runtime/inference-runtime.js';
 import { loadSessionInstances } from '../runtime/session-group.js';
 import type { ModelSignature } from '../tensor.js';
+import type { ModelLease, ReleaseCause } from './leased-session.js';
+import { VersionLifecycle } from './version-lifecycle.js';
+import { VersionOperationQueue } from './version-operation-queue.js';
 import { VersionState, type VersionStatus } from './version-state.js';
 import { warmupInputs } from './warmup-inputs.js';
 
@@ -43,15 +47,7 @@ export interface CloseOptions {
   readonly timeoutMs?: number;
 }
 
-/** A session borrowed for one request (or one batch). Release it exactly when the work is done. */
-export interface ModelLease {
-  readonly name: string;
-  readonly version: number;
-  readonly session: InferenceSession;
-  readonly signature: ModelSignature;
-  /** Ends the lease. Safe to call more than once; only the first call counts. */
-  release(): void;
-}
+export type { ModelLease, ReleaseCause } from './leased-session.js';
 
 export interface RegistryStats {
   /** Sessions the runtime handed out (including ones later discarded). */
@@ -63,8 +59,6 @@ export interface RegistryStats {
   /** Loads or warmups that failed. */
   readonly loadFailures: number;
 }
-
-export type ReleaseCause = 'swapped' | 'unloaded' | 'closed' | 'discarded';
 
 export interface ModelRegistryEvents {
   'state-changed': [{ name: string; version: number; state: VersionState; previous: VersionState | undefined }];
@@ -81,45 +75,6 @@ export interface ModelRegistryEvents {
   error: [Error];
 }
 
-interface Waiter {
-  resolve(): void;
-  reject(error: unknown): void;
-}
-
-interface Operation {
-  readonly kind: 'load' | 'unload';
-  /** The newest file asked for; later load() calls replace it while the operation waits. */
-  path: string;
-  readonly waiters: Waiter[];
-}
-
-interface SessionSlot {
-  readonly session: InferenceSession;
-  readonly path: string;
-  readonly loadedAt: Date;
-  inFlight: number;
-  retired: ReleaseCause | undefined;
-  released: boolean;
-  /** Settles once the runtime has freed the session. */
-  readonly whenReleased: Promise<void>;
-  markReleased(): void;
-}
-
-interface VersionEntry {
-  readonly name: string;
-  readonly version: number;
-  state: VersionState;
-  reason: string | undefined;
-  active: SessionSlot | undefined;
-  /** Swapped-out or unloaded sessions still serving leases. */
-  readonly retired: Set<SessionSlot>;
-  /** Operations not started yet, in order. */
-  ops: Operation[];
-  pumping: boolean;
-  /** Set by unload(): a load finishing now must not go live. */
-  unloadRequested: boolean;
-}
-
 const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
 
 export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
@@ -128,8 +83,10 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   readonly #warmup: boolean;
   readonly #loadSettingsFor: ((name: string) => ModelLoadSettings) | undefined;
   readonly #closeTimeoutMs: number;
-  readonly #models = new Map<string, Map<number, VersionEntry>>();
-  /** Pumps and session releases still running, awaited by close(). */
+  readonly #models = new Map<string, Map<number, VersionLifecycle>>();
+  /** Loads and unloads, one at a time per version. */
+  readonly #operations = new VersionOperationQueue();
+  /** Session releases still running, awaited by close(). */
   readonly #background = new Set<Promise<void>>();
   #stats = { sessionsLoaded: 0, sessionsReleased: 0, swaps: 0, loadFailures: 0 };
   #closing = false;
@@ -161,36 +118,16 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     if (this.#closing) return Promise.reject(shuttingDown(name, version));
     let entry = this.#entry(name, version);
     if (!entry) {
-      entry = {
-        name,
-        version,
-        state: VersionState.LOADING,
-        reason: undefined,
-        active: undefined,
-        retired: new Set(),
-        ops: [],
-        pumping: false,
-        unloadRequested: false,
-      };
-      let versions = this.#models.get(name);
-      if (!versions) {
-        versions = new Map();
-        this.#models.set(name, versions);
-      }
-      versions.set(version, entry);
+      entry = new VersionLifecycle(name, version, {
+        stateChanged: (state, previous) => this.emit('state-changed', { name, version, state, previous }),
+        free: (session, file, cause) => this.#freeSession(name, version, session, file, cause),
+      });
+      this.#remember(entry);
+      // After it is findable, so listeners that look the version up see it.
       this.emit('state-changed', { name, version, state: entry.state, previous: undefined });
     }
-    const promise = new Promise<void>((resolve, reject) => {
-      const last = entry.ops.at(-1);
-      if (last?.kind === 'load') {
-        last.path = path;
-        last.waiters.push({ resolve, reject });
-      } else {
-        entry.ops.push({ kind: 'load', path, waiters: [{ resolve, reject }] });
-      }
-    });
-    this.#pump(entry);
-    return promise;
+    const target = entry;
+    return this.#operations.load(keyOf(name, version), path, (newest) => this.#runLoad(target, newest));
   }
 
   /**
@@ -201,21 +138,13 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     const entry = this.#entry(name, version);
     if (!entry) return Promise.resolve();
     // Queued loads are moot once the version is going away; a running one is discarded on arrival.
-    const dropped = entry.ops.filter((op) => op.kind === 'load');
-    entry.ops = entry.ops.filter((op) => op.kind !== 'load');
-    for (const op of dropped) {
-      const error = new SwitchyardError('VERSION_NOT_FOUND', `${name} version ${version} was unloaded before ${op.path} loaded`);
-      for (const waiter of op.waiters) waiter.reject(error);
-    }
-    entry.unloadRequested = true;
-    this.#setState(entry, VersionState.DRAINING);
-    const promise = new Promise<void>((resolve, reject) => {
-      const last = entry.ops.at(-1);
-      if (last?.kind === 'unload') last.waiters.push({ resolve, reject });
-      else entry.ops.push({ kind: 'unload', path: '', waiters: [{ resolve, reject }] });
-    });
-    this.#pump(entry);
-    return promise;
+    const key = keyOf(name, version);
+    this.#operations.dropWaitingLoads(
+      key,
+      (path) => new SwitchyardError('VERSION_NOT_FOUND', `${name} version ${version} was unloaded before ${path} loaded`),
+    );
+    entry.drain();
+    return this.#operations.unload(key, () => this.#runUnload(entry));
   }
 
   /**
@@ -234,27 +163,14 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
         details: { name, version, versions: this.knownVersions(name) },
       });
     }
-    const slot = entry.active;
-    if (!slot || entry.unloadRequested) {
+    const serving = entry.serving;
+    if (!serving) {
       const why = entry.reason === undefined ? '' : `: ${entry.reason}`;
       throw new SwitchyardError('VERSION_NOT_READY', `Model "${name}" version ${version} is ${entry.state}${why}`, {
         details: { name, version, state: entry.state, reason: entry.reason },
       });
     }
-    slot.inFlight += 1;
-    let ended = false;
-    return {
-      name,
-      version,
-      session: slot.session,
-      signature: slot.session.signature,
-      release: () => {
-        if (ended) return;
-        ended = true;
-        slot.inFlight -= 1;
-        if (slot.retired && slot.inFlight === 0) this.#releaseSlot(entry, slot);
-      },
-    };
+    return serving.lease(name, version);
   }
 
   /** Names with at least one known version, sorted. */
@@ -270,13 +186,12 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   versions(name: string): VersionStatus[] {
     const versions = this.#models.get(name);
     if (!versions) return [];
-    return [...versions.values()].sort((a, b) => a.version - b.version).map((entry) => this.#status(entry));
+    return [...versions.values()].sort((a, b) => a.version - b.version).map((entry) => entry.status(this.#closing));
   }
 
   /** One version's status, or undefined. */
   status(name: string, version: number): VersionStatus | undefined {
-    const entry = this.#entry(name, version);
-    return entry ? this.#status(entry) : undefined;
+    return this.#entry(name, version)?.status(this.#closing);
   }
 
   /**
@@ -288,7 +203,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     const versions = this.#models.get(name);
     if (!versions || this.#closing) return [];
     const servable: number[] = [];
-    for (const entry of versions.values()) if (entry.active !== undefined && !entry.unloadRequested) servable.push(entry.version);
+    for (const entry of versions.values()) if (entry.serving !== undefined) servable.push(entry.version);
     return servable.sort((a, b) => a - b);
   }
 
@@ -315,21 +230,14 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     this.#closing = true;
     const entries = [...this.#models.values()].flatMap((versions) => [...versions.values()]);
     for (const entry of entries) {
-      for (const op of entry.ops) {
-        for (const waiter of op.waiters) {
-          if (op.kind === 'unload') waiter.resolve();
-          else waiter.reject(shuttingDown(entry.name, entry.version));
-        }
-      }
-      entry.ops = [];
-      entry.unloadRequested = true;
-      if (entry.state !== VersionState.UNLOADED) this.#setState(entry, VersionState.DRAINING);
-      const active = entry.active;
-      entry.active = undefined;
-      if (active) this.#retire(entry, active, 'closed');
+      this.#operations.settleWaiting(keyOf(entry.name, entry.version), (kind) =>
+        kind === 'unload' ? undefined : shuttingDown(entry.name, entry.version),
+      );
+      entry.closeDown();
     }
     // Loads already inside onnxruntime cannot be cancelled; they discard their session on arrival.
     const drained = (async () => {
+      await this.#operations.idle();
       while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
     })();
     let timer: NodeJS.Timeout | undefined;
@@ -337,77 +245,30 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       timer = setTimeout(resolve, Math.max(0, timeoutMs));
       timer.unref();
     });
-    const leasesDone = Promise.all(entries.flatMap((entry) => [...entry.retired].map((slot) => slot.whenReleased)));
+    const leasesDone = Promise.all(entries.map((entry) => entry.retiredReleased()));
     await Promise.race([leasesDone, timedOut]);
     clearTimeout(timer);
     // Leases still out after the timeout lose their session: shutdown must finish.
-    for (const entry of entries) for (const slot of [...entry.retired]) this.#releaseSlot(entry, slot);
+    for (const entry of entries) entry.releaseRetired();
     await drained;
     for (const entry of entries) {
       if (entry.state !== VersionState.UNLOADED) {
-        this.#setState(entry, VersionState.UNLOADED);
+        entry.finishUnload();
         this.emit('unloaded', { name: entry.name, version: entry.version });
       }
     }
     this.#models.clear();
   }
 
-  #entry(name: string, version: number): VersionEntry | undefined {
+  #entry(name: string, version: number): VersionLifecycle | undefined {
     return this.#models.get(name)?.get(version);
   }
 
-  #status(entry: VersionEntry): VersionStatus {
-    let inFlight = entry.active?.inFlight ?? 0;
-    for (const slot of entry.retired) inFlight += slot.inFlight;
-    const active = entry.active;
-    return {
-      name: entry.name,
-      version: entry.version,
-      state: entry.state,
-      ...(entry.reason === undefined ? {} : { reason: entry.reason }),
-      servable: !this.#closing && !entry.unloadRequested && active !== undefined,
-      ...(active ? { signature: active.session.signature, loadedAt: active.loadedAt, path: active.path } : {}),
-      inFlight,
-    };
-  }
-
-  #setState(entry: VersionEntry, state: VersionState): void {
-    const previous = entry.state;
-    if (previous === state) return;
-    entry.state = state;
-    this.emit('state-changed', { name: entry.name, version: entry.version, state, previous });
-  }
-
-  /** Runs the version's queued operations one at a time. */
-  #pump(entry: VersionEntry): void {
-    if (entry.pumping) return;
-    entry.pumping = true;
-    const run = (async () => {
-      for (let op = entry.ops.shift(); op; op = entry.ops.shift()) {
-        try {
-          if (op.kind === 'load') await this.#runLoad(entry, op);
-          else await this.#runUnload(entry, op);
-        } catch (error) {
-          // Each step handles its own failures; this only keeps an unexpected fault from wedging the queue.
-          for (const waiter of op.waiters) waiter.reject(error);
-        }
-      }
-    })().finally(() => {
-      entry.pumping = false;
-      this.#background.delete(run);
-    });
-    this.#background.add(run);
-  }
-
-  async #runLoad(entry: VersionEntry, op: Operation): Promise<void> {
-    const { path } = op;
-    if (this.#closing) {
-      for (const waiter of op.waiters) waiter.reject(shuttingDown(entry.name, entry.version));
-      return;
-    }
-    entry.unloadRequested = false;
+  /** Resolves once `path` serves; rejects (after recording FAILED) when it could not go live. */
+  async #runLoad(entry: VersionLifecycle, path: string): Promise<void> {
+    if (this.#closing) throw shuttingDown(entry.name, entry.version);
     if (!this.#entry(entry.name, entry.version)) this.#remember(entry);
-    this.#setState(entry, entry.active ? VersionState.RELOADING : VersionState.LOADING);
+    entry.beginLoad();
 
     let session: InferenceSession;
     try {
@@ -415,8 +276,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       const sessionOptions = { ...this.#sessionOptions, ...settings.sessionOptions };
       session = await loadSessionInstances(this.#runtime, path, sessionOptions, settings.instances ?? 1);
     } catch (error) {
-      this.#loadFailed(entry, op, error);
-      return;
+      throw this.#loadFailed(entry, path, error);
     }
     this.#stats.sessionsLoaded += 1;
 
@@ -425,72 +285,47 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
         await session.run(warmupInputs(session.signature));
       } catch (error) {
         this.#discard(entry, session, path);
-        this.#loadFailed(entry, op, new ModelLoadError(`warmup inference failed for ${path}: ${messageOf(error)}`, { cause: error }));
-        return;
+        throw this.#loadFailed(entry, path, new ModelLoadError(`warmup inference failed for ${path}: ${messageOf(error)}`, { cause: error }));
       }
     }
 
     if (this.#closing || entry.unloadRequested) {
       // The version is going away while this file loaded: it must not go live.
       this.#discard(entry, session, path);
-      for (const waiter of op.waiters) waiter.resolve();
       return;
     }
 
-    const previous = entry.active;
-    let resolveReleased!: () => void;
-    const whenReleased = new Promise<void>((resolve) => {
-      resolveReleased = resolve;
-    });
-    entry.active = {
-      session,
-      path,
-      loadedAt: new Date(),
-      inFlight: 0,
-      retired: undefined,
-      released: false,
-      whenReleased,
-      markReleased: resolveReleased,
-    };
-    entry.reason = undefined;
-    this.#setState(entry, VersionState.READY);
+    const previous = entry.goLive(session, path);
     this.emit('loaded', { name: entry.name, version: entry.version, path, signature: session.signature, reload: previous !== undefined });
     if (previous) {
       this.#stats.swaps += 1;
       this.emit('swapped', { name: entry.name, version: entry.version, path, previousPath: previous.path });
-      this.#retire(entry, previous, 'swapped');
+      entry.retire(previous, 'swapped');
     }
-    for (const waiter of op.waiters) waiter.resolve();
   }
 
-  #loadFailed(entry: VersionEntry, op: Operation, error: unknown): void {
+  /** Records a failed load; returns the error its callers get. */
+  #loadFailed(entry: VersionLifecycle, path: string, error: unknown): ModelLoadError {
     this.#stats.loadFailures += 1;
     const reason = messageOf(error);
     const failure = error instanceof ModelLoadError ? error : new ModelLoadError(reason, { cause: error });
     // An unload or close that arrived meanwhile owns the state now.
-    if (!this.#closing && !entry.unloadRequested) {
-      entry.reason = reason;
-      this.#setState(entry, VersionState.FAILED);
-      this.emit('failed', { name: entry.name, version: entry.version, path: op.path, reason, serving: entry.active !== undefined });
+    if (!this.#closing && entry.recordFailure(reason)) {
+      this.emit('failed', { name: entry.name, version: entry.version, path, reason, serving: entry.hasSession });
     }
-    for (const waiter of op.waiters) waiter.reject(failure);
+    return failure;
   }
 
-  async #runUnload(entry: VersionEntry, op: Operation): Promise<void> {
-    const active = entry.active;
-    entry.active = undefined;
-    if (active) this.#retire(entry, active, 'unloaded');
-    await Promise.all([...entry.retired].map((slot) => slot.whenReleased));
-    entry.reason = undefined;
-    entry.unloadRequested = false;
-    this.#setState(entry, VersionState.UNLOADED);
+  async #runUnload(entry: VersionLifecycle): Promise<void> {
+    entry.retireActive('unloaded');
+    await entry.retiredReleased();
+    entry.finishUnload();
     // Forgotten before the waiters hear about it, so they never see an UNLOADED leftover.
-    if (entry.ops.length === 0) this.#forget(entry);
+    if (!this.#operations.hasWaiting(keyOf(entry.name, entry.version))) this.#forget(entry);
     this.emit('unloaded', { name: entry.name, version: entry.version });
-    for (const waiter of op.waiters) waiter.resolve();
   }
 
-  #remember(entry: VersionEntry): void {
+  #remember(entry: VersionLifecycle): void {
     let versions = this.#models.get(entry.name);
     if (!versions) {
       versions = new Map();
@@ -499,47 +334,38 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     versions.set(entry.version, entry);
   }
 
-  #forget(entry: VersionEntry): void {
+  #forget(entry: VersionLifecycle): void {
     const versions = this.#models.get(entry.name);
     if (versions?.get(entry.version) !== entry) return;
     versions.delete(entry.version);
     if (versions.size === 0) this.#models.delete(entry.name);
   }
 
-  /** Takes a session out of service; it is freed as soon as no lease holds it. */
-  #retire(entry: VersionEntry, slot: SessionSlot, cause: ReleaseCause): void {
-    slot.retired = cause;
-    entry.retired.add(slot);
-    if (slot.inFlight === 0) this.#releaseSlot(entry, slot);
-  }
-
-  #releaseSlot(entry: VersionEntry, slot: SessionSlot): void {
-    if (slot.released) return;
-    slot.released = true;
-    entry.retired.delete(slot);
-    this.#freeSession(entry, slot.session, slot.path, slot.retired ?? 'closed').then(slot.markReleased, slot.markReleased);
-  }
-
   /** Frees a standby session that never went live. */
-  #discard(entry: VersionEntry, session: InferenceSession, path: string): void {
-    void this.#freeSession(entry, session, path, 'discarded');
+  #discard(entry: VersionLifecycle, session: InferenceSession, path: string): void {
+    void this.#freeSession(entry.name, entry.version, session, path, 'discarded');
   }
 
-  #freeSession(entry: VersionEntry, session: InferenceSession, path: string, cause: ReleaseCause): Promise<void> {
+  #freeSession(name: string, version: number, session: InferenceSession, path: string, cause: ReleaseCause): Promise<void> {
     // Counted when decided, not when onnxruntime finishes, so callers see it right after the last lease ends.
     this.#stats.sessionsReleased += 1;
-    this.emit('released', { name: entry.name, version: entry.version, path, cause });
+    this.emit('released', { name, version, path, cause });
     const done: Promise<void> = session
       .release()
       .catch((error: unknown) => {
         if (this.listenerCount('error') > 0) {
-          this.emit('error', new Error(`releasing ${entry.name} version ${entry.version} failed: ${messageOf(error)}`, { cause: error }));
+          this.emit('error', new Error(`releasing ${name} version ${version} failed: ${messageOf(error)}`, { cause: error }));
         }
       })
       .finally(() => this.#background.delete(done));
     this.#background.add(done);
     return done;
   }
+}
+
+/** The operation queue's key of a version (names never hold NUL). */
+function keyOf(name: string, version: number): string {
+  return `${name}\u0000${version}`;
 }
 
 function shuttingDown(name: string, version: number): SwitchyardError {

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import type { SessionOptions } from '../runtime/inference-runtime.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -77,4 +78,24 @@ export function sessionSettingsDiffer(a: ModelConfig, b: ModelConfig): boolean {
     a.inter_op_threads !== b.inter_op_threads ||
     a.graph_optimization_level !== b.graph_optimization_level
   );
+}
+
+/** How a model's sessions load, as config.json asks: what the registry passes at each load. */
+export interface ModelSessionSettings {
+  /** Only the options config.json sets; the rest stay the RUNTIME_* settings. */
+  readonly sessionOptions: Partial<SessionOptions>;
+  /** Sessions per version. Default 1. */
+  readonly instances: number;
+}
+
+/** config.json's session fields (snake_case) -> the runtime's session options. */
+export function sessionSettingsOf(config: ModelConfig): ModelSessionSettings {
+  return {
+    sessionOptions: {
+      ...(config.intra_op_threads === undefined ? {} : { intraOpThreads: config.intra_op_threads }),
+      ...(config.inter_op_threads === undefined ? {} : { interOpThreads: config.inter_op_threads }),
+      ...(config.graph_optimization_level === undefined ? {} : { graphOptimizationLevel: config.graph_optimization_level }),
+    },
+    instances: config.instances ?? 1,
+  };
 }

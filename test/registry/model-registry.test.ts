@@ -28,6 +28,26 @@ function caught(fn: () => unknown): SwitchyardError {
   throw new Error('expected a SwitchyardError, nothing was thrown');
 }
 
+/** Calls `fn` after exactly `hops` more microtasks, and settles as its promise does. */
+function inMicrotasks<T>(hops: number, fn: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const step = (left: number): void => {
+      if (left === 0) fn().then(resolve, reject);
+      else queueMicrotask(() => step(left - 1));
+    };
+    step(hops);
+  });
+}
+
+/** 'resolved', 'rejected: <why>', or 'never settled' when the bound passed first (a lost operation hangs forever). */
+async function outcomeWithin(promise: Promise<unknown>, ms: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('never settled'), ms)));
+  const outcome = await Promise.race([promise.then(() => 'resolved', (error: unknown) => `rejected: ${String(error)}`), bound]);
+  clearTimeout(timer);
+  return outcome;
+}
+
 describe.each(RUNTIMES)('ModelRegistry on the $label runtime', (runtimeCase: RuntimeCase) => {
   let runtime: ReturnType<RuntimeCase['create']>;
   let registry: ModelRegistry;
@@ -240,6 +260,31 @@ describe.each(RUNTIMES)('ModelRegistry on the $label runtime', (runtimeCase: Run
     const lease = registry.acquire('lin', 1);
     expect(await runOnce(lease.session)).toEqual(expectedOutput(linear(3)));
     lease.release();
+  });
+
+  it('runs a load or unload queued in any microtask after the previous operation settled', async () => {
+    // The old pump cleared its "running" flag one microtask after it found the queue empty; an
+    // operation queued in between was never run and its promise never settled. Each trial queues
+    // the second operation a given number of microtasks after the first one's promise settled,
+    // so one of them lands exactly in that gap whatever the engine's await bookkeeping costs.
+    const [first, second] = await Promise.all([files.linear('first.onnx', 1), files.linear('second.onnx', 2)]);
+    const trial = async (version: number, hops: number, kind: 'load' | 'unload') => {
+      const queued = registry.load('gap', version, first).then(() =>
+        inMicrotasks(hops, () => (kind === 'load' ? registry.load('gap', version, second) : registry.unload('gap', version))),
+      );
+      return `${kind} ${hops} microtasks later: ${await outcomeWithin(queued, 10_000)}`;
+    };
+    const trials = [];
+    for (let hops = 0; hops <= 8; hops++) {
+      trials.push(trial(1 + hops, hops, 'load'), trial(101 + hops, hops, 'unload'));
+    }
+    const outcomes = await Promise.all(trials);
+    expect(outcomes.filter((outcome) => !outcome.endsWith(': resolved'))).toEqual([]);
+    for (let hops = 0; hops <= 8; hops++) {
+      expect(registry.status('gap', 1 + hops)).toMatchObject({ state: 'READY', path: second });
+      expect(registry.status('gap', 101 + hops)).toBeUndefined();
+    }
+    expect(registry.stats()).toMatchObject({ sessionsLoaded: 27, swaps: 9, loadFailures: 0 });
   });
 
   it('releases every session on close, waiting for leases, and refuses new work', async () => {

@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { MiddlewareHandler } from 'hono';
-import type { RequestRecorder } from '../metrics/gateway-metrics.js';
+import type { RequestRecorder } from '../../metrics/gateway-metrics.js';
 
 declare module 'hono' {
   interface ContextVariableMap {

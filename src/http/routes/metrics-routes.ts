@@ -1,6 +1,6 @@
 /** `GET /metrics`: the gateway's Prometheus metrics in the text exposition format. */
 import { Hono } from 'hono';
-import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
 
 export function metricsRoutes(metrics: GatewayMetrics): Hono {
   const app = new Hono();

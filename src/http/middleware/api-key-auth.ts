@@ -8,7 +8,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
-import { SwitchyardError } from '../errors.js';
+import { SwitchyardError } from '../../errors.js';
 import { bearerToken, secretDigest } from './credentials.js';
 
 declare module 'hono' {

@@ -6,12 +6,12 @@
  * knows (registry or disk) unless `?force=true`: a typo should not become a 404 in production.
  */
 import { Hono, type Context } from 'hono';
-import { SwitchyardError } from '../errors.js';
-import { parseRouteTarget, RouteTargetError } from '../routing/route-target.js';
-import { adminAuth } from './admin-auth.js';
-import type { AdminRouteStore, HttpServices } from './http-services.js';
-import { readJsonBody } from './request-body.js';
-import { assertModelName } from './request-params.js';
+import { SwitchyardError } from '../../errors.js';
+import { parseRouteTarget, RouteTargetError } from '../../routing/route-target.js';
+import { adminAuth } from '../middleware/admin-auth.js';
+import type { AdminRouteStore, HttpServices } from '../http-services.js';
+import { readJsonBody } from '../request-body.js';
+import { assertModelName } from '../request-params.js';
 import { loadModel, repositoryIndex, unloadModel } from './v2-repository-handlers.js';
 
 function store(services: HttpServices): AdminRouteStore {

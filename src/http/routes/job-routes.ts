@@ -7,15 +7,15 @@
  * once). Without a job queue (no REDIS_URL) every one of these answers 501.
  */
 import { Hono, type Context } from 'hono';
-import { SwitchyardError } from '../errors.js';
-import { jobViewToJson, type JobView } from '../jobs/prediction-job.js';
-import { decodeNativeRequest } from '../protocol/native-json-codec.js';
-import type { AsyncJobs, HttpServices } from './http-services.js';
-import { assertModelExists, signatureOf } from './model-lookup.js';
-import { parsePrefer } from './prefer-header.js';
-import { readJsonBody } from './request-body.js';
-import { requestIdOf } from './request-id.js';
-import { assertVersionSpec } from './request-params.js';
+import { SwitchyardError } from '../../errors.js';
+import { jobViewToJson, type JobView } from '../../jobs/prediction-job.js';
+import { decodeNativeRequest } from '../../protocol/native-json-codec.js';
+import type { AsyncJobs, HttpServices } from '../http-services.js';
+import { assertModelExists, signatureOf } from '../model-lookup.js';
+import { parsePrefer } from '../prefer-header.js';
+import { readJsonBody } from '../request-body.js';
+import { requestIdOf } from '../middleware/request-id.js';
+import { assertVersionSpec } from '../request-params.js';
 
 /** Longest wait a `GET /jobs/:id` may ask for, in seconds. */
 export const MAX_JOB_WAIT_SECONDS = 60;

@@ -4,7 +4,7 @@
  * say "closing" while the gateway drains.
  */
 import type { MiddlewareHandler } from 'hono';
-import { SwitchyardError } from '../errors.js';
+import { SwitchyardError } from '../../errors.js';
 
 const ALWAYS_OPEN = new Set(['/healthz', '/readyz', '/metrics', '/v2/health/live', '/v2/health/ready']);
 

@@ -11,17 +11,18 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { Hono, type Context } from 'hono';
-import { SwitchyardError } from '../errors.js';
-import { decodeInferRequest, parseHeaderLength } from '../protocol/oip-request.js';
-import { encodeInferResponse } from '../protocol/oip-response.js';
-import { modelStat, type ModelStat } from '../protocol/oip-stats.js';
-import { adminAuth } from './admin-auth.js';
-import { toSwitchyardError } from './error-response.js';
-import type { HttpServices } from './http-services.js';
-import { assertModelExists, signatureOf } from './model-lookup.js';
-import { clientConnection, readBody } from './request-body.js';
-import { requestIdOf } from './request-id.js';
-import { assertModelName, assertVersionSpec, deadlineFromTimeout } from './request-params.js';
+import { SwitchyardError } from '../../errors.js';
+import { decodeInferRequest, parseHeaderLength } from '../../protocol/oip-request.js';
+import { encodeInferResponse } from '../../protocol/oip-response.js';
+import { modelStat, type ModelStat } from '../../protocol/oip-stats.js';
+import { parseVersion } from '../../repository/model-name.js';
+import { adminAuth } from '../middleware/admin-auth.js';
+import { toSwitchyardError } from '../error-response.js';
+import type { HttpServices } from '../http-services.js';
+import { assertModelExists, signatureOf } from '../model-lookup.js';
+import { clientConnection, readBody } from '../request-body.js';
+import { requestIdOf } from '../middleware/request-id.js';
+import { assertModelName, assertVersionSpec, deadlineFromTimeout } from '../request-params.js';
 import { loadModel, repositoryIndex, unloadModel } from './v2-repository-handlers.js';
 
 /** The platform every model reports: ONNX files run by onnxruntime, Triton's name for it. */
@@ -29,7 +30,7 @@ export const V2_PLATFORM = 'onnxruntime_onnx';
 export const V2_EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'] as const;
 
 function packageVersion(): string {
-  // src/http/ in development, dist/src/http/ when built: walk up to the project's package.json.
+  // src/http/routes/ in development, dist/src/http/routes/ when built: walk up to the project's package.json.
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let depth = 0; depth < 5; depth++) {
     try {
@@ -196,13 +197,13 @@ export function v2Routes(services: HttpServices): Hono {
   const stats = async (model: string, spec: string | undefined) => {
     assertServedModel(model);
     let versions: number[];
+    const pinned = spec === undefined ? undefined : parseVersion(assertVersionSpec(spec));
     if (spec === undefined) {
       versions = services.catalog.versions(model).map((view) => view.version);
-    } else if (/^\d+$/.test(assertVersionSpec(spec))) {
+    } else if (pinned !== undefined) {
       // Statistics outlive readiness: any version the registry knows, in any state.
-      const version = Number(spec);
-      if (!services.catalog.status(model, version)) throw new SwitchyardError('VERSION_NOT_FOUND', `model '${model}' has no version ${version}`);
-      versions = [version];
+      if (!services.catalog.status(model, pinned)) throw new SwitchyardError('VERSION_NOT_FOUND', `model '${model}' has no version ${pinned}`);
+      versions = [pinned];
     } else {
       versions = [(await services.resolver.resolve(model, spec)).version];
     }

@@ -3,14 +3,14 @@
  * resolve the version, decode against its signature, hand to the scheduler, encode.
  */
 import { Hono } from 'hono';
-import { decodeNativeRequest, encodeNativeResponse } from '../protocol/native-json-codec.js';
-import type { HttpServices, VersionView } from './http-services.js';
+import { decodeNativeRequest, encodeNativeResponse } from '../../protocol/native-json-codec.js';
+import type { HttpServices, VersionView } from '../http-services.js';
 import { submitAsyncPrediction } from './job-routes.js';
-import { assertModelExists, signatureOf } from './model-lookup.js';
-import { parsePrefer } from './prefer-header.js';
-import { clientConnection, parseJsonBody, readBody, readJsonBody } from './request-body.js';
-import { requestIdOf } from './request-id.js';
-import { assertVersionSpec, deadlineFromTimeout } from './request-params.js';
+import { assertModelExists, signatureOf } from '../model-lookup.js';
+import { parsePrefer } from '../prefer-header.js';
+import { clientConnection, parseJsonBody, readBody, readJsonBody } from '../request-body.js';
+import { requestIdOf } from '../middleware/request-id.js';
+import { assertVersionSpec, deadlineFromTimeout } from '../request-params.js';
 
 function describeVersion(services: HttpServices, model: string, view: VersionView) {
   const counters = services.scheduler.counters?.(model, view.version);

@@ -7,8 +7,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
-import { SwitchyardError } from '../errors.js';
-import type { RateLimitRefusal, RateLimitScope } from '../resilience/rate-limits.js';
+import { SwitchyardError } from '../../errors.js';
+import type { RateLimitRefusal, RateLimitScope } from '../../resilience/rate-limits.js';
 
 /** The inference endpoints (native predict, V2 infer): the only ones rate limited. */
 export const INFERENCE_PATHS = [

@@ -3,8 +3,8 @@
  * disk with what the registry holds (a FAILED load shows its reason), load (re)loads every
  * version folder of a model found on disk, unload unloads every version the registry knows.
  */
-import { SwitchyardError } from '../errors.js';
-import type { HttpServices, ModelLoader, RepositoryListing } from './http-services.js';
+import { SwitchyardError } from '../../errors.js';
+import type { HttpServices, ModelLoader, RepositoryListing } from '../http-services.js';
 
 export interface RepositoryIndexEntry {
   readonly name: string;

@@ -6,7 +6,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import { SwitchyardError } from '../errors.js';
+import { SwitchyardError } from '../../errors.js';
 import { bearerToken, secretDigest } from './credentials.js';
 
 export const MANAGEMENT_DISABLED_MESSAGE = 'management endpoints are disabled; set ADMIN_TOKEN';

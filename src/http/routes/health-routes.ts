@@ -1,6 +1,6 @@
 /** Liveness and readiness: alive while the process answers; ready once scanned, routed and not closing. */
 import { Hono } from 'hono';
-import type { HttpServices } from './http-services.js';
+import type { HttpServices } from '../http-services.js';
 
 export function healthRoutes(services: HttpServices): Hono {
   const app = new Hono();

@@ -1,0 +1,84 @@
+/**
+ * BatchingPolicyCache over a real ModelConfigStore (config.json in a temp dir) and a real
+ * ModelRegistry (onnxruntime sessions): policies follow config changes and reloads, and the
+ * policies of unloaded versions are dropped.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { ModelConfigStore } from '../../src/registry/model-config-store.js';
+import { ModelRegistry } from '../../src/registry/model-registry.js';
+import { InProcessRuntime } from '../../src/runtime/in-process-runtime.js';
+import { DEFAULT_MAX_BATCH_SIZE } from '../../src/scheduling/batching-policy.js';
+import { BatchingPolicyCache } from '../../src/scheduling/batching-policy-cache.js';
+import { buildLinearModel, GraphBuilder, writeModelFile } from '../../tools/model-builder/index.js';
+
+let dir: string;
+let runtime: InProcessRuntime;
+let registry: ModelRegistry;
+let configs: ModelConfigStore;
+let cache: BatchingPolicyCache;
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'switchyard-policy-'));
+  runtime = new InProcessRuntime();
+  registry = new ModelRegistry({ runtime });
+  configs = new ModelConfigStore();
+  cache = new BatchingPolicyCache({ configs, versions: registry });
+});
+
+afterEach(async () => {
+  await registry.close({ timeoutMs: 1000 });
+  await runtime.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function model(file: string, bytes: Uint8Array): Promise<string> {
+  const target = path.join(dir, file);
+  await writeModelFile(target, bytes);
+  return target;
+}
+
+/** Same input and output names, but a fixed first dimension: not batchable. */
+function fixedBatchModel(): Uint8Array {
+  return new GraphBuilder({ name: 'fixed' }).input('input', 'FP32', [1, 3]).output('output', 'FP32', [1, 3]).node('Identity', ['input'], ['output']).build();
+}
+
+it('resolves once per version, and again after its config changes or it reloads', async () => {
+  const configPath = path.join(dir, 'config.json');
+  await writeFile(configPath, JSON.stringify({ max_batch_size: 8 }));
+  await configs.load('lin', configPath);
+  await registry.load('lin', 1, await model('v1.onnx', buildLinearModel({ inputSize: 3, outputSize: 2, scale: 1 })));
+  await registry.load('lin', 2, await model('v2.onnx', buildLinearModel({ inputSize: 3, outputSize: 2, scale: 2 })));
+
+  const first = cache.policyFor('lin', 1);
+  expect(first.maxBatchSize).toBe(8);
+  expect(cache.policyFor('lin', 1)).toBe(first);
+  expect(cache.policyFor('lin', 2).maxBatchSize).toBe(8);
+  expect(cache.size).toBe(2);
+
+  await writeFile(configPath, JSON.stringify({ max_batch_size: 4, max_queue_size: 10 }));
+  await configs.load('lin', configPath);
+  expect(cache.size).toBe(0);
+  expect(cache.policyFor('lin', 1)).toMatchObject({ maxBatchSize: 4, maxQueueSize: 10 });
+
+  // A reload to a file whose first dimension is fixed turns batching off for that version only.
+  const kept = cache.policyFor('lin', 2);
+  await registry.load('lin', 1, await model('fixed.onnx', fixedBatchModel()));
+  expect(cache.policyFor('lin', 1).maxBatchSize).toBe(0);
+  expect(cache.policyFor('lin', 2)).toBe(kept);
+});
+
+it('drops the policy of a version once it is unloaded, so nothing is kept for versions that are gone', async () => {
+  const file = await model('v.onnx', buildLinearModel({ inputSize: 3, outputSize: 2, scale: 1 }));
+  for (let version = 1; version <= 5; version++) {
+    await registry.load('lin', version, file);
+    expect(cache.policyFor('lin', version).maxBatchSize).toBe(DEFAULT_MAX_BATCH_SIZE);
+  }
+  expect(cache.size).toBe(5);
+  for (let version = 1; version <= 4; version++) await registry.unload('lin', version);
+  expect(cache.size).toBe(1);
+  await registry.unload('lin', 5);
+  expect(cache.size).toBe(0);
+});
