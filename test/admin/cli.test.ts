@@ -1,28 +1,23 @@
 /**
  * The operator CLI as a real child process: help and exit codes, Redis mode against two running
- * replicas sharing one prefix (applied within 100 ms of the CLI exiting), and admin API mode.
+ * replicas sharing one prefix (applied through its announcement, not a cache refresh), and admin
+ * API mode.
  */
 import { spawn } from 'node:child_process';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
-import { afterEach, expect, it } from 'vitest';
-import { buildLinearModel } from '../../tools/model-builder/index.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
-import { randomPrefix, testRedisUrl } from '../support/redis.js';
+import { expect, it } from 'vitest';
+import { consistently, eventually, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { linearVersions } from '../support/models.js';
+import { randomPrefix, testRedis, testRedisUrl } from '../support/redis.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TOKEN = 'cli-test-token';
-const twoVersions = {
-  linear: { 1: buildLinearModel({ inputSize: 4, outputSize: 2, scale: 1 }), 2: buildLinearModel({ inputSize: 4, outputSize: 2, scale: 2 }) },
-};
+const twoVersions = { linear: linearVersions(1, 2) };
 
 interface CliResult {
   code: number | null;
   stdout: string;
   stderr: string;
-  /** performance.now() when the process exited. */
-  exitedAt: number;
 }
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
@@ -37,25 +32,12 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<CliResul
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
-    child.on('exit', (code) => {
-      const exitedAt = performance.now();
-      child.on('close', () => resolve({ code, stdout, stderr, exitedAt }));
-    });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
-const gateways: TestGateway[] = [];
-let redis: Redis | undefined;
-afterEach(async () => {
-  await Promise.all(gateways.splice(0).map((g) => g.close()));
-  redis?.disconnect();
-  redis = undefined;
-});
-
-async function start(env: Record<string, string>): Promise<TestGateway> {
-  const gateway = await startTestGateway({ models: twoVersions, env });
-  gateways.push(gateway);
-  return gateway;
+function start(env: Record<string, string>, prefix?: string): Promise<TestGateway> {
+  return startTestGateway({ models: twoVersions, env, ...(prefix ? { redis: { prefix } } : {}) });
 }
 
 it('prints help on every level with exit code 0', async () => {
@@ -84,7 +66,7 @@ it('exits 2 on usage mistakes and 1 on refused operations', async () => {
 
   // Refused by the store: a loop, and a malformed target; nothing is written.
   const prefix = randomPrefix();
-  redis = new Redis(testRedisUrl());
+  const redis = testRedis();
   const loop = await cli(['routes', 'set', 'linear', 'default=stable', 'stable=default', '--redis', testRedisUrl(), '--prefix', prefix]);
   expect(loop.code).toBe(1);
   expect(loop.stderr).toContain('INVALID_REQUEST');
@@ -97,11 +79,15 @@ it('exits 2 on usage mistakes and 1 on refused operations', async () => {
   expect(unreachable.stderr).toContain('cannot reach');
 });
 
-it('applies a Redis-mode edit on every replica within 100 ms of the CLI exiting', async () => {
-  const env = { REDIS_URL: testRedisUrl(), REDIS_PREFIX: randomPrefix() };
-  const replicas = [await start(env), await start(env)];
+it('applies a Redis-mode edit on every replica through its announcement', async () => {
+  const prefix = randomPrefix();
+  // A route cache that never expires during the test: only the CLI's announcement on
+  // <prefix>routes:changed can bring an edit to a replica (the "within 100 ms" of the README is
+  // this mechanism; its speed is the benchmark's business, not a test's).
+  const env = { ROUTE_CACHE_TTL_MS: '600000' };
+  const replicas = [await start(env, prefix), await start(env, prefix)];
   for (const r of replicas) expect((await r.gateway.router.resolve('linear')).version).toBe(2);
-  const redisArgs = ['--redis', env.REDIS_URL, '--prefix', env.REDIS_PREFIX];
+  const redisArgs = ['--redis', testRedisUrl(), '--prefix', prefix];
 
   for (const [args, expected] of [
     [['routes', 'set', 'linear', 'default=stable', 'stable=1'], 1],
@@ -111,17 +97,15 @@ it('applies a Redis-mode edit on every replica within 100 ms of the CLI exiting'
   ] as const) {
     const result = await cli([...args, ...redisArgs]);
     expect(result.code, result.stderr).toBe(0);
-    const lags = await Promise.all(
-      replicas.map(async (r) => {
-        for (;;) {
-          if ((await r.gateway.router.resolve('linear')).version === expected) return performance.now() - result.exitedAt;
-          if (performance.now() - result.exitedAt > 2_000) return Infinity;
-          await new Promise((resolve) => setTimeout(resolve, 2));
-        }
-      }),
-    );
-    for (const lag of lags) expect(lag, `${args.join(' ')}`).toBeLessThanOrEqual(100);
+    for (const [i, r] of replicas.entries()) {
+      await eventually(async () => (await r.gateway.router.resolve('linear')).version === expected, 10_000, `replica ${i} applies ${args.join(' ')}`);
+    }
   }
+  // The counterpart: a raw HSET has no announcement, so with that cache it is not seen (with the
+  // default 250 ms cache it would be, well within this look).
+  await testRedis().hset(`${prefix}routes:linear`, 'default', '2');
+  for (const r of replicas) await consistently(async () => (await r.gateway.router.resolve('linear')).version === 1, 600, 'the cached table');
+  await testRedis().hset(`${prefix}routes:linear`, 'default', '1');
   const shown = await cli(['routes', 'get', 'linear', ...redisArgs]);
   expect(JSON.parse(shown.stdout)).toEqual({ default: '1' });
   const removed = await cli(['routes', 'rm', 'linear', ...redisArgs]);

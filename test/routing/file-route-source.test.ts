@@ -1,41 +1,34 @@
 /** config/routes.json as the routing source: absent, valid, edited, broken, and written by the store. */
-import { mkdtemp, readFile, rm, writeFile, rename } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readFile, writeFile } from 'node:fs/promises';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createRouteSource } from '../../src/routing/create-route-source.js';
 import { FileRouteSource } from '../../src/routing/file-route-source.js';
 import { RedisRouteSource } from '../../src/routing/redis-route-source.js';
 import { Router } from '../../src/routing/router.js';
+import { cleanupAfter } from '../support/cleanup.js';
+import { rejectionOf } from '../support/errors.js';
+import { consistently, eventually, sleep } from '../support/eventually.js';
 import { randomPrefix, testRedisUrl } from '../support/redis.js';
-import { observeWithin, rejectionOf, sleep } from './poll.js';
+import { tempDir, writeTextAtomically } from '../support/temp-dir.js';
 
-let dir: string;
 let file: string;
-const closers: (() => Promise<void>)[] = [];
 
-function open(): { source: FileRouteSource; router: Router } {
+/** A source on the test's file and a router over it (cache lifetime: the router's default unless given). */
+function open(cacheTtlMs?: number): { source: FileRouteSource; router: Router } {
   const source = new FileRouteSource({ path: file });
-  const router = new Router({ source, servableVersions: () => [1, 2, 3], knownVersions: () => [1, 2, 3] });
-  closers.push(() => source.close(), () => router.close());
+  const router = new Router({ source, servableVersions: () => [1, 2, 3], knownVersions: () => [1, 2, 3], ...(cacheTtlMs ? { cacheTtlMs } : {}) });
+  cleanupAfter(() => source.close());
+  cleanupAfter(() => router.close());
   return { source, router };
 }
 
 /** Writes the file in one step, as editors that save by rename do. */
-async function save(content: string): Promise<void> {
-  const temporary = `${file}.tmp`;
-  await writeFile(temporary, content);
-  await rename(temporary, file);
-}
+const save = (content: string): Promise<void> => writeTextAtomically(file, content);
+
+const versionOf = async (router: Router, model = 'm') => (await router.resolve(model)).version;
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'switchyard-routes-'));
-  file = join(dir, 'routes.json');
-});
-
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-  await rm(dir, { recursive: true, force: true });
+  file = (await tempDir('routes')).join('routes.json');
 });
 
 describe('FileRouteSource', () => {
@@ -47,8 +40,7 @@ describe('FileRouteSource', () => {
     expect(await router.resolve('m')).toEqual({ version: 3, alias: 'latest' });
 
     await save(JSON.stringify({ m: { default: '1' } }));
-    const seen = await observeWithin(5000, () => router.resolve('m'), (res) => res.version === 1);
-    expect(seen.observed, `still ${JSON.stringify(seen.last)}`).toBe(true);
+    await eventually(async () => (await versionOf(router)) === 1, 5000, 'the new file applied');
   });
 
   it('reads a valid file and applies edits to it', async () => {
@@ -60,8 +52,7 @@ describe('FileRouteSource', () => {
     const changed: (string | undefined)[] = [];
     source.onChange((model) => changed.push(model));
     await writeFile(file, JSON.stringify({ m: { default: 'stable', stable: '3' }, other: { latest: '1' } }));
-    const seen = await observeWithin(5000, () => router.resolve('m'), (res) => res.version === 3);
-    expect(seen.observed, `still ${JSON.stringify(seen.last)}`).toBe(true);
+    await eventually(async () => (await versionOf(router)) === 3, 5000, 'the edit applied');
     // Only the model whose table differs is announced.
     expect(changed).toContain('m');
     expect(changed).not.toContain('other');
@@ -73,34 +64,37 @@ describe('FileRouteSource', () => {
     ['an empty file', '', /is empty/],
   ])('keeps the last good table on %s and reports why', async (_name, content, reason) => {
     await save(JSON.stringify({ m: { default: '2' } }));
-    const { source, router } = open();
-    expect((await router.resolve('m')).version).toBe(2);
+    // A short cache lifetime, so the bad file is met by refreshes, not hidden by a fresh entry.
+    const { source, router } = open(20);
+    expect(await versionOf(router)).toBe(2);
 
     await save(content);
-    const reported = await observeWithin(5000, async () => source.status().lastError, (error) => error !== undefined);
-    expect(reported.observed).toBe(true);
+    await eventually(() => source.status().lastError !== undefined, 5000, 'the bad file reported');
     expect(source.status().lastError).toMatch(reason);
     expect(source.status().lastError).toContain(file);
     expect(await source.read('m')).toEqual({ default: '2' });
-    // Even past the cache lifetime (250 ms) the router keeps the last good table.
-    await sleep(300);
-    for (let i = 0; i < 5; i++) expect((await router.resolve('m')).version).toBe(2);
+    // Many cache lifetimes later the router still answers from the last good table.
+    await sleep(100);
+    await consistently(async () => (await versionOf(router)) === 2, 200, 'the last good table');
 
     await save(JSON.stringify({ m: { default: '1' } }));
-    const fixed = await observeWithin(5000, () => router.resolve('m'), (res) => res.version === 1);
-    expect(fixed.observed).toBe(true);
+    await eventually(async () => (await versionOf(router)) === 1, 5000, 'the fixed file applied');
     expect(source.status().lastError).toBeUndefined();
   });
 
   it('writes edits through the store atomically and applies them at once', async () => {
     await save(JSON.stringify({ other: { default: '1' } }));
-    const { source, router } = open();
+    // A cache that outlives the test: only the store's own announcement can bring the edit.
+    const { source, router } = open(600_000);
     await source.setRoutes('m', { default: 'stable', stable: '2' });
     expect(await router.resolve('m')).toEqual({ version: 2, alias: 'default' });
 
+    const announced: (string | undefined)[] = [];
+    source.onChange((model) => announced.push(model));
     await source.setRoute('m', 'stable', '3');
-    const seen = await observeWithin(100, () => router.resolve('m'), (res) => res.version === 3);
-    expect(seen.observed).toBe(true);
+    // Announced before the write resolved, and the router applies it.
+    expect(announced).toContain('m');
+    await eventually(async () => (await versionOf(router)) === 3, 5000, 'the store edit applied');
 
     expect(await source.deleteRoute('m', 'default')).toBe(true);
     expect(await source.deleteRoute('m', 'default')).toBe(false);
@@ -116,11 +110,21 @@ describe('FileRouteSource', () => {
     expect(await readFile(file, 'utf8')).toBe('{ oops');
   });
 
-  it('closes twice without complaint', async () => {
+  it('closes twice without complaint, then refuses edits and stops following the file', async () => {
+    await save(JSON.stringify({ m: { default: '2' } }));
     const { source } = open();
     await source.ready();
-    await source.close();
-    await source.close();
+    const announced: (string | undefined)[] = [];
+    source.onChange((model) => announced.push(model));
+    await expect(source.close()).resolves.toBeUndefined();
+    await expect(source.close()).resolves.toBeUndefined();
+
+    expect(await rejectionOf(source.setRoute('m', 'stable', '3'))).toMatchObject({ code: 'ROUTING_UNAVAILABLE', message: expect.stringContaining('closed') });
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ m: { default: '2' } });
+    // A later edit of the file is neither read nor announced: the watcher is gone.
+    await save(JSON.stringify({ m: { default: '1' } }));
+    await consistently(async () => JSON.stringify(await source.read('m')) === '{"default":"2"}', 500, 'the table read before close');
+    expect(announced).toEqual([]);
   });
 });
 
@@ -128,7 +132,8 @@ describe('createRouteSource', () => {
   it('uses Redis when a URL is given and the file otherwise', async () => {
     const redis = createRouteSource({ redisUrl: testRedisUrl(), redisPrefix: randomPrefix() });
     const local = createRouteSource({ routesFile: file });
-    closers.push(() => redis.close(), () => local.close());
+    cleanupAfter(() => redis.close());
+    cleanupAfter(() => local.close());
     expect(redis).toBeInstanceOf(RedisRouteSource);
     expect(local).toBeInstanceOf(FileRouteSource);
     expect(local.status().kind).toBe('file');

@@ -3,23 +3,21 @@
  * the last known table keeps serving, nothing hangs, status says so, and edits apply again once
  * Redis is back.
  */
-import { Redis } from 'ioredis';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import { RedisRouteSource } from '../../src/routing/redis-route-source.js';
 import { Router } from '../../src/routing/router.js';
-import { startRedisServer, type OwnRedisServer } from '../support/redis-server.js';
-import { randomPrefix } from '../support/redis.js';
-import { observeWithin, sleep } from './poll.js';
+import { cleanupAfter } from '../support/cleanup.js';
+import { eventually, sleep } from '../support/eventually.js';
+import type { OwnRedisServer } from '../support/redis-server.js';
+import { randomPrefix, startPrivateRedis, testRedis } from '../support/redis.js';
 
 let server: OwnRedisServer;
 let source: RedisRouteSource;
 let router: Router;
-// The support helper's stop() waits for an exit that a killed server already had; skip it then.
-let serverDown = false;
 
 beforeEach(async () => {
-  serverDown = false;
-  server = await startRedisServer();
+  // Stopped at the end of the test, after the router and source registered below closed.
+  server = await startPrivateRedis();
   source = new RedisRouteSource({ url: server.url, prefix: randomPrefix(), maxReconnectDelayMs: 200 });
   // A short cache lifetime, so the outage is met by refreshes that fail, not hidden by fresh entries.
   router = new Router({
@@ -28,12 +26,8 @@ beforeEach(async () => {
     knownVersions: () => [1, 2, 3],
     cacheTtlMs: 20,
   });
-});
-
-afterEach(async () => {
-  // Every step runs even if an earlier one fails: a leaked redis-server would outlive the run.
-  await Promise.allSettled([router?.close(), source?.close()]);
-  if (!serverDown) await server?.stop();
+  cleanupAfter(() => source.close());
+  cleanupAfter(() => router.close());
 });
 
 /** A resolve that has not settled after this long counts as hung (far above a fast failure). */
@@ -61,9 +55,7 @@ it('serves the last known table while Redis is down and applies edits again once
   expect(router.status().source.connected).toBe(true);
 
   await server.kill();
-  serverDown = true;
-  const down = await observeWithin(5000, async () => router.status().source.connected, (connected) => !connected);
-  expect(down.observed).toBe(true);
+  await eventually(() => !router.status().source.connected, 5000, 'the router to notice the outage');
 
   // Every resolve settles with the last table, across many expired cache lifetimes.
   const outcomes: { value?: unknown; error?: unknown; hung: boolean }[] = [];
@@ -91,25 +83,16 @@ it('serves the last known table while Redis is down and applies edits again once
   expect(status.lastError).toBeTruthy();
 
   await server.restart();
-  serverDown = false;
-  const up = await observeWithin(10_000, async () => router.status().source.connected, Boolean);
-  expect(up.observed).toBe(true);
+  await eventually(() => router.status().source.connected, 10_000, 'the router to reconnect');
   expect(router.status().source.lastError).toBeUndefined();
 
   // The restarted server is empty (no persistence): a raw HSET, as an operator would redo it.
-  const raw = new Redis(server.url);
-  try {
-    await raw.hset(`${source.prefix}routes:m`, { default: 'stable', stable: '3' });
-    const applied = await observeWithin(1000, () => router.resolve('m'), (res) => res.version === 3);
-    expect(applied.observed, `still ${JSON.stringify(applied.last)}`).toBe(true);
-  } finally {
-    await raw.quit();
-  }
+  await testRedis(server.url).hset(`${source.prefix}routes:m`, { default: 'stable', stable: '3' });
+  await eventually(async () => (await router.resolve('m')).version === 3, 10_000, 'the raw HSET applied');
 
   // And the project's own edits work again.
   await source.setRoute('m', 'stable', '1');
-  const edited = await observeWithin(100, () => router.resolve('m'), (res) => res.version === 1);
-  expect(edited.observed, `still ${JSON.stringify(edited.last)}`).toBe(true);
+  await eventually(async () => (await router.resolve('m')).version === 1, 10_000, 'the store edit applied');
 });
 
 it('re-subscribes after a restart, so announcements from another replica arrive again', async () => {
@@ -118,26 +101,23 @@ it('re-subscribes after a restart, so announcements from another replica arrive 
     source,
     servableVersions: () => [1, 2, 3],
     knownVersions: () => [1, 2, 3],
-    // Only an announcement can bring the edit within the bound.
-    cacheTtlMs: 60_000,
+    // A cache that outlives the test: only an announcement can bring the edit.
+    cacheTtlMs: 600_000,
   });
-  try {
-    await Promise.all([source.ready(), other.ready()]);
-    await other.setRoutes('m', { default: '1' });
-    expect((await longLived.resolve('m')).version).toBe(1);
+  cleanupAfter(() => other.close());
+  cleanupAfter(() => longLived.close());
+  await Promise.all([source.ready(), other.ready()]);
+  await other.setRoutes('m', { default: '1' });
+  expect((await longLived.resolve('m')).version).toBe(1);
 
-    await server.kill();
-    serverDown = true;
-    await observeWithin(5000, async () => source.status().connected, (connected) => !connected);
-    await server.restart();
-    serverDown = false;
-    await Promise.all([source.ready(), other.ready()]);
+  await server.kill();
+  await eventually(() => !source.status().connected, 5000, 'the source to notice the outage');
+  await server.restart();
+  await Promise.all([source.ready(), other.ready()]);
+  // Back, it re-reads every table: the restarted server is empty, so `latest` (3) again. Waiting
+  // for it keeps that re-read from being mistaken for the announcement below.
+  await eventually(async () => (await longLived.resolve('m')).version === 3, 10_000, 'the re-read after the restart');
 
-    await other.setRoutes('m', { default: '2' });
-    const seen = await observeWithin(100, () => longLived.resolve('m'), (res) => res.version === 2);
-    expect(seen.observed, `still ${JSON.stringify(seen.last)}`).toBe(true);
-  } finally {
-    await longLived.close();
-    await other.close();
-  }
+  await other.setRoutes('m', { default: '2' });
+  await eventually(async () => (await longLived.resolve('m')).version === 2, 10_000, 'the announcement after the restart');
 });

@@ -1,10 +1,13 @@
 /** Router over the real shared Redis: resolution rules, propagation bounds, splits, the store. */
-import { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { RedisRouteSource } from '../../src/routing/redis-route-source.js';
 import { Router, type RouterOptions } from '../../src/routing/router.js';
-import { randomPrefix, testRedisUrl } from '../support/redis.js';
-import { observeWithin, rejectionOf } from './poll.js';
+import { cleanupAfter } from '../support/cleanup.js';
+import { rejectionOf } from '../support/errors.js';
+import { consistently, eventually } from '../support/eventually.js';
+import { randomPrefix, testRedis, testRedisUrl } from '../support/redis.js';
 
 // Model "m": versions 1-4 exist, 4 is still loading. Model "empty": one version, still loading.
 const KNOWN: Record<string, number[]> = { m: [1, 2, 3, 4], other: [1, 2], empty: [1] };
@@ -12,11 +15,10 @@ const SERVABLE: Record<string, number[]> = { m: [1, 2, 3], other: [1, 2], empty:
 
 let prefix: string;
 let raw: Redis;
-const closers: (() => Promise<void>)[] = [];
 
 function source(): RedisRouteSource {
   const created = new RedisRouteSource({ url: testRedisUrl(), prefix });
-  closers.push(() => created.close());
+  cleanupAfter(() => created.close());
   return created;
 }
 
@@ -26,9 +28,11 @@ function router(options: Partial<RouterOptions> & { source: RedisRouteSource }):
     knownVersions: (model) => KNOWN[model] ?? [],
     ...options,
   });
-  closers.push(() => created.close());
+  cleanupAfter(() => created.close());
   return created;
 }
+
+const versionOf = async (r: Router, spec?: string) => (await r.resolve('m', spec)).version;
 
 /** Writes like an operator with redis-cli would: no announcement, no validation. */
 async function rawTable(model: string, routes: Record<string, string>): Promise<void> {
@@ -38,12 +42,7 @@ async function rawTable(model: string, routes: Record<string, string>): Promise<
 
 beforeEach(() => {
   prefix = randomPrefix();
-  raw = new Redis(testRedisUrl());
-});
-
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-  await raw.quit();
+  raw = testRedis();
 });
 
 describe('resolution', () => {
@@ -170,46 +169,58 @@ describe('resolution', () => {
 });
 
 describe('propagation', () => {
-  it('applies a raw redis-cli HSET within 1 s', async () => {
-    await rawTable('m', { default: '2' });
-    const r = router({ source: source() });
-    expect((await r.resolve('m')).version).toBe(2);
-
-    await raw.hset(`${prefix}routes:m`, 'default', '3');
-    const seen = await observeWithin(1000, () => r.resolve('m'), (res) => res.version === 3);
-    expect(seen.observed, `still ${JSON.stringify(seen.last)} after 1 s`).toBe(true);
+  // The README's bounds (a raw HSET within 1 s, the project's own edits within 100 ms) are two
+  // mechanisms: a cache lifetime of ROUTE_CACHE_TTL_MS, and an announcement on routes:changed.
+  // Each test isolates one of them; how fast they are is the benchmark's business.
+  it('caches a table for 250 ms by default (the bound on a raw edit)', () => {
+    expect(loadConfig({}).routeCacheTtlMs).toBe(250);
   });
 
-  it('applies an edit made through the store on another replica within 100 ms', async () => {
-    const replicaA = source();
-    const replicaB = source();
-    await replicaA.setRoutes('m', { default: 'stable', stable: '2' });
-    // A cache lifetime far longer than the bound: only the announcement can deliver the edit in time.
-    const routerB = router({ source: replicaB, cacheTtlMs: 60_000 });
-    expect(await routerB.resolve('m')).toEqual({ version: 2, alias: 'default' });
-    // Listening before the edit is the contract's premise (a replica that just started re-reads anyway).
-    await replicaB.ready();
+  it('applies a raw redis-cli HSET once the cache lifetime has passed, without any announcement', async () => {
+    await rawTable('m', { default: '2' });
+    const s = source();
+    const r = router({ source: s, cacheTtlMs: 250 });
+    expect(await versionOf(r)).toBe(2);
+    // From here on, nothing is announced (connecting announces "re-read everything" once).
+    await s.ready();
+    const announced: (string | undefined)[] = [];
+    s.onChange((model) => announced.push(model));
 
-    await replicaA.setRoute('m', 'stable', '3');
-    const seen = await observeWithin(100, () => routerB.resolve('m'), (res) => res.version === 3);
-    expect(seen.observed, `still ${JSON.stringify(seen.last)} after 100 ms`).toBe(true);
-
-    await replicaA.deleteRoute('m', 'default');
-    const deleted = await observeWithin(100, () => routerB.resolve('m'), (res) => res.alias === 'latest');
-    expect(deleted.observed, `still ${JSON.stringify(deleted.last)} after 100 ms`).toBe(true);
+    await raw.hset(`${prefix}routes:m`, 'default', '3');
+    await eventually(async () => (await versionOf(r)) === 3, 10_000, 'the refresh after the cache lifetime');
+    expect(announced).toEqual([]);
   });
 
   it('does not see a raw HSET before its cache lifetime without an announcement', async () => {
-    // The counterpart of the test above: proves that one measures the announcement, not the cache.
+    // The counterpart of the tests around it: with a long cache, only an announcement moves a router.
     await rawTable('m', { default: '2' });
     const s = source();
     // Once connected, so the refresh that follows a (re)connection can not be mistaken for a leak.
     await s.ready();
-    const r = router({ source: s, cacheTtlMs: 60_000 });
-    expect((await r.resolve('m')).version).toBe(2);
+    const r = router({ source: s, cacheTtlMs: 600_000 });
+    expect(await versionOf(r)).toBe(2);
     await raw.hset(`${prefix}routes:m`, 'default', '3');
-    const seen = await observeWithin(300, () => r.resolve('m'), (res) => res.version === 3);
-    expect(seen.observed).toBe(false);
+    await consistently(async () => (await versionOf(r)) === 2, 600, 'the cached table');
+  });
+
+  it('applies an edit made through the store on another replica through its announcement', async () => {
+    const replicaA = source();
+    const replicaB = source();
+    await replicaA.setRoutes('m', { default: 'stable', stable: '2' });
+    // A cache lifetime far longer than the test: only the announcement can deliver the edit.
+    const routerB = router({ source: replicaB, cacheTtlMs: 600_000 });
+    expect(await routerB.resolve('m')).toEqual({ version: 2, alias: 'default' });
+    // Listening before the edit is the contract's premise (a replica that just started re-reads anyway).
+    await replicaB.ready();
+    const heard: (string | undefined)[] = [];
+    replicaB.onChange((model) => heard.push(model));
+
+    await replicaA.setRoute('m', 'stable', '3');
+    await eventually(async () => (await versionOf(routerB)) === 3, 10_000, 'replica B applies the edit');
+    expect(heard).toContain('m');
+
+    await replicaA.deleteRoute('m', 'default');
+    await eventually(async () => (await routerB.resolve('m')).alias === 'latest', 10_000, 'replica B applies the delete');
   });
 });
 

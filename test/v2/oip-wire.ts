@@ -3,31 +3,10 @@
  * required_api / open-inference-protocol REST spec and Triton's binary tensor data extension),
  * not from Switchyard's code: requests are built and responses taken apart byte by byte.
  */
-import { request as httpRequest } from 'node:http';
-
-export interface WireResponse {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Buffer;
-}
-
-/** Sends exactly these headers and bytes (no content-type unless given), over node:http. */
-export function send(url: string, method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<WireResponse> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(url + path, { method, headers }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
-      response.on('error', reject);
-    });
-    request.on('error', reject);
-    request.end(body);
-  });
-}
-
-export function json(response: WireResponse): any {
-  return JSON.parse(response.body.toString('utf8'));
-}
+// The transport is the suite's one node:http client: exact bytes, headers and path.
+export { json, send, type WireResponse } from '../support/http.js';
+import type { WireResponse } from '../support/http.js';
+import { json } from '../support/http.js';
 
 /** `$inference_request` JSON followed by binary tensor data, and the header length to send. */
 export function binaryRequest(header: unknown, binaries: readonly Uint8Array[]): { body: Buffer; headers: Record<string, string> } {
