@@ -16,7 +16,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { isSwitchyardError, type ErrorCode } from '../errors.js';
 import type { PredictionJobData } from './prediction-job.js';
-import { bullPrefix, PREDICTION_QUEUE_NAME } from './prediction-queue.js';
+import { PREDICTION_QUEUE_NAME, predictionQueueKeys } from './prediction-queue-keys.js';
 
 /** Runs one job's request; resolves to the outputs object as JSON text. */
 export type PredictionExecutor = (data: PredictionJobData) => Promise<string>;
@@ -65,7 +65,7 @@ export class PredictionWorker {
     const lockDuration = options.lockDurationMs ?? 30_000;
     this.#worker = new Worker<PredictionJobData, string>(PREDICTION_QUEUE_NAME, (job) => this.#run(job), {
       connection: this.#redis,
-      prefix: bullPrefix(options.prefix),
+      prefix: predictionQueueKeys(options.prefix).bullPrefix,
       concurrency: options.concurrency ?? 32,
       lockDuration,
       stalledInterval: options.stalledIntervalMs ?? 30_000,
