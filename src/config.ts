@@ -8,44 +8,95 @@ import { z } from 'zod';
 
 const integer = (min: number) => z.coerce.number().int().min(min);
 
+/**
+ * Every setting the gateway reads from the environment, with its default as it would be written
+ * there (undefined = unset). The one list of names and defaults: loadConfig fills in these values
+ * before validating, and a test holds the list to the README's Configuration table.
+ */
+export const SETTING_DEFAULTS = Object.freeze({
+  PORT: '8080',
+  HOST: '0.0.0.0',
+  MODEL_REPO: './model-repo',
+  ROUTES_FILE: './config/routes.json',
+  REDIS_URL: undefined,
+  REDIS_PREFIX: 'switchyard:',
+  LOG_LEVEL: 'info',
+  BODY_LIMIT_BYTES: String(16 * 1024 * 1024),
+  DRAIN_TIMEOUT_MS: '30000',
+  SHUTDOWN_IDLE_GRACE_MS: '1000',
+  HTTP_HEADERS_TIMEOUT_MS: '10000',
+  HTTP_REQUEST_TIMEOUT_MS: '60000',
+  ROUTE_CACHE_TTL_MS: '250',
+  MODEL_STABILITY_MS: '500',
+  RUNTIME_WORKERS: String(availableParallelism()),
+  RUNTIME_WORKER_NICE: '10',
+  RUNTIME_INTRA_OP_THREADS: '1',
+  RUNTIME_INTER_OP_THREADS: '1',
+  RUNTIME_GRAPH_OPTIMIZATION: 'all',
+  MODEL_WARMUP: 'true',
+  METRICS_ENABLED: 'true',
+  ADMIN_TOKEN: undefined,
+  API_KEYS: undefined,
+  // Unset bursts default to one second's worth of the rate (see rateLimit below).
+  RATE_LIMIT_CLIENT_RPS: undefined,
+  RATE_LIMIT_CLIENT_BURST: undefined,
+  RATE_LIMIT_MODEL_RPS: undefined,
+  RATE_LIMIT_MODEL_BURST: undefined,
+  RATE_LIMIT_CACHE_TTL_MS: '250',
+  SWITCHYARD_MODE: 'gateway',
+  JOB_CONCURRENCY: '32',
+  JOB_RETENTION_SECONDS: '86400',
+  JOB_RETENTION_COUNT: '100000',
+  JOB_MAX_RESULT_BYTES: String(8 * 1024 * 1024),
+  JOB_LOCK_MS: '30000',
+  JOB_STALLED_INTERVAL_MS: '30000',
+  JOB_MAX_STALLED: '3',
+} satisfies Record<SettingName, string | undefined>);
+
+/** The names of every setting, in the order of SETTING_DEFAULTS. */
+export const SETTING_NAMES = Object.freeze(Object.keys(SETTING_DEFAULTS) as SettingName[]);
+
+// Validation only: defaults come from SETTING_DEFAULTS, so a setting without one is optional here.
 const envSchema = z.object({
-  PORT: integer(0).max(65535).default(8080),
-  HOST: z.string().min(1).default('0.0.0.0'),
-  MODEL_REPO: z.string().min(1).default('./model-repo'),
-  ROUTES_FILE: z.string().min(1).default('./config/routes.json'),
+  PORT: integer(0).max(65535),
+  HOST: z.string().min(1),
+  MODEL_REPO: z.string().min(1),
+  ROUTES_FILE: z.string().min(1),
   REDIS_URL: z.string().url().optional(),
-  REDIS_PREFIX: z.string().default('switchyard:'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  BODY_LIMIT_BYTES: integer(1).default(16 * 1024 * 1024),
-  DRAIN_TIMEOUT_MS: integer(0).default(30_000),
-  SHUTDOWN_IDLE_GRACE_MS: integer(0).default(1_000),
-  HTTP_HEADERS_TIMEOUT_MS: integer(1).default(10_000),
-  HTTP_REQUEST_TIMEOUT_MS: integer(1).default(60_000),
-  ROUTE_CACHE_TTL_MS: integer(1).default(250),
-  MODEL_STABILITY_MS: integer(0).default(500),
-  RUNTIME_WORKERS: integer(1).default(availableParallelism()),
-  RUNTIME_WORKER_NICE: integer(0).max(19).default(10),
-  RUNTIME_INTRA_OP_THREADS: integer(1).default(1),
-  RUNTIME_INTER_OP_THREADS: integer(1).default(1),
-  RUNTIME_GRAPH_OPTIMIZATION: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
-  MODEL_WARMUP: z.enum(['true', 'false']).default('true'),
-  METRICS_ENABLED: z.enum(['true', 'false']).default('true'),
+  REDIS_PREFIX: z.string(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  BODY_LIMIT_BYTES: integer(1),
+  DRAIN_TIMEOUT_MS: integer(0),
+  SHUTDOWN_IDLE_GRACE_MS: integer(0),
+  HTTP_HEADERS_TIMEOUT_MS: integer(1),
+  HTTP_REQUEST_TIMEOUT_MS: integer(1),
+  ROUTE_CACHE_TTL_MS: integer(1),
+  MODEL_STABILITY_MS: integer(0),
+  RUNTIME_WORKERS: integer(1),
+  RUNTIME_WORKER_NICE: integer(0).max(19),
+  RUNTIME_INTRA_OP_THREADS: integer(1),
+  RUNTIME_INTER_OP_THREADS: integer(1),
+  RUNTIME_GRAPH_OPTIMIZATION: z.enum(['disabled', 'basic', 'extended', 'all']),
+  MODEL_WARMUP: z.enum(['true', 'false']),
+  METRICS_ENABLED: z.enum(['true', 'false']),
   ADMIN_TOKEN: z.string().min(1).optional(),
   RATE_LIMIT_CLIENT_RPS: z.coerce.number().positive().optional(),
   RATE_LIMIT_CLIENT_BURST: integer(1).optional(),
   RATE_LIMIT_MODEL_RPS: z.coerce.number().positive().optional(),
   RATE_LIMIT_MODEL_BURST: integer(1).optional(),
-  RATE_LIMIT_CACHE_TTL_MS: integer(1).default(250),
+  RATE_LIMIT_CACHE_TTL_MS: integer(1),
   API_KEYS: z.string().optional(),
-  SWITCHYARD_MODE: z.enum(['gateway', 'worker']).default('gateway'),
-  JOB_CONCURRENCY: integer(0).default(32),
-  JOB_RETENTION_SECONDS: integer(1).default(86_400),
-  JOB_RETENTION_COUNT: integer(1).default(100_000),
-  JOB_MAX_RESULT_BYTES: integer(1).default(8 * 1024 * 1024),
-  JOB_LOCK_MS: integer(100).default(30_000),
-  JOB_STALLED_INTERVAL_MS: integer(100).default(30_000),
-  JOB_MAX_STALLED: integer(0).default(3),
+  SWITCHYARD_MODE: z.enum(['gateway', 'worker']),
+  JOB_CONCURRENCY: integer(0),
+  JOB_RETENTION_SECONDS: integer(1),
+  JOB_RETENTION_COUNT: integer(1),
+  JOB_MAX_RESULT_BYTES: integer(1),
+  JOB_LOCK_MS: integer(100),
+  JOB_STALLED_INTERVAL_MS: integer(100),
+  JOB_MAX_STALLED: integer(0),
 });
+
+export type SettingName = keyof typeof envSchema.shape;
 
 export interface Config {
   readonly port: number;
@@ -113,7 +164,10 @@ export class ConfigError extends Error {
 
 /** Reads the config from an environment (process.env by default); overrides win, for tests. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
-  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
+  // An empty value counts as unset (so `FOO= npm start` falls back to the default).
+  const given = Object.entries(env).filter(([name, v]) => v !== undefined && v !== '' && name in SETTING_DEFAULTS);
+  const defaults = Object.entries(SETTING_DEFAULTS).filter(([, v]) => v !== undefined);
+  const parsed = envSchema.safeParse(Object.fromEntries([...defaults, ...given]));
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
     throw new ConfigError(`Invalid configuration: ${problems}`);

@@ -1,20 +1,21 @@
 /** The async job settings (env -> Config) and the Prefer header (RFC 7240) as the job API reads it. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig, SETTING_DEFAULTS } from '../../src/config.js';
 import { parsePrefer } from '../../src/http/prefer-header.js';
 
 describe('job settings', () => {
-  it('has the documented defaults', () => {
+  it('maps the default of each job setting (SETTING_DEFAULTS, held to the README) into the config', () => {
     const config = loadConfig({});
-    expect(config.mode).toBe('gateway');
+    const d = SETTING_DEFAULTS;
+    expect(config.mode).toBe(d.SWITCHYARD_MODE);
     expect(config.jobs).toEqual({
-      concurrency: 32,
-      retentionSeconds: 86_400,
-      retentionCount: 100_000,
-      maxResultBytes: 8 * 1024 * 1024,
-      lockMs: 30_000,
-      stalledIntervalMs: 30_000,
-      maxStalled: 3,
+      concurrency: Number(d.JOB_CONCURRENCY),
+      retentionSeconds: Number(d.JOB_RETENTION_SECONDS),
+      retentionCount: Number(d.JOB_RETENTION_COUNT),
+      maxResultBytes: Number(d.JOB_MAX_RESULT_BYTES),
+      lockMs: Number(d.JOB_LOCK_MS),
+      stalledIntervalMs: Number(d.JOB_STALLED_INTERVAL_MS),
+      maxStalled: Number(d.JOB_MAX_STALLED),
     });
   });
 

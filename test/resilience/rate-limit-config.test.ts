@@ -1,14 +1,15 @@
 /** The settings of rate limits and API keys, and the window each limit becomes. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig, SETTING_DEFAULTS } from '../../src/config.js';
 import { parsePolicy, windowOf } from '../../src/resilience/rate-limit-policy.js';
 
 describe('configuration', () => {
   it('reads limits (burst defaults to one second, at least 1) and API keys', () => {
     const config = loadConfig({ RATE_LIMIT_CLIENT_RPS: '2.5', RATE_LIMIT_MODEL_RPS: '0.2', RATE_LIMIT_MODEL_BURST: '4', API_KEYS: ' a, b ,,c ' });
-    expect(config.rateLimits).toEqual({ client: { rps: 2.5, burst: 3 }, model: { rps: 0.2, burst: 4 }, overrideTtlMs: 250 });
+    const overrideTtlMs = Number(SETTING_DEFAULTS.RATE_LIMIT_CACHE_TTL_MS);
+    expect(config.rateLimits).toEqual({ client: { rps: 2.5, burst: 3 }, model: { rps: 0.2, burst: 4 }, overrideTtlMs });
     expect(config.apiKeys).toEqual(['a', 'b', 'c']);
-    expect(loadConfig({}).rateLimits).toEqual({ client: undefined, model: undefined, overrideTtlMs: 250 });
+    expect(loadConfig({}).rateLimits).toEqual({ client: undefined, model: undefined, overrideTtlMs });
     expect(loadConfig({}).apiKeys).toEqual([]);
   });
 
