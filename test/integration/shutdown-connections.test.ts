@@ -193,6 +193,18 @@ async function acceptedRequests(gateway: GatewayProcess): Promise<number> {
   return version?.stats?.requests ?? 0;
 }
 
+/** `count` heavy MLP requests, resolved once the gateway has taken them all: status or 'socket error'. */
+async function heavyRequestsInFlight(gateway: GatewayProcess, count: number): Promise<Array<Promise<number | string>>> {
+  const requests = Array.from({ length: count }, () =>
+    fetch(gateway.url + '/models/mlp/1/predict', { method: 'POST', headers: { 'content-type': 'application/json' }, body: MLP_BODY }).then(
+      (r) => r.status,
+      () => 'socket error',
+    ),
+  );
+  await eventually(async () => (await acceptedRequests(gateway)) >= count, 30_000, 'all requests accepted');
+  return requests;
+}
+
 describe('signals', () => {
   it('drains on SIGINT like SIGTERM', async () => {
     const gateway = await start();
@@ -209,13 +221,7 @@ describe('signals', () => {
   it('exits at once on a second signal, without waiting for the drain', async () => {
     const gateway = await start({ DRAIN_TIMEOUT_MS: '120000' });
     // Heavy requests: one worker needs many seconds for all of them.
-    const requests = Array.from({ length: 16 }, () =>
-      fetch(gateway.url + '/models/mlp/1/predict', { method: 'POST', headers: { 'content-type': 'application/json' }, body: MLP_BODY }).then(
-        (r) => r.status,
-        () => 'socket error',
-      ),
-    );
-    await eventually(async () => (await acceptedRequests(gateway)) >= 16, 30_000, 'all requests accepted');
+    const requests = await heavyRequestsInFlight(gateway, 16);
     gateway.kill('SIGTERM');
     await eventually(() => gateway.log().includes('shutdown: refusing new requests'), 10_000, 'shutdown started');
     gateway.kill('SIGTERM');
@@ -232,13 +238,7 @@ describe('signals', () => {
 
   it('ends the drain at DRAIN_TIMEOUT_MS: abandons what is still running and exits', async () => {
     const gateway = await start({ DRAIN_TIMEOUT_MS: '100' });
-    const requests = Array.from({ length: 48 }, () =>
-      fetch(gateway.url + '/models/mlp/1/predict', { method: 'POST', headers: { 'content-type': 'application/json' }, body: MLP_BODY }).then(
-        (r) => r.status,
-        () => 'socket error',
-      ),
-    );
-    await eventually(async () => (await acceptedRequests(gateway)) >= 48, 30_000, 'all requests accepted');
+    const requests = await heavyRequestsInFlight(gateway, 48);
     gateway.kill('SIGTERM');
     const exitCode = await gateway.exited;
     const log = gateway.log();
