@@ -32,6 +32,13 @@ import { ModelConfigStore } from './registry/model-config-store.js';
 import { BatchingPolicyCache } from './scheduling/batching-policy-cache.js';
 import { DynamicBatcher } from './scheduling/dynamic-batcher.js';
 
+/**
+ * At shutdown, how long runs already inside onnxruntime may still finish once the drain is over
+ * (a drain timeout abandons their requests, not their runs): a thread stopped mid-run makes
+ * onnxruntime-node abort the process, which would turn an orderly exit into SIGABRT.
+ */
+const RUNS_GRACE_MS = 10_000;
+
 export interface SwitchyardOptions {
   /** Default: a pino logger at config.logLevel on stdout. */
   readonly logger?: Logger;
@@ -285,7 +292,7 @@ export class Switchyard {
     if (!drained) this.logger.warn({ abandoned }, 'shutdown: drain timeout reached');
     await this.#closeConnections(drained, left);
     await this.registry.close({ timeoutMs: drained ? left() : 0 });
-    await this.runtime.close();
+    await this.runtime.close({ runsGraceMs: RUNS_GRACE_MS });
     await this.router.close();
     await this.routeSource.close();
     await this.rateLimits?.close();

@@ -43,9 +43,19 @@ export interface InferenceSession {
   release(): Promise<void>;
 }
 
+export interface RuntimeCloseOptions {
+  /**
+   * How long runs already handed to onnxruntime may still finish before the runtime stops them.
+   * A run cannot be interrupted inside onnxruntime: stopping its thread under it makes
+   * onnxruntime-node 1.30 abort the whole process, so an orderly shutdown lets it finish.
+   * Default 0: stop at once (their callers get SHUTTING_DOWN).
+   */
+  readonly runsGraceMs?: number;
+}
+
 export interface InferenceRuntime {
   /** Loads and validates a model file. Rejects with ModelLoadError carrying onnxruntime's reason. */
   load(modelPath: string, options?: Partial<SessionOptions>): Promise<InferenceSession>;
-  /** Releases every session and stops workers. Idempotent. */
-  close(): Promise<void>;
+  /** Releases every session and stops workers. Idempotent (a second call gets the first one's result). */
+  close(options?: RuntimeCloseOptions): Promise<void>;
 }

@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ModelLoadError } from '../errors.js';
 import type { ModelSignature, Tensor } from '../tensor.js';
-import type { InferenceRuntime, InferenceSession, RunOptions, SessionOptions } from './inference-runtime.js';
+import type { InferenceRuntime, InferenceSession, RunOptions, RuntimeCloseOptions, SessionOptions } from './inference-runtime.js';
 import { resolveSessionOptions } from './ort-session-options.js';
 import {
   inferenceFailedError,
@@ -94,6 +94,8 @@ class PoolWorker {
   terminating = false;
   #nextId = 1;
   #lastError: string | undefined;
+  /** Called once nothing is pending any more (whenIdle). */
+  #idle: Array<() => void> = [];
 
   constructor(entry: URL, threadNice: number, onExit: (worker: PoolWorker, reason: string) => void) {
     this.thread = new Worker(entry, { workerData: { threadNice } });
@@ -103,7 +105,7 @@ class PoolWorker {
       const pending = this.pending.get(reply.id);
       if (!pending) return;
       this.pending.delete(reply.id);
-      if (this.pending.size === 0) this.thread.unref();
+      if (this.pending.size === 0) this.#wentIdle();
       pending.settle(reply);
     });
     this.thread.on('error', (error) => (this.#lastError = messageOf(error)));
@@ -125,17 +127,29 @@ class PoolWorker {
         this.thread.postMessage(message);
       } catch (error) {
         this.pending.delete(message.id);
-        if (this.pending.size === 0) this.thread.unref();
+        if (this.pending.size === 0) this.#wentIdle();
         pending.settle({ kind: 'failed', id: message.id, message: `cannot send the request to the worker: ${messageOf(error)}` });
       }
     }
+  }
+
+  /** Resolves once nothing is pending (at once if nothing is), or when the thread exits. */
+  whenIdle(): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
   }
 
   /** Rejects whatever was pending; called once the thread has exited. */
   abandonPending(reason: string | null): void {
     const pending = [...this.pending.values()];
     this.pending.clear();
+    this.#wentIdle();
     for (const entry of pending) entry.exited(reason);
+  }
+
+  #wentIdle(): void {
+    this.thread.unref();
+    for (const resolve of this.#idle.splice(0)) resolve();
   }
 }
 
@@ -206,12 +220,27 @@ export class WorkerPoolRuntime implements InferenceRuntime {
     session.worker.thread.postMessage({ kind: 'crash', message: 'simulated worker crash' } satisfies WorkerRequest);
   }
 
-  close(): Promise<void> {
+  /**
+   * Releases every session and stops the threads. With `runsGraceMs`, runs already sent to a
+   * thread get that long to finish first (new runs and loads are refused from the call on):
+   * terminating a thread while onnxruntime runs on it aborts the process.
+   */
+  close(options: RuntimeCloseOptions = {}): Promise<void> {
     this.#closed ??= (async () => {
+      // No new runs from here on; the ones already sent keep going.
+      for (const worker of this.#workers) for (const session of worker.sessions) session.closed();
+      const grace = options.runsGraceMs ?? 0;
+      if (grace > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.all(this.#workers.map((worker) => worker.whenIdle())),
+          new Promise<void>((resolve) => (timer = setTimeout(resolve, grace))),
+        ]);
+        clearTimeout(timer);
+      }
       const workers = this.#workers.splice(0);
       for (const worker of workers) {
         worker.terminating = true;
-        for (const session of worker.sessions) session.closed();
         worker.sessions.clear();
       }
       await Promise.all(workers.map((worker) => worker.thread.terminate()));
