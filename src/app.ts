@@ -125,6 +125,7 @@ export class Switchyard {
             redisUrl: config.redisUrl,
             prefix: config.redisPrefix,
             retention: { ageSeconds: config.jobs.retentionSeconds, count: config.jobs.retentionCount },
+            pendingLimits: { maxJobs: config.jobs.maxPending, maxBytes: config.jobs.maxPendingBytes },
           });
     this.metrics = config.metricsEnabled ? this.#createMetrics() : undefined;
     this.policies = new BatchingPolicyCache({ configs: this.configs, versions: this.registry });

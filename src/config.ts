@@ -48,6 +48,8 @@ export const SETTING_DEFAULTS = Object.freeze({
   JOB_RETENTION_SECONDS: '86400',
   JOB_RETENTION_COUNT: '100000',
   JOB_MAX_RESULT_BYTES: String(8 * 1024 * 1024),
+  JOB_MAX_PENDING: '10000',
+  JOB_MAX_PENDING_BYTES: String(256 * 1024 * 1024),
   JOB_LOCK_MS: '30000',
   JOB_STALLED_INTERVAL_MS: '30000',
   JOB_MAX_STALLED: '3',
@@ -91,6 +93,8 @@ const envSchema = z.object({
   JOB_RETENTION_SECONDS: integer(1),
   JOB_RETENTION_COUNT: integer(1),
   JOB_MAX_RESULT_BYTES: integer(1),
+  JOB_MAX_PENDING: integer(0),
+  JOB_MAX_PENDING_BYTES: integer(0),
   JOB_LOCK_MS: integer(100),
   JOB_STALLED_INTERVAL_MS: integer(100),
   JOB_MAX_STALLED: integer(0),
@@ -150,6 +154,10 @@ export interface Config {
     /** Finished jobs kept at most per outcome. */
     readonly retentionCount: number;
     readonly maxResultBytes: number;
+    /** Unfinished jobs (queued or running) across every replica at most; 0 = no cap. */
+    readonly maxPending: number;
+    /** Bytes of input the unfinished jobs may keep in Redis at most; 0 = no cap. */
+    readonly maxPendingBytes: number;
     /** A dead replica's jobs go back to the queue after this long. */
     readonly lockMs: number;
     readonly stalledIntervalMs: number;
@@ -221,6 +229,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       retentionSeconds: e.JOB_RETENTION_SECONDS,
       retentionCount: e.JOB_RETENTION_COUNT,
       maxResultBytes: e.JOB_MAX_RESULT_BYTES,
+      maxPending: e.JOB_MAX_PENDING,
+      maxPendingBytes: e.JOB_MAX_PENDING_BYTES,
       lockMs: e.JOB_LOCK_MS,
       stalledIntervalMs: e.JOB_STALLED_INTERVAL_MS,
       maxStalled: e.JOB_MAX_STALLED,

@@ -38,6 +38,8 @@ export function createPredictionExecutor(options: PredictionExecutorOptions): Pr
         `model '${model}' version ${version} is ${status.state}${status.reason ? `: ${status.reason}` : ''}`,
       );
     }
+    // Dropped only once the job finished, and a finished job never runs again; but never run on a guess.
+    if (typeof data.payload !== 'string') throw new Error(`the input of this job is no longer in Redis`);
     const decoded = decodeNativeRequest(JSON.parse(data.payload), status.signature);
     const result = await scheduler.infer({ model, version, inputs: decoded.inputs, outputs: decoded.outputs });
     return encodeNativeOutputs(result.outputs);

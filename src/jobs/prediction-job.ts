@@ -12,7 +12,10 @@ export interface PredictionJobData {
   readonly model: string;
   /** The concrete version, resolved when the job was submitted. */
   readonly version: number;
-  /** The native request body (`{"inputs": ..., "outputs"?: [...]}`) as JSON text. */
+  /**
+   * The native request body (`{"inputs": ..., "outputs"?: [...]}`) as JSON text. Dropped from
+   * Redis once the job has finished (its result or error is what is kept).
+   */
   readonly payload: string;
   /** Hash of what was asked (model, version as asked, body): a reused Idempotency-Key must match it. */
   readonly fingerprint: string;

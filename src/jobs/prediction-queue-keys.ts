@@ -17,6 +17,10 @@ export interface PredictionQueueKeys {
   job(id: string): string;
   /** The tombstone of a cancelled job. */
   tombstone(id: string): string;
+  /** The pending ledger: a hash of every unfinished job's id -> `<input bytes>:<admitted at, epoch ms>`. */
+  readonly pendingJobs: string;
+  /** The sum of the input bytes in the pending ledger. */
+  readonly pendingBytes: string;
 }
 
 export function predictionQueueKeys(prefix: string): PredictionQueueKeys {
@@ -27,5 +31,7 @@ export function predictionQueueKeys(prefix: string): PredictionQueueKeys {
     base,
     job: (id) => base + id,
     tombstone: (id) => `${base}cancelled:${id}`,
+    pendingJobs: `${base}pending:jobs`,
+    pendingBytes: `${base}pending:bytes`,
   };
 }

@@ -9,12 +9,17 @@
  * A result larger than `maxResultBytes` fails the job with the reason instead of filling Redis.
  * A full local queue or a version in the middle of a reload is waited out (the job keeps its
  * lock meanwhile) for up to `transientRetryMs`; any other error fails the job with its reason.
+ *
+ * A finished job (success or failure) is settled at once: its input is dropped from Redis and
+ * its place under the pending caps is given back (pending-ledger); every `reconcileIntervalMs`
+ * the worker also settles what other replicas could not (one that died right after a job).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { isSwitchyardError, type ErrorCode } from '../errors.js';
+import { PendingLedger } from './pending-ledger.js';
 import type { PredictionJobData } from './prediction-job.js';
 import { PREDICTION_QUEUE_NAME, predictionQueueKeys } from './prediction-queue-keys.js';
 
@@ -45,6 +50,8 @@ export interface PredictionWorkerOptions {
   readonly maxResultBytes?: number;
   /** How long a job waits out a full queue or a reloading version before it fails. Default 60,000 ms. */
   readonly transientRetryMs?: number;
+  /** How often this replica settles finished or vanished jobs left in the pending ledger. Default 60,000 ms. */
+  readonly reconcileIntervalMs?: number;
   readonly logger?: Logger | undefined;
   readonly observer?: JobObserver | undefined;
 }
@@ -56,6 +63,8 @@ export class PredictionWorker {
   readonly #worker: Worker<PredictionJobData, string>;
   readonly #redis: Redis;
   readonly #options: PredictionWorkerOptions;
+  readonly #ledger: PendingLedger;
+  #reconciler: NodeJS.Timeout | undefined;
   #closed: Promise<void> | undefined;
 
   constructor(options: PredictionWorkerOptions) {
@@ -63,9 +72,11 @@ export class PredictionWorker {
     this.#redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
     this.#redis.on('error', () => undefined); // the worker's own 'error' event reports it
     const lockDuration = options.lockDurationMs ?? 30_000;
+    const keys = predictionQueueKeys(options.prefix);
+    this.#ledger = new PendingLedger(this.#redis, keys);
     this.#worker = new Worker<PredictionJobData, string>(PREDICTION_QUEUE_NAME, (job) => this.#run(job), {
       connection: this.#redis,
-      prefix: predictionQueueKeys(options.prefix).bullPrefix,
+      prefix: keys.bullPrefix,
       concurrency: options.concurrency ?? 32,
       lockDuration,
       stalledInterval: options.stalledIntervalMs ?? 30_000,
@@ -86,6 +97,14 @@ export class PredictionWorker {
   /** Starts taking jobs. */
   start(): void {
     this.#worker.run().catch((error: unknown) => this.#options.logger?.error({ err: error }, 'job worker stopped'));
+    this.#reconciler ??= setInterval(() => {
+      this.#ledger.reconcile().then(
+        (released) => {
+          if (released > 0) this.#options.logger?.info({ event: 'jobs-reconciled', released }, 'pending ledger: gave back the places of finished or vanished jobs');
+        },
+        () => undefined, // Redis away: the next round tries again
+      );
+    }, this.#options.reconcileIntervalMs ?? 60_000).unref();
   }
 
   /**
@@ -102,6 +121,7 @@ export class PredictionWorker {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      clearInterval(this.#reconciler);
       await Promise.race([this.#worker.close(true).catch(() => undefined), sleep(2_000)]);
       this.#redis.disconnect();
     })();
@@ -134,7 +154,10 @@ export class PredictionWorker {
   }
 
   #finished(job: Job<PredictionJobData, string>, outcome: JobOutcome): void {
+    if (job.id === undefined) return;
     const ms = (job.finishedOn ?? Date.now()) - job.timestamp;
     this.#options.observer?.jobFinished(job.data.model, outcome, ms);
+    // Not awaited: if Redis fails us here, reconciling drops the input and gives the place back later.
+    this.#ledger.settle(job.id).catch(() => undefined);
   }
 }

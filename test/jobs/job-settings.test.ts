@@ -13,6 +13,8 @@ describe('job settings', () => {
       retentionSeconds: Number(d.JOB_RETENTION_SECONDS),
       retentionCount: Number(d.JOB_RETENTION_COUNT),
       maxResultBytes: Number(d.JOB_MAX_RESULT_BYTES),
+      maxPending: Number(d.JOB_MAX_PENDING),
+      maxPendingBytes: Number(d.JOB_MAX_PENDING_BYTES),
       lockMs: Number(d.JOB_LOCK_MS),
       stalledIntervalMs: Number(d.JOB_STALLED_INTERVAL_MS),
       maxStalled: Number(d.JOB_MAX_STALLED),
@@ -25,6 +27,8 @@ describe('job settings', () => {
     expect(() => loadConfig({ SWITCHYARD_MODE: 'both' })).toThrow(/SWITCHYARD_MODE/);
     expect(() => loadConfig({ JOB_CONCURRENCY: '-1' })).toThrow(/JOB_CONCURRENCY/);
     expect(() => loadConfig({ JOB_RETENTION_SECONDS: '0' })).toThrow(/JOB_RETENTION_SECONDS/);
+    expect(() => loadConfig({ JOB_MAX_PENDING: '-1' })).toThrow(/JOB_MAX_PENDING/);
+    expect(loadConfig({ JOB_MAX_PENDING: '0', JOB_MAX_PENDING_BYTES: '0' }).jobs).toMatchObject({ maxPending: 0, maxPendingBytes: 0 });
     expect(loadConfig({ SWITCHYARD_MODE: 'worker', REDIS_URL: 'redis://127.0.0.1:6379' }).mode).toBe('worker');
   });
 });
