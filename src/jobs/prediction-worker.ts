@@ -64,6 +64,10 @@ export class PredictionWorker {
   readonly #redis: Redis;
   readonly #options: PredictionWorkerOptions;
   readonly #ledger: PendingLedger;
+  /** The jobs this replica runs now, with their lock tokens (to hand them back at close). */
+  readonly #running = new Map<string, { readonly job: Job<PredictionJobData, string>; readonly token: string }>();
+  /** Jobs handed back at close: whatever their runs here still report is not theirs to finish. */
+  readonly #handedBack = new Set<string>();
   #reconciler: NodeJS.Timeout | undefined;
   #closed: Promise<void> | undefined;
 
@@ -74,7 +78,7 @@ export class PredictionWorker {
     const lockDuration = options.lockDurationMs ?? 30_000;
     const keys = predictionQueueKeys(options.prefix);
     this.#ledger = new PendingLedger(this.#redis, keys);
-    this.#worker = new Worker<PredictionJobData, string>(PREDICTION_QUEUE_NAME, (job) => this.#run(job), {
+    this.#worker = new Worker<PredictionJobData, string>(PREDICTION_QUEUE_NAME, (job, token) => this.#track(job, token), {
       connection: this.#redis,
       prefix: keys.bullPrefix,
       concurrency: options.concurrency ?? 32,
@@ -87,7 +91,7 @@ export class PredictionWorker {
     this.#worker.on('error', (error) => log?.warn({ err: error }, 'job worker: Redis error (retrying)'));
     this.#worker.on('completed', (job) => this.#finished(job, 'success'));
     this.#worker.on('failed', (job, error) => {
-      if (!job) return;
+      if (!job || this.#handedBack.has(job.id!)) return;
       this.#finished(job, 'failure');
       log?.warn({ event: 'job-failed', job: job.id, model: job.data.model, version: job.data.version, requestId: job.data.requestId, reason: error.message }, 'job failed');
     });
@@ -116,16 +120,47 @@ export class PredictionWorker {
   }
 
   /**
-   * Lets go at once: jobs still running are abandoned (their locks expire and another replica
-   * takes them). Returns within a second or two even while Redis is unreachable. Safe to call twice.
+   * Lets go at once: jobs still running are handed back to the queue, where another replica takes
+   * them (if Redis does not answer, their locks expire and BullMQ's stalled-job check hands them
+   * on). Their runs here are not stopped; a result that comes later is refused by BullMQ, since
+   * the job's lock is gone. Returns within a few seconds even while Redis is unreachable. Safe to
+   * call twice.
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       clearInterval(this.#reconciler);
+      await this.#handBack();
       await Promise.race([this.#worker.close(true).catch(() => undefined), sleep(2_000)]);
       this.#redis.disconnect();
     })();
     return this.#closed;
+  }
+
+  /** Moves every job still running here back to waiting, bounded (the lock expiry is the fallback). */
+  async #handBack(): Promise<void> {
+    const running = [...this.#running.values()];
+    if (running.length === 0) return;
+    const handedBack = Promise.all(
+      running.map(({ job, token }) =>
+        job.moveToWait(token).then(
+          () => {
+            this.#handedBack.add(job.id!);
+            this.#options.logger?.info({ event: 'job-handed-back', job: job.id }, 'job handed back to the queue at shutdown');
+          },
+          () => undefined,
+        ),
+      ),
+    );
+    await Promise.race([handedBack, sleep(2_000)]);
+  }
+
+  async #track(job: Job<PredictionJobData, string>, token: string | undefined): Promise<string> {
+    if (token !== undefined) this.#running.set(job.id!, { job, token });
+    try {
+      return await this.#run(job);
+    } finally {
+      this.#running.delete(job.id!);
+    }
   }
 
   async #run(job: Job<PredictionJobData, string>): Promise<string> {
@@ -154,7 +189,7 @@ export class PredictionWorker {
   }
 
   #finished(job: Job<PredictionJobData, string>, outcome: JobOutcome): void {
-    if (job.id === undefined) return;
+    if (job.id === undefined || this.#handedBack.has(job.id)) return;
     const ms = (job.finishedOn ?? Date.now()) - job.timestamp;
     this.#options.observer?.jobFinished(job.data.model, outcome, ms);
     // Not awaited: if Redis fails us here, reconciling drops the input and gives the place back later.
