@@ -115,6 +115,9 @@ it('with the pending caps on, a submit that hangs before its write answers JOBS_
   expect(((await retry.json()) as JobBody).job_id).toBe(id);
   expect((await finishedJob(gateway.url, id)).status).toBe('SUCCESS');
   expect(await versionRequests(gateway.url, 'linear')).toBe(2);
-  // The admission Redis ran on waking up and the retry's took no second place: none is left.
-  expect(await gateway.gateway.jobs!.pendingTotals()).toEqual({ jobs: 0, bytes: 0 });
+  // The admission Redis ran on waking up and the retry's took no second place: once the job is
+  // settled (just after it finished), none is left.
+  const totals = () => gateway.gateway.jobs!.pendingTotals();
+  await eventually(async () => (await totals()).jobs === 0, 10_000, async () => `no place left, saw ${JSON.stringify(await totals())}`);
+  expect(await totals()).toEqual({ jobs: 0, bytes: 0 });
 });

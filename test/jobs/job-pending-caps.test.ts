@@ -50,11 +50,14 @@ it('refuses submissions past JOB_MAX_PENDING on every replica at once, and takes
   // A worker replica drains the queue; every finished job frees its place.
   const worker = await startTestGateway({ redis: { prefix }, env: { JOB_MAX_PENDING: '5' } });
   for (const id of [...accepted.slice(1), replacementId]) expect((await finishedJob(worker.url, id)).status).toBe('SUCCESS');
+  const redis = testRedis();
+  const ledger = `${prefix}jobs:predictions:pending:jobs`;
+  // The worker settles a job just after BullMQ marks it finished: a reader may see SUCCESS first.
+  await eventually(async () => (await redis.hlen(ledger)) === 0, 10_000, 'every finished job gave its place back');
   const again = await Promise.all(Array.from({ length: 5 }, () => submitJob(a.url, 'linear', LINEAR_INPUT)));
   expect(again.map((response) => response.status)).toEqual([202, 202, 202, 202, 202]);
   for (const response of again) expect((await finishedJob(a.url, ((await response.json()) as JobBody).job_id)).status).toBe('SUCCESS');
-  const redis = testRedis();
-  await eventually(async () => (await redis.hlen(`${prefix}jobs:predictions:pending:jobs`)) === 0, 10_000, 'every place given back');
+  await eventually(async () => (await redis.hlen(ledger)) === 0, 10_000, 'every place given back again');
 });
 
 it('refuses a submission whose input would pass JOB_MAX_PENDING_BYTES, and takes one that fits', async () => {
