@@ -42,6 +42,10 @@ export interface OwnRedisServer {
   kill(): Promise<void>;
   /** Starts a fresh server on the same port. */
   restart(): Promise<void>;
+  /** SIGSTOPs the server: a hung Redis (connections stay open, nothing is answered). */
+  pause(): void;
+  /** SIGCONTs a paused server: it answers again, including what was sent while it was stopped. */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -70,6 +74,11 @@ export async function startRedisServer(port?: number): Promise<OwnRedisServer> {
     });
   };
 
+  const signal = (name: 'SIGSTOP' | 'SIGCONT') => (): void => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) throw new Error(`redis-server on port ${chosenPort} is not running`);
+    child.kill(name);
+  };
+
   await start();
-  return { url, port: chosenPort, kill, restart: start, stop: kill };
+  return { url, port: chosenPort, kill, restart: start, stop: kill, pause: signal('SIGSTOP'), resume: signal('SIGCONT') };
 }
