@@ -35,6 +35,7 @@ export const SETTING_DEFAULTS = Object.freeze({
   RUNTIME_GRAPH_OPTIMIZATION: 'all',
   MODEL_WARMUP: 'true',
   METRICS_ENABLED: 'true',
+  METRICS_REDIS_REFRESH_MS: '5000',
   ADMIN_TOKEN: undefined,
   API_KEYS: undefined,
   // Unset bursts default to one second's worth of the rate (see rateLimit below).
@@ -79,6 +80,7 @@ const envSchema = z.object({
   RUNTIME_GRAPH_OPTIMIZATION: z.enum(['disabled', 'basic', 'extended', 'all']),
   MODEL_WARMUP: z.enum(['true', 'false']),
   METRICS_ENABLED: z.enum(['true', 'false']),
+  METRICS_REDIS_REFRESH_MS: integer(10),
   ADMIN_TOKEN: z.string().min(1).optional(),
   RATE_LIMIT_CLIENT_RPS: z.coerce.number().positive().optional(),
   RATE_LIMIT_CLIENT_BURST: integer(1).optional(),
@@ -129,6 +131,8 @@ export interface Config {
   readonly warmup: boolean;
   /** Prometheus metrics on GET /metrics; false removes their recording entirely. Default true. */
   readonly metricsEnabled: boolean;
+  /** How often the series read from Redis (the queue-wide job counts) are refreshed in the background. Default 5 s. */
+  readonly metricsRedisRefreshMs: number;
   /** Bearer token of the /admin endpoints; unset = they answer 404. */
   readonly adminToken: string | undefined;
   /** Token buckets (burst at once, rps sustained); undefined = no such limit. */
@@ -208,6 +212,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     }),
     warmup: e.MODEL_WARMUP === 'true',
     metricsEnabled: e.METRICS_ENABLED === 'true',
+    metricsRedisRefreshMs: e.METRICS_REDIS_REFRESH_MS,
     adminToken: e.ADMIN_TOKEN,
     rateLimits: Object.freeze({
       client: rateLimit('RATE_LIMIT_CLIENT', e.RATE_LIMIT_CLIENT_RPS, e.RATE_LIMIT_CLIENT_BURST),
