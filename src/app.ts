@@ -185,6 +185,7 @@ export class Switchyard {
       metrics: this.metrics,
       apiKeys: config.apiKeys,
       rateLimits: this.rateLimits,
+      trustedProxies: config.trustedProxies,
       jobs: this.jobs,
       serveApi: config.mode !== 'worker',
     });
