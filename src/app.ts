@@ -17,7 +17,9 @@ import { createPredictionExecutor } from './jobs/prediction-executor.js';
 import { PredictionQueue } from './jobs/prediction-queue.js';
 import { PredictionWorker } from './jobs/prediction-worker.js';
 import { createLogger } from './logger.js';
+import { BackgroundReading } from './metrics/background-reading.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
+import type { JobCounts } from './jobs/prediction-job.js';
 import { LostSessionReloader } from './registry/lost-session-reloader.js';
 import { ModelRegistry } from './registry/model-registry.js';
 import { RepositorySync } from './registry/repository-sync.js';
@@ -74,6 +76,8 @@ export class Switchyard {
   readonly jobWorker: PredictionWorker | undefined;
   /** Batching policies by model and version; dropped when a config or a version's session changes. */
   readonly policies: BatchingPolicyCache;
+  /** The queue-wide job counts for metrics, read from Redis in the background (a scrape never waits on Redis). */
+  readonly #jobCounts: BackgroundReading<JobCounts> | undefined;
   /** Reloads the versions whose session died with a worker thread. */
   readonly #lostSessions: LostSessionReloader;
   readonly gate = new RequestGate();
@@ -127,6 +131,17 @@ export class Switchyard {
             retention: { ageSeconds: config.jobs.retentionSeconds, count: config.jobs.retentionCount },
             pendingLimits: { maxJobs: config.jobs.maxPending, maxBytes: config.jobs.maxPendingBytes },
           });
+    const jobs = this.jobs;
+    this.#jobCounts =
+      config.metricsEnabled && jobs
+        ? new BackgroundReading({
+            read: () => jobs.counts(),
+            intervalMs: config.metricsRedisRefreshMs,
+            // The queue bounds each operation itself (3 s); this only guards against one that never settles.
+            timeoutMs: 5_000,
+            onError: (error) => this.logger.debug({ err: error }, 'job counts for metrics not read; keeping the last known ones'),
+          })
+        : undefined;
     this.metrics = config.metricsEnabled ? this.#createMetrics() : undefined;
     this.policies = new BatchingPolicyCache({ configs: this.configs, versions: this.registry });
     this.scheduler = new DynamicBatcher({
@@ -178,6 +193,7 @@ export class Switchyard {
       metrics: this.metrics,
       apiKeys: config.apiKeys,
       rateLimits: this.rateLimits,
+      trustedProxies: config.trustedProxies,
       jobs: this.jobs,
       serveApi: config.mode !== 'worker',
     });
@@ -217,6 +233,7 @@ export class Switchyard {
     }) as Server;
     this.#server = server;
     this.#connections = new ConnectionDrainer(server);
+    this.#jobCounts?.start();
     return new Promise((resolve, reject) => {
       const failed = (error: NodeJS.ErrnoException) => reject(listenError(error, host, port));
       server.once('error', failed);
@@ -297,6 +314,7 @@ export class Switchyard {
     await this.router.close();
     await this.routeSource.close();
     await this.rateLimits?.close();
+    this.#jobCounts?.close();
     await this.jobs?.close();
     await listenerClosed;
     this.logger.info({ drained }, 'shutdown complete');
@@ -344,7 +362,7 @@ export class Switchyard {
     return finished;
   }
 
-  /** Metrics read the gate, the queues and the router at scrape time, and follow the registry's events. */
+  /** Metrics read the gate, the queues, the router and the job counts' last reading at scrape time, and follow the registry's events. */
   #createMetrics(): GatewayMetrics {
     const metrics = new GatewayMetrics({
       knownModel: (name) => this.registry.has(name),
@@ -353,7 +371,7 @@ export class Switchyard {
         this.registry.models().flatMap((model) =>
           this.registry.knownVersions(model).map((version) => ({ model, version, depth: this.scheduler.queued(model, version) })),
         ),
-      ...(this.jobs ? { jobCounts: () => this.jobs!.counts() } : {}),
+      ...(this.#jobCounts ? { jobCounts: () => ({ counts: this.#jobCounts!.value, ageSeconds: this.#jobCounts!.ageSeconds() }) } : {}),
       routing: () => {
         const { cache, source } = this.router.status();
         return { hits: cache.hits, misses: cache.misses, source: source.kind, connected: source.connected };

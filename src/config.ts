@@ -2,6 +2,7 @@
  * Environment -> one frozen, validated Config. Every option has its default here and a row in
  * the README's configuration table; an invalid value stops start-up with a message naming it.
  */
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -35,6 +36,7 @@ export const SETTING_DEFAULTS = Object.freeze({
   RUNTIME_GRAPH_OPTIMIZATION: 'all',
   MODEL_WARMUP: 'true',
   METRICS_ENABLED: 'true',
+  METRICS_REDIS_REFRESH_MS: '5000',
   ADMIN_TOKEN: undefined,
   API_KEYS: undefined,
   // Unset bursts default to one second's worth of the rate (see rateLimit below).
@@ -43,6 +45,7 @@ export const SETTING_DEFAULTS = Object.freeze({
   RATE_LIMIT_MODEL_RPS: undefined,
   RATE_LIMIT_MODEL_BURST: undefined,
   RATE_LIMIT_CACHE_TTL_MS: '250',
+  TRUSTED_PROXIES: undefined,
   SWITCHYARD_MODE: 'gateway',
   JOB_CONCURRENCY: '32',
   JOB_RETENTION_SECONDS: '86400',
@@ -81,6 +84,7 @@ const envSchema = z.object({
   RUNTIME_GRAPH_OPTIMIZATION: z.enum(['disabled', 'basic', 'extended', 'all']),
   MODEL_WARMUP: z.enum(['true', 'false']),
   METRICS_ENABLED: z.enum(['true', 'false']),
+  METRICS_REDIS_REFRESH_MS: integer(10),
   ADMIN_TOKEN: z.string().min(1).optional(),
   RATE_LIMIT_CLIENT_RPS: z.coerce.number().positive().optional(),
   RATE_LIMIT_CLIENT_BURST: integer(1).optional(),
@@ -88,6 +92,12 @@ const envSchema = z.object({
   RATE_LIMIT_MODEL_BURST: integer(1).optional(),
   RATE_LIMIT_CACHE_TTL_MS: integer(1),
   API_KEYS: z.string().optional(),
+  TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .refine((list) => list === undefined || splitList(list).every(isAddressOrSubnet), {
+      message: 'must be a comma-separated list of IP addresses or CIDR subnets, e.g. 10.0.0.0/8,192.168.1.7,fd00::/8',
+    }),
   SWITCHYARD_MODE: z.enum(['gateway', 'worker']),
   JOB_CONCURRENCY: integer(0),
   JOB_RETENTION_SECONDS: integer(1),
@@ -133,6 +143,8 @@ export interface Config {
   readonly warmup: boolean;
   /** Prometheus metrics on GET /metrics; false removes their recording entirely. Default true. */
   readonly metricsEnabled: boolean;
+  /** How often the series read from Redis (the queue-wide job counts) are refreshed in the background. Default 5 s. */
+  readonly metricsRedisRefreshMs: number;
   /** Bearer token of the /admin endpoints; unset = they answer 404. */
   readonly adminToken: string | undefined;
   /** Token buckets (burst at once, rps sustained); undefined = no such limit. */
@@ -144,6 +156,8 @@ export interface Config {
   };
   /** Accepted API keys for the inference API; empty = open. */
   readonly apiKeys: readonly string[];
+  /** Proxies whose X-Forwarded-For is believed (addresses and CIDR subnets); empty = the header is ignored. */
+  readonly trustedProxies: readonly string[];
   /** `gateway` serves the API (and works jobs); `worker` only works async jobs (needs REDIS_URL). */
   readonly mode: 'gateway' | 'worker';
   /** Async predictions (only with REDIS_URL). */
@@ -216,13 +230,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     }),
     warmup: e.MODEL_WARMUP === 'true',
     metricsEnabled: e.METRICS_ENABLED === 'true',
+    metricsRedisRefreshMs: e.METRICS_REDIS_REFRESH_MS,
     adminToken: e.ADMIN_TOKEN,
     rateLimits: Object.freeze({
       client: rateLimit('RATE_LIMIT_CLIENT', e.RATE_LIMIT_CLIENT_RPS, e.RATE_LIMIT_CLIENT_BURST),
       model: rateLimit('RATE_LIMIT_MODEL', e.RATE_LIMIT_MODEL_RPS, e.RATE_LIMIT_MODEL_BURST),
       overrideTtlMs: e.RATE_LIMIT_CACHE_TTL_MS,
     }),
-    apiKeys: Object.freeze((e.API_KEYS ?? '').split(',').map((key) => key.trim()).filter((key) => key !== '')),
+    apiKeys: Object.freeze(splitList(e.API_KEYS ?? '')),
+    trustedProxies: Object.freeze(splitList(e.TRUSTED_PROXIES ?? '')),
     mode: e.SWITCHYARD_MODE,
     jobs: Object.freeze({
       concurrency: e.JOB_CONCURRENCY,
@@ -237,6 +253,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     }),
     ...overrides,
   });
+}
+
+/** The non-empty, trimmed entries of a comma-separated list. */
+function splitList(list: string): string[] {
+  return list.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+}
+
+/** `10.1.2.3`, `10.0.0.0/8`, `fd00::1`, `fd00::/8` (the prefix within the family's bits). */
+function isAddressOrSubnet(entry: string): boolean {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0 || address.includes('%')) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 /** A rate limit from its two settings; the burst defaults to one second's worth (at least 1). */

@@ -6,6 +6,7 @@ import { Hono, type Context } from 'hono';
 import { SwitchyardError } from '../errors.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { apiKeyAuth } from './middleware/api-key-auth.js';
+import { ClientAddressResolver } from './client-address.js';
 import { errorResponse } from './error-response.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { jobRoutes } from './routes/job-routes.js';
@@ -59,6 +60,7 @@ export function createHttpApp(services: HttpServices): Hono {
         knownModel: (model) => services.catalog.has(model),
         respond: respondWithError,
         onRejected: metrics && ((model, scope) => metrics.rateLimited(model, scope)),
+        addresses: new ClientAddressResolver(services.trustedProxies),
       }),
     );
   }

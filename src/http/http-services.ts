@@ -112,4 +112,6 @@ export interface HttpServices {
   readonly serveApi?: boolean | undefined;
   /** Rate limits of the inference endpoints; absent = none (the middleware is not installed). */
   readonly rateLimits?: RateLimitChecker | undefined;
+  /** Proxies whose X-Forwarded-For names the client (addresses, CIDR subnets); absent or empty = the header is ignored. */
+  readonly trustedProxies?: readonly string[] | undefined;
 }

@@ -47,8 +47,15 @@ export interface GatewayMetricsOptions {
   readonly queueDepths?: () => Iterable<{ readonly model: string; readonly version: number; readonly depth: number }>;
   /** The router's counters and its source's connection (read at scrape time). Default: no series. */
   readonly routing?: () => { readonly hits: number; readonly misses: number; readonly source: string; readonly connected: boolean };
-  /** Async jobs by status across every replica (read from Redis at scrape time). Default: no series. */
-  readonly jobCounts?: () => Promise<Readonly<Record<(typeof JOB_COUNT_STATUSES)[number], number>>>;
+  /**
+   * Async jobs by status across every replica as last read from Redis (undefined before the first
+   * read), and the age of that reading in seconds (Infinity before the first). Read from memory:
+   * the caller refreshes it in the background, so a scrape never waits on Redis. Default: no series.
+   */
+  readonly jobCounts?: () => {
+    readonly counts: Readonly<Record<(typeof JOB_COUNT_STATUSES)[number], number>> | undefined;
+    readonly ageSeconds: number;
+  };
   /** Node process metrics (CPU, memory, event loop lag, GC). Default true. */
   readonly processMetrics?: boolean;
 }
@@ -270,13 +277,20 @@ export class GatewayMetrics {
     if (jobCounts) {
       new Gauge({
         name: name('jobs'),
-        help: 'Async prediction jobs in the shared queue by status (pending, processing, and finished ones still retained); absent while Redis is unreachable.',
+        help: 'Async prediction jobs in the shared queue by status (pending, processing, and finished ones still retained), as last read from Redis (see switchyard_jobs_age_seconds).',
         labelNames: ['status'],
         registers,
-        async collect(this: Gauge<'status'>) {
-          this.reset();
-          const counts = await jobCounts().catch(() => undefined);
+        collect(this: Gauge<'status'>) {
+          const { counts } = jobCounts();
           if (counts) for (const status of JOB_COUNT_STATUSES) this.labels(status).set(counts[status]);
+        },
+      });
+      new Gauge({
+        name: name('jobs_age_seconds'),
+        help: 'Seconds since switchyard_jobs was last read from Redis successfully (+Inf before the first read).',
+        registers,
+        collect(this: Gauge) {
+          this.set(jobCounts().ageSeconds);
         },
       });
     }
