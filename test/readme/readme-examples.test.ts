@@ -158,7 +158,7 @@ async function run(example: CurlExample, place: Place): Promise<{ code: number |
   const { port } = new URL(place.gateway.url);
   let command = example.command.replaceAll('localhost:8080', `127.0.0.1:${port}`);
   for (const [placeholder, value] of place.bindings) command = command.replaceAll(placeholder, value);
-  if (command.includes('…')) throw new Error(`${example.command}\nuses a placeholder no earlier answer of its section gave a value`);
+  if (command.includes('…')) throw new Error(`${example.command}\nuses a placeholder no earlier answer on its gateway gave a value`);
   if (!hasJq) command = command.replace(/\s*\|\s*jq\s*$/, '');
   const script = [...example.setup, command].join('\n');
   const headFile = place.curlHome.join('head');
