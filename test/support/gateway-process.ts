@@ -27,6 +27,8 @@ export interface GatewayProcess {
   log(): string;
   /** The parsed JSON log lines so far. */
   logLines(): Array<Record<string, unknown>>;
+  /** Everything it wrote on stderr so far (also passed on to the runner's stderr). */
+  stderr(): string;
   kill(signal: NodeJS.Signals): void;
   /** Resolves with the exit code (null when killed by a signal). */
   readonly exited: Promise<number | null>;
@@ -75,10 +77,15 @@ export async function startGatewayProcess(
       PORT: '0',
       HOST: '127.0.0.1',
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
+  let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    process.stderr.write(chunk);
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   // Complete lines only (the last may still be arriving); a line that is not JSON is skipped.
   const logLines = () =>
@@ -114,5 +121,5 @@ export async function startGatewayProcess(
     return (await fetch(url + '/readyz').catch(() => undefined))?.status === 200;
   };
   await eventually(ready, options.readyTimeoutMs ?? 30_000, () => `gateway process ready; its log so far:\n${log.slice(-2000)}`);
-  return { url: url!, pid: child.pid!, repo, redisPrefix: redis?.prefix, log: () => log, logLines, kill, exited };
+  return { url: url!, pid: child.pid!, repo, redisPrefix: redis?.prefix, log: () => log, logLines, stderr: () => stderr, kill, exited };
 }

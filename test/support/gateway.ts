@@ -54,6 +54,11 @@ export interface TestGatewayOptions {
   readonly models?: ModelSet;
   /** Redis for routes, limits and jobs; default none (routes from <repo>/routes.json). */
   readonly redis?: RedisChoice;
+  /**
+   * Listen but leave the repository unscanned, as main.ts is between the two steps: the test
+   * calls gateway.loadRepository() itself. Default false (started and loaded).
+   */
+  readonly listenOnly?: boolean;
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -76,7 +81,9 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     },
     options.config,
   );
-  const gateway = await Switchyard.start(config, { logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const gateway = new Switchyard(config, { logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  await gateway.listen();
+  if (!options.listenOnly) await gateway.loadRepository();
   const url = gateway.url;
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>

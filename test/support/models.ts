@@ -154,3 +154,21 @@ export function fixedRowsModel(width: number, rows: number): Uint8Array {
       .build(),
   );
 }
+
+/**
+ * x FP32 [4] -> y = x + Reshape(six zeros, [4]): the Reshape has only constant inputs, so
+ * onnxruntime's graph optimizer (any level but `disabled`) tries to fold it at load, cannot, and
+ * says so on stderr ("Exception during constant folding"); the model loads, and every run fails.
+ */
+export function unfoldableConstantModel(): Uint8Array {
+  return cached('unfoldable-constant', () =>
+    new GraphBuilder({ name: 'unfoldable_constant' })
+      .input('x', 'FP32', [4])
+      .output('y', 'FP32', [4])
+      .initializer('six', 'FP32', [6], new Float32Array(6))
+      .initializer('shape', 'INT64', [1], BigInt64Array.from([4n]))
+      .node('Reshape', ['six', 'shape'], ['four'])
+      .node('Add', ['x', 'four'], ['y'])
+      .build(),
+  );
+}
