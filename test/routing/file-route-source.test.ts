@@ -96,8 +96,8 @@ describe('FileRouteSource', () => {
     expect(announced).toContain('m');
     await eventually(async () => (await versionOf(router)) === 3, 5000, 'the store edit applied');
 
-    expect(await source.deleteRoute('m', 'default')).toBe(true);
-    expect(await source.deleteRoute('m', 'default')).toBe(false);
+    expect((await source.deleteRoute('m', 'default')).removed).toBe(true);
+    expect((await source.deleteRoute('m', 'default')).removed).toBe(false);
     expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ other: { default: '1' }, m: { stable: '3' } });
     expect(await rejectionOf(source.setRoute('m', 'canary', '3:x'))).toMatchObject({ code: 'INVALID_REQUEST' });
   });

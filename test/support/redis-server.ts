@@ -42,6 +42,10 @@ export interface OwnRedisServer {
   kill(): Promise<void>;
   /** Starts a fresh server on the same port. */
   restart(): Promise<void>;
+  /** SIGSTOPs the server: connections stay open and commands hang (a hung, not a dead, Redis). */
+  pause(): void;
+  /** SIGCONTs a paused server; it then runs what was sent meanwhile. */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -70,6 +74,11 @@ export async function startRedisServer(port?: number): Promise<OwnRedisServer> {
     });
   };
 
+  const signal = (name: NodeJS.Signals): void => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) throw new Error(`redis-server on port ${chosenPort} is not running`);
+    child.kill(name);
+  };
+
   await start();
-  return { url, port: chosenPort, kill, restart: start, stop: kill };
+  return { url, port: chosenPort, kill, restart: start, stop: kill, pause: () => signal('SIGSTOP'), resume: () => signal('SIGCONT') };
 }
