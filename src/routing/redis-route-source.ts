@@ -194,12 +194,19 @@ export class RedisRouteSource implements RouteSource, RouteStore {
   async read(model: string): Promise<Routes | undefined> {
     await this.#usable();
     const key = this.key(model);
-    let hash: Record<string, string>;
-    try {
-      hash = await this.#client.hgetall(key);
-    } catch (error) {
-      if (isWrongType(error)) throw await this.#notATable(model, key);
-      throw this.#unavailable(`reading the routes of model "${model}"`, error);
+    let hash: Record<string, string> | undefined;
+    for (let attempt = 0; hash === undefined; attempt++) {
+      try {
+        hash = await this.#client.hgetall(key);
+      } catch (error) {
+        if (!isWrongType(error)) throw this.#unavailable(`reading the routes of model "${model}"`, error);
+        const type = await this.#client.type(key).catch(() => 'value of another type');
+        // Replaced between the two commands (e.g. DEL then HSET): the new one is worth reading.
+        if ((type === 'hash' || type === 'none') && attempt === 0) continue;
+        throw new SwitchyardError('INVALID_ROUTE', `The routing table of model "${model}" can not be read: key "${key}" holds a ${type}, not a hash`, {
+          details: { model, key, type },
+        });
+      }
     }
     this.#commandError = undefined;
     const routes = routesFrom(Object.entries(hash));
@@ -345,14 +352,6 @@ export class RedisRouteSource implements RouteSource, RouteStore {
         `and it can no longer be applied later. GET /admin/routes/${model} shows which; repeating the edit with the same Idempotency-Key is safe`,
       { details: { model, check: `GET /admin/routes/${model}` }, retryAfterSeconds: 1, cause },
     );
-  }
-
-  /** Says what the key holds instead of a hash (best effort: TYPE may fail too). */
-  async #notATable(model: string, key: string): Promise<SwitchyardError> {
-    const type = await this.#client.type(key).catch(() => 'value of another type');
-    return new SwitchyardError('INVALID_ROUTE', `The routing table of model "${model}" can not be read: key "${key}" holds a ${type}, not a hash`, {
-      details: { model, key, type },
-    });
   }
 
   /**

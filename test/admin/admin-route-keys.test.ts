@@ -73,6 +73,11 @@ it('reports a __proto__ alias written around the API (routes file, raw Redis) in
     const listed = json(await gateway.raw('GET', '/admin/routes', undefined, auth));
     expect(Object.entries(listed.linear)).toEqual([['__proto__', '2'], ['default', '1']]);
     expect((await gateway.post('/models/linear/predict', LINEAR_INPUT)).headers.get('x-model-version')).toBe('1');
+    // ... and said: requests can never name it.
+    await eventually(async () => {
+      const warnings = ((await (await fetch(`${gateway.url}/readyz`)).json()) as { warnings?: string[] }).warnings ?? [];
+      return warnings.some((warning) => warning.startsWith('routing: route "__proto__" of model "linear" is invalid'));
+    }, 5000, 'the __proto__ alias reported on /readyz');
   }
   // The file written by JSON.stringify kept the key: nothing rewrote it.
   expect(await readFile(join(file.repo, 'routes.json'), 'utf8')).toContain('__proto__');
