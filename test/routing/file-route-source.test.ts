@@ -28,6 +28,8 @@ const save = (content: string): Promise<void> => writeTextAtomically(file, conte
 const versionOf = async (router: Router, model = 'm') => (await router.resolve(model)).version;
 
 beforeEach(async () => {
+  // Every test here must check something (one used to only run code and pass whatever it did).
+  expect.hasAssertions();
   file = (await tempDir('routes')).join('routes.json');
 });
 
