@@ -249,10 +249,10 @@ export class Router extends EventEmitter<RouterEvents> {
     }
     this.#misses++;
     await this.#refresh(model, entry);
-    if (entry.failure === undefined && entry.table) return entry.table;
-    const error = entry.failure?.error;
-    // The last good table beats no answer; it is reported as stale (or the key as unreadable).
+    // When the read failed, the last good table still beats no answer (it was reported as stale,
+    // or the key as unreadable).
     if (entry.table) return entry.table;
+    const error = entry.failure?.error;
     if (isSwitchyardError(error) && error.code === 'INVALID_ROUTE') throw error;
     throw unavailable(model, error ?? 'no table');
   }
@@ -291,7 +291,7 @@ export class Router extends EventEmitter<RouterEvents> {
     if (entry.stale) {
       entry.stale = false;
       this.#stale.delete(model);
-      if (!this.#closed) this.emit('stale', { model, stale: false });
+      this.#tell('stale', { model, stale: false });
     }
     this.#report(model, entry, { model, problems: table.problems() });
   }
@@ -313,7 +313,7 @@ export class Router extends EventEmitter<RouterEvents> {
     entry.reported = said;
     if (said === '') this.#issues.delete(model);
     else this.#issues.set(model, issues);
-    if (!this.#closed) this.emit('issues', issues);
+    this.#tell('issues', issues);
   }
 
   /** A table past maxAgeMs that could not be read again (for a reason other than the key itself) is stale. */
@@ -324,7 +324,18 @@ export class Router extends EventEmitter<RouterEvents> {
     entry.stale = true;
     const reason = failure.error instanceof Error ? failure.error.message : String(failure.error);
     this.#stale.set(model, { model, reason });
-    if (!this.#closed) this.emit('stale', { model, stale: true, reason });
+    this.#tell('stale', { model, stale: true, reason });
+  }
+
+  /** A listener's failure is its own: it must neither fail a request nor stop a background read. */
+  #tell<E extends keyof RouterEvents>(event: E, payload: RouterEvents[E][0]): void {
+    if (this.#closed) return;
+    try {
+      // (Widened: TypeScript can not spread a generic event's tuple into emit's overloads.)
+      (this.emit as (event: keyof RouterEvents, payload: unknown) => boolean)(event, payload);
+    } catch {
+      // Nothing to do: the table is applied either way.
+    }
   }
 
   #invalidate(model?: string): void {
