@@ -121,6 +121,7 @@ export class Switchyard {
         return status && `${status.state}${status.reason ? ` (${status.reason})` : ''}`;
       },
       cacheTtlMs: config.routeCacheTtlMs,
+      maxAgeMs: config.routeMaxAgeMs,
     });
     this.jobs =
       config.redisUrl === undefined
@@ -271,7 +272,24 @@ export class Switchyard {
     else if (!this.#routingEverConnected) {
       reasons.push(`routing: ${source.kind} source not reachable yet${source.lastError ? ` (${source.lastError})` : ''}`);
     }
-    return { ready: reasons.length === 0, reasons };
+    return { ready: reasons.length === 0, reasons, warnings: this.#routingWarnings() };
+  }
+
+  /** What is wrong with routing that does not make a replica unready (one broken table must not take every replica out). */
+  #routingWarnings(): string[] {
+    const { issues, stale } = this.router.status();
+    const warnings: string[] = [];
+    for (const issue of issues) {
+      if (issue.unreadable !== undefined) warnings.push(`routing: ${issue.unreadable}; the last good table serves`);
+      for (const problem of issue.problems) {
+        warnings.push(`routing: route "${problem.alias}" of model "${issue.model}" is invalid: target "${problem.target}" ${problem.reason}`);
+      }
+    }
+    for (const table of stale) {
+      warnings.push(`routing: the table of model "${table.model}" is older than ${this.config.routeMaxAgeMs} ms and could not be read again (${table.reason})`);
+    }
+    // Bounded: thousands of broken tables are for the metrics and the log, not one answer.
+    return warnings.length > MAX_WARNINGS ? [...warnings.slice(0, MAX_WARNINGS), `... and ${warnings.length - MAX_WARNINGS} more`] : warnings;
   }
 
   /**
@@ -373,8 +391,9 @@ export class Switchyard {
         ),
       ...(this.#jobCounts ? { jobCounts: () => ({ counts: this.#jobCounts!.value, ageSeconds: this.#jobCounts!.ageSeconds() }) } : {}),
       routing: () => {
-        const { cache, source } = this.router.status();
-        return { hits: cache.hits, misses: cache.misses, source: source.kind, connected: source.connected };
+        const { cache, source, issues, stale } = this.router.status();
+        const errors = issues.map((issue) => ({ model: issue.model, count: issue.problems.length + (issue.unreadable === undefined ? 0 : 1) }));
+        return { hits: cache.hits, misses: cache.misses, source: source.kind, connected: source.connected, errors, stale: stale.length };
       },
     });
     metrics.observeLifecycle(this.registry);
@@ -393,10 +412,22 @@ export class Switchyard {
     this.routeSource.onChange((model) =>
       log.info({ event: 'route-changed', ...(model === undefined ? { scope: 'all' } : { model }) }, 'routes changed'),
     );
+    // Once per change of a table, never per request.
+    this.router.on('issues', ({ model, unreadable, problems }) => {
+      if (unreadable === undefined && problems.length === 0) log.info({ event: 'route-issues-resolved', model }, 'routing table is sound again');
+      else log.warn({ event: 'route-issues', model, unreadable, problems }, unreadable ? 'routing table can not be read; the last good one serves' : 'routing table has aliases that can not route');
+    });
+    this.router.on('stale', ({ model, stale, reason }) => {
+      if (stale) log.warn({ event: 'route-stale', model, reason, maxAgeMs: this.config.routeMaxAgeMs }, 'routing table could not be read again; serving the last known one');
+      else log.info({ event: 'route-fresh', model }, 'routing table read again');
+    });
     this.configs.on('changed', (e) => log.info({ event: 'config-changed', model: e.name, config: e.config, reload: e.sessionSettingsChanged }, 'model config applied'));
     this.configs.on('invalid', (e) => log.error({ event: 'config-invalid', model: e.name, reason: e.reason }, 'model config refused; the previous one stays'));
   }
 }
+
+/** Most warnings one /readyz answer lists. */
+const MAX_WARNINGS = 20;
 
 /** A listen failure as a message an operator can act on. */
 function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {

@@ -9,6 +9,9 @@ import { z } from 'zod';
 
 const integer = (min: number) => z.coerce.number().int().min(min);
 
+/** The README's "a raw redis-cli edit reaches every replica within 1 s". */
+const DEFAULT_ROUTE_MAX_AGE_MS = 1000;
+
 /**
  * Every setting the gateway reads from the environment, with its default as it would be written
  * there (undefined = unset). The one list of names and defaults: loadConfig fills in these values
@@ -28,6 +31,8 @@ export const SETTING_DEFAULTS = Object.freeze({
   HTTP_HEADERS_TIMEOUT_MS: '10000',
   HTTP_REQUEST_TIMEOUT_MS: '60000',
   ROUTE_CACHE_TTL_MS: '250',
+  // Unset: 1000, or ROUTE_CACHE_TTL_MS when that is longer (see routeMaxAgeMs below).
+  ROUTE_MAX_AGE_MS: undefined,
   MODEL_STABILITY_MS: '500',
   RUNTIME_WORKERS: String(availableParallelism()),
   RUNTIME_WORKER_NICE: '10',
@@ -76,6 +81,7 @@ const envSchema = z.object({
   HTTP_HEADERS_TIMEOUT_MS: integer(1),
   HTTP_REQUEST_TIMEOUT_MS: integer(1),
   ROUTE_CACHE_TTL_MS: integer(1),
+  ROUTE_MAX_AGE_MS: integer(1).optional(),
   MODEL_STABILITY_MS: integer(0),
   RUNTIME_WORKERS: integer(1),
   RUNTIME_WORKER_NICE: integer(0).max(19),
@@ -132,6 +138,8 @@ export interface Config {
     readonly shutdownIdleGraceMs: number;
   };
   readonly routeCacheTtlMs: number;
+  /** A cached routing table older than this is read again before a request uses it (the bound on a raw HSET). Default 1 s, or routeCacheTtlMs if longer. */
+  readonly routeMaxAgeMs: number;
   readonly modelStabilityMs: number;
   readonly runtime: {
     readonly workers: number;
@@ -201,6 +209,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (e.SWITCHYARD_MODE === 'worker' && e.JOB_CONCURRENCY === 0) {
     throw new ConfigError('Invalid configuration: SWITCHYARD_MODE=worker with JOB_CONCURRENCY=0 would do nothing');
   }
+  if (e.ROUTE_MAX_AGE_MS !== undefined && e.ROUTE_MAX_AGE_MS < e.ROUTE_CACHE_TTL_MS) {
+    throw new ConfigError('Invalid configuration: ROUTE_MAX_AGE_MS must not be below ROUTE_CACHE_TTL_MS (a table is refreshed in the background before it is too old to use)');
+  }
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('Invalid configuration: HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)');
   }
@@ -220,6 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       shutdownIdleGraceMs: e.SHUTDOWN_IDLE_GRACE_MS,
     }),
     routeCacheTtlMs: e.ROUTE_CACHE_TTL_MS,
+    routeMaxAgeMs: e.ROUTE_MAX_AGE_MS ?? Math.max(DEFAULT_ROUTE_MAX_AGE_MS, e.ROUTE_CACHE_TTL_MS),
     modelStabilityMs: e.MODEL_STABILITY_MS,
     runtime: Object.freeze({
       workers: e.RUNTIME_WORKERS,

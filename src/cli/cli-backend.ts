@@ -22,10 +22,10 @@ export interface CliBackend {
   /** The model's table; `{}` when it has none. */
   routes(model: string): Promise<Record<string, string>>;
   allRoutes(): Promise<Record<string, Routes>>;
-  /** Replaces the model's whole table; returns it as stored. */
-  setRoutes(model: string, routes: Record<string, string>, force: boolean): Promise<Record<string, string>>;
-  /** True when something was removed. */
-  deleteRoutes(model: string, alias?: string): Promise<boolean>;
+  /** Replaces the model's whole table; returns it as written. A repeat with the same idempotency key changes nothing. */
+  setRoutes(model: string, routes: Routes, force: boolean, idempotencyKey?: string): Promise<Record<string, string>>;
+  /** True when something was removed (by this call, or by the first one with the same idempotency key). */
+  deleteRoutes(model: string, alias?: string, idempotencyKey?: string): Promise<boolean>;
   listModels(): Promise<unknown>;
   loadModel(model: string): Promise<unknown>;
   unloadModel(model: string): Promise<unknown>;
@@ -56,14 +56,14 @@ export class ApiBackend implements CliBackend {
     return this.#call('GET', '/admin/routes') as Promise<Record<string, Routes>>;
   }
 
-  setRoutes(model: string, routes: Record<string, string>, force: boolean): Promise<Record<string, string>> {
+  setRoutes(model: string, routes: Routes, force: boolean, idempotencyKey?: string): Promise<Record<string, string>> {
     const query = force ? '?force=true' : '';
-    return this.#call('PUT', `/admin/routes/${encodeURIComponent(model)}${query}`, routes) as Promise<Record<string, string>>;
+    return this.#call('PUT', `/admin/routes/${encodeURIComponent(model)}${query}`, routes, idempotencyKey) as Promise<Record<string, string>>;
   }
 
-  async deleteRoutes(model: string, alias?: string): Promise<boolean> {
+  async deleteRoutes(model: string, alias?: string, idempotencyKey?: string): Promise<boolean> {
     const path = `/admin/routes/${encodeURIComponent(model)}${alias === undefined ? '' : `/${encodeURIComponent(alias)}`}`;
-    const answer = (await this.#call('DELETE', path)) as { removed?: boolean };
+    const answer = (await this.#call('DELETE', path, undefined, idempotencyKey)) as { removed?: boolean };
     return answer.removed === true;
   }
 
@@ -81,9 +81,10 @@ export class ApiBackend implements CliBackend {
 
   async close(): Promise<void> {}
 
-  async #call(method: string, path: string, body?: unknown): Promise<unknown> {
+  async #call(method: string, path: string, body?: unknown, idempotencyKey?: string): Promise<unknown> {
     const headers: Record<string, string> = {};
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
@@ -132,13 +133,13 @@ export class RedisBackend implements CliBackend {
   }
 
   /** `force` has no effect: without the registry, Redis mode can not check that versions exist. */
-  async setRoutes(model: string, routes: Record<string, string>): Promise<Record<string, string>> {
-    await this.#redis(() => this.#source.setRoutes(model, routes));
-    return this.routes(model);
+  async setRoutes(model: string, routes: Routes, _force: boolean, idempotencyKey?: string): Promise<Record<string, string>> {
+    const written = await this.#redis(() => this.#source.setRoutes(model, routes, { idempotencyKey }));
+    return { ...written.routes };
   }
 
-  deleteRoutes(model: string, alias?: string): Promise<boolean> {
-    return this.#redis(() => this.#source.deleteRoute(model, alias));
+  async deleteRoutes(model: string, alias?: string, idempotencyKey?: string): Promise<boolean> {
+    return (await this.#redis(() => this.#source.deleteRoute(model, alias, { idempotencyKey }))).removed;
   }
 
   listModels(): Promise<unknown> {

@@ -4,6 +4,9 @@
  * Separate from main.ts so the process entry stays a two-liner.
  */
 import { parseArgs } from 'node:util';
+import { isValidModelName, MODEL_NAME_RULE } from '../repository/model-name.js';
+import { routesFrom, type Routes } from '../routing/route-table.js';
+import { ALIAS_PATTERN, isValidAlias } from '../routing/route-target.js';
 import { ApiBackend, CliError, RedisBackend, type CliBackend } from './cli-backend.js';
 
 export interface CliIo {
@@ -38,7 +41,9 @@ Run "switchyard <command> --help" for more. Exit codes: 0 done, 1 failed or refu
   split <model> <alias> 2:90 3:10      point an alias at a weighted split of versions
   rm <model> [alias]                   remove one alias, or the model's whole table
 
-  --force   write targets naming versions the gateway does not know (admin API only)
+  --force                  write targets naming versions the gateway does not know (admin API only)
+  --idempotency-key <key>  set, split, rm: a repeat with the same key changes nothing and reports
+                           what the first did (safe to retry after ROUTES_OUTCOME_UNKNOWN)
 
 ${CONNECTION_HELP}`,
   'routes get': `Usage: switchyard routes get [model]
@@ -89,6 +94,7 @@ interface Parsed {
   positionals: string[];
   help: boolean;
   force: boolean;
+  idempotencyKey: string | undefined;
   url: string | undefined;
   token: string | undefined;
   redis: string | undefined;
@@ -104,6 +110,7 @@ function parse(argv: readonly string[]): Parsed {
       options: {
         help: { type: 'boolean', short: 'h' },
         force: { type: 'boolean' },
+        'idempotency-key': { type: 'string' },
         url: { type: 'string' },
         token: { type: 'string' },
         redis: { type: 'string' },
@@ -114,6 +121,7 @@ function parse(argv: readonly string[]): Parsed {
       positionals,
       help: values.help === true,
       force: values.force === true,
+      idempotencyKey: values['idempotency-key'],
       url: values.url,
       token: values.token,
       redis: values.redis,
@@ -139,17 +147,30 @@ function backendFor(parsed: Parsed, env: CliIo['env'], needsApi: boolean): CliBa
   throw usage(needsApi ? 'no gateway given: pass --url http://host:8080 (or set SWITCHYARD_URL)' : 'no connection given: pass --url or --redis', '');
 }
 
-function parsePairs(pairs: readonly string[]): Record<string, string> {
-  const routes: Record<string, string> = {};
-  for (const pair of pairs) {
-    const at = pair.indexOf('=');
-    if (at <= 0) throw usage(`"${pair}" is not <alias>=<target>`, 'routes set');
-    routes[pair.slice(0, at)] = pair.slice(at + 1);
-  }
-  return routes;
+/**
+ * Names are checked before they go anywhere: an alias such as `__proto__` would vanish from a
+ * plain object (and the edit with it), and a model or alias `..` would be resolved away in a URL,
+ * editing another path than the one asked for.
+ */
+function checkModel(model: string, helpKey: string): string {
+  if (!isValidModelName(model)) throw usage(`"${model}" is not a valid model name (${MODEL_NAME_RULE})`, helpKey);
+  return model;
 }
 
-function parseJsonMap(text: string): Record<string, string> {
+function checkAlias(alias: string, helpKey: string): string {
+  if (!isValidAlias(alias)) throw usage(`"${alias}" is not a valid alias name (${ALIAS_PATTERN.source})`, helpKey);
+  return alias;
+}
+
+function parsePairs(pairs: readonly string[]): Array<[string, string]> {
+  return pairs.map((pair) => {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw usage(`"${pair}" is not <alias>=<target>`, 'routes set');
+    return [checkAlias(pair.slice(0, at), 'routes set'), pair.slice(at + 1)];
+  });
+}
+
+function parseJsonMap(text: string): Routes {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -159,40 +180,47 @@ function parseJsonMap(text: string): Record<string, string> {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== 'string')) {
     throw usage('the routes map must be a JSON object of alias -> target strings', 'routes set');
   }
-  return parsed as Record<string, string>;
+  const entries = Object.entries(parsed as Record<string, string>);
+  for (const [alias] of entries) checkAlias(alias, 'routes set');
+  return routesFrom(entries);
 }
 
 const json = (value: unknown): string => JSON.stringify(value, null, 2);
 
 async function runRoutes(sub: string, args: string[], parsed: Parsed, backend: CliBackend, io: CliIo): Promise<void> {
   const model = args[0];
+  if (model !== undefined) checkModel(model, `routes ${sub}`);
   if (sub === 'get') {
     if (args.length > 1) throw usage('too many arguments', 'routes get');
     io.out(json(model === undefined ? await backend.allRoutes() : await backend.routes(model)));
     return;
   }
   if (model === undefined) throw usage('missing <model>', `routes ${sub}`);
+  const key = parsed.idempotencyKey;
   if (sub === 'rm') {
     if (args.length > 2) throw usage('too many arguments', 'routes rm');
     const alias = args[1];
-    const removed = await backend.deleteRoutes(model, alias);
+    // Any other alias may be removed (a raw HSET may have written one requests can not name).
+    if (alias === '.' || alias === '..') checkAlias(alias, 'routes rm');
+    const removed = await backend.deleteRoutes(model, alias, key);
     const what = alias === undefined ? `the routing table of ${model}` : `alias "${alias}" of ${model}`;
     io.out(removed ? `removed ${what}` : `nothing to remove: ${what} does not exist`);
     return;
   }
-  let table: Record<string, string>;
+  let table: Routes;
   if (sub === 'split') {
     const [, alias, ...parts] = args;
     if (alias === undefined || parts.length === 0) throw usage('need <alias> and at least one <version>:<weight>', 'routes split');
-    table = { ...(await backend.routes(model)), [alias]: parts.join(',') };
+    checkAlias(alias, 'routes split');
+    table = routesFrom([...Object.entries(await backend.routes(model)), [alias, parts.join(',')]]);
   } else {
     const rest = args.slice(1);
     if (rest.length === 0) throw usage('need <alias>=<target> pairs or a JSON map', 'routes set');
     table = rest.length === 1 && rest[0]!.trimStart().startsWith('{')
       ? parseJsonMap(rest[0]!)
-      : { ...(await backend.routes(model)), ...parsePairs(rest) };
+      : routesFrom([...Object.entries(await backend.routes(model)), ...parsePairs(rest)]);
   }
-  io.out(json(await backend.setRoutes(model, table, parsed.force)));
+  io.out(json(await backend.setRoutes(model, table, parsed.force, key)));
 }
 
 interface IndexEntry {

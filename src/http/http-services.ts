@@ -75,6 +75,8 @@ export interface AsyncJobs {
 export interface Readiness {
   readonly ready: boolean;
   readonly reasons: readonly string[];
+  /** What is degraded without making the replica unready (e.g. a routing table that can not be used). */
+  readonly warnings?: readonly string[];
 }
 
 export interface ModelConfigView {

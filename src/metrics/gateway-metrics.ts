@@ -46,7 +46,16 @@ export interface GatewayMetricsOptions {
   /** Queued requests per model version (read at scrape time). Default: no series. */
   readonly queueDepths?: () => Iterable<{ readonly model: string; readonly version: number; readonly depth: number }>;
   /** The router's counters and its source's connection (read at scrape time). Default: no series. */
-  readonly routing?: () => { readonly hits: number; readonly misses: number; readonly source: string; readonly connected: boolean };
+  readonly routing?: () => {
+    readonly hits: number;
+    readonly misses: number;
+    readonly source: string;
+    readonly connected: boolean;
+    /** Per model with a broken table: aliases that can not route, plus 1 when the table can not be read at all. */
+    readonly errors?: Iterable<{ readonly model: string; readonly count: number }>;
+    /** Tables served past ROUTE_MAX_AGE_MS because they could not be read again. */
+    readonly stale?: number;
+  };
   /**
    * Async jobs by status across every replica as last read from Redis (undefined before the first
    * read), and the age of that reading in seconds (Infinity before the first). Read from memory:
@@ -323,6 +332,24 @@ export class GatewayMetrics {
           const status = routing();
           this.reset();
           this.labels(status.source).set(status.connected ? 1 : 0);
+        },
+      });
+      new Gauge({
+        name: name('route_errors'),
+        help: "Problems in a model's routing table: aliases that can not route (INVALID_ROUTE), plus 1 while the table can not be read at all (e.g. its Redis key is not a hash); absent for a sound table.",
+        labelNames: ['model'],
+        registers,
+        collect(this: Gauge<'model'>) {
+          this.reset();
+          for (const { model, count } of routing().errors ?? []) this.labels(model).set(count);
+        },
+      });
+      new Gauge({
+        name: name('route_tables_stale'),
+        help: 'Routing tables served past ROUTE_MAX_AGE_MS because the routing source could not be read again.',
+        registers,
+        collect(this: Gauge) {
+          this.set(routing().stale ?? 0);
         },
       });
     }

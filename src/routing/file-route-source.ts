@@ -10,19 +10,24 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { z } from 'zod';
+import { LRUCache } from 'lru-cache';
 import { SwitchyardError } from '../errors.js';
 import {
   checkModelName,
   checkRouteEdit,
   checkRoutesEdit,
+  idempotencyKeyReused,
+  ROUTE_EDIT_KEY_TTL_MS,
+  routeEditFingerprint,
   RouteChangeEmitter,
   type RouteChangeListener,
+  type RouteEditOptions,
+  type RouteEditResult,
   type RouteSource,
   type RouteSourceStatus,
   type RouteStore,
 } from './route-source.js';
-import type { Routes } from './route-table.js';
+import { routesFrom, type Routes } from './route-table.js';
 
 export const DEFAULT_ROUTES_FILE = 'config/routes.json';
 
@@ -38,9 +43,16 @@ export interface FileRouteSourceOptions {
   settleMs?: number;
 }
 
-const routesFileSchema = z.record(z.string(), z.record(z.string(), z.string()));
+/** The file's content: model -> its table. A Map, so a model named `toString` is not Object.prototype's. */
+type RoutesFile = Map<string, Routes>;
 
-type RoutesFile = Record<string, Record<string, string>>;
+/** Idempotency keys of edits made here, and what they did (single machine: memory is the ledger). */
+const MAX_REMEMBERED_EDITS = 10_000;
+
+interface RememberedEdit {
+  readonly fingerprint: string;
+  readonly outcome: { readonly removed: boolean };
+}
 
 export class FileRouteSource implements RouteSource, RouteStore {
   readonly path: string;
@@ -48,7 +60,8 @@ export class FileRouteSource implements RouteSource, RouteStore {
   readonly #changes = new RouteChangeEmitter();
   readonly #watcher: FSWatcher | undefined;
   readonly #ready: Promise<void>;
-  #tables = new Map<string, Routes>();
+  #tables: RoutesFile = new Map();
+  readonly #edits = new LRUCache<string, RememberedEdit>({ max: MAX_REMEMBERED_EDITS, ttl: ROUTE_EDIT_KEY_TTL_MS });
   #lastError: string | undefined;
   // Reloads and writes run one at a time, so a slow read never overwrites a newer one.
   #queue: Promise<unknown> = Promise.resolve();
@@ -90,7 +103,9 @@ export class FileRouteSource implements RouteSource, RouteStore {
 
   async readAll(): Promise<Record<string, Routes>> {
     await this.#ready;
-    return Object.fromEntries(this.#tables);
+    const all = Object.create(null) as Record<string, Routes>;
+    for (const [model, routes] of this.#tables) all[model] = routes;
+    return all;
   }
 
   onChange(listener: RouteChangeListener): () => void {
@@ -103,38 +118,44 @@ export class FileRouteSource implements RouteSource, RouteStore {
       : { kind: 'file', connected: true, lastError: this.#lastError };
   }
 
-  async setRoutes(model: string, routes: Routes): Promise<void> {
+  async setRoutes(model: string, routes: Routes, options?: RouteEditOptions): Promise<RouteEditResult & { routes: Routes }> {
     const checked = checkRoutesEdit(model, routes);
-    await this.#edit((file) => {
-      if (Object.keys(checked).length === 0) delete file[model];
-      else file[model] = checked;
-      return true;
+    const fingerprint = routeEditFingerprint('replace', model, undefined, checked);
+    const { replayed } = await this.#edit(model, fingerprint, options, (file) => {
+      if (Object.keys(checked).length === 0) file.delete(model);
+      else file.set(model, checked);
+      return { removed: false };
     });
+    return { replayed, routes: checked };
   }
 
-  async setRoute(model: string, alias: string, target: string): Promise<void> {
+  async setRoute(model: string, alias: string, target: string, options?: RouteEditOptions): Promise<RouteEditResult> {
     const checked = checkRouteEdit(model, alias, target);
-    await this.#edit((file) => {
-      file[model] = { ...file[model], [alias]: checked };
-      return true;
+    const fingerprint = routeEditFingerprint('set', model, alias, routesFrom([[alias, checked]]));
+    const { replayed } = await this.#edit(model, fingerprint, options, (file) => {
+      file.set(model, routesFrom([...Object.entries(file.get(model) ?? {}), [alias, checked]]));
+      return { removed: false };
     });
+    return { replayed };
   }
 
-  async deleteRoute(model: string, alias?: string): Promise<boolean> {
+  async deleteRoute(model: string, alias?: string, options?: RouteEditOptions): Promise<RouteEditResult & { removed: boolean }> {
     checkModelName(model);
-    return this.#edit((file) => {
-      const table = file[model];
-      if (!table) return false;
+    const fingerprint = routeEditFingerprint('delete', model, alias);
+    const { replayed, outcome } = await this.#edit(model, fingerprint, options, (file) => {
+      const table = file.get(model);
+      if (!table) return undefined;
       if (alias === undefined) {
-        delete file[model];
-        return true;
+        file.delete(model);
+        return { removed: true };
       }
-      if (!Object.hasOwn(table, alias)) return false;
-      const { [alias]: _removed, ...rest } = table;
-      if (Object.keys(rest).length === 0) delete file[model];
-      else file[model] = rest;
-      return true;
+      if (!Object.hasOwn(table, alias)) return undefined;
+      const rest = Object.entries(table).filter(([name]) => name !== alias);
+      if (rest.length === 0) file.delete(model);
+      else file.set(model, routesFrom(rest));
+      return { removed: true };
     });
+    return { replayed, removed: outcome.removed };
   }
 
   close(): Promise<void> {
@@ -172,7 +193,7 @@ export class FileRouteSource implements RouteSource, RouteStore {
     try {
       text = await readFile(this.path, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
       throw new Error(`reading ${this.path}: ${errorMessage(error)}`);
     }
     // Editors often truncate before writing: an empty file is a save in progress, not "no routes".
@@ -183,19 +204,13 @@ export class FileRouteSource implements RouteSource, RouteStore {
     } catch (error) {
       throw new Error(`${this.path} is not valid JSON: ${errorMessage(error)}`);
     }
-    const result = routesFileSchema.safeParse(json);
-    if (!result.success) {
-      throw new Error(`${this.path} is not {"<model>": {"<alias>": "<target>"}}: ${z.prettifyError(result.error)}`);
-    }
-    return result.data;
+    return parseRoutesFile(this.path, json);
   }
 
   /** Swaps in the new tables and announces each model whose table differs. */
   #apply(file: RoutesFile): void {
-    const next = new Map<string, Routes>();
-    for (const [model, routes] of Object.entries(file)) {
-      if (Object.keys(routes).length > 0) next.set(model, Object.freeze({ ...routes }));
-    }
+    const next: RoutesFile = new Map();
+    for (const [model, routes] of file) if (Object.keys(routes).length > 0) next.set(model, routes);
     const changed = new Set<string>();
     for (const model of new Set([...this.#tables.keys(), ...next.keys()])) {
       if (!sameRoutes(this.#tables.get(model), next.get(model))) changed.add(model);
@@ -207,29 +222,77 @@ export class FileRouteSource implements RouteSource, RouteStore {
   /**
    * Read-modify-write of the file on disk, replaced by rename so the watcher (here and in any other
    * process) never sees half a file. Refuses to write over a file that does not parse, since that
-   * is most likely someone's edit in progress.
+   * is most likely someone's edit in progress. `change` answers undefined when there is nothing to
+   * do (nothing to remove). With an idempotency key, a repeat of the same edit only reports what
+   * the first did; the key is checked and remembered inside the queue, so two concurrent retries
+   * can not both edit.
    */
-  async #edit(change: (file: RoutesFile) => boolean): Promise<boolean> {
+  async #edit(
+    model: string,
+    fingerprint: string,
+    options: RouteEditOptions | undefined,
+    change: (file: RoutesFile) => RememberedEdit['outcome'] | undefined,
+  ): Promise<{ replayed: boolean; outcome: RememberedEdit['outcome'] }> {
     await this.#ready;
+    const key = options?.idempotencyKey;
     return this.#enqueue(async () => {
       if (this.#closed) throw new SwitchyardError('ROUTING_UNAVAILABLE', 'The routing table source is closed');
+      if (key !== undefined) {
+        const earlier = this.#edits.get(key);
+        if (earlier && earlier.fingerprint !== fingerprint) throw idempotencyKeyReused(key, model);
+        if (earlier) return { replayed: true, outcome: earlier.outcome };
+      }
       let file: RoutesFile;
       try {
         file = await this.#readFile();
       } catch (error) {
         throw new SwitchyardError('ROUTING_UNAVAILABLE', `Not editing the routes file: ${errorMessage(error)}`, { cause: error });
       }
-      if (!change(file)) return false;
-      const temporary = `${this.path}.${process.pid}.${Date.now()}.tmp`;
-      await mkdir(dirname(this.path), { recursive: true });
-      await writeFile(temporary, `${JSON.stringify(file, null, 2)}\n`, 'utf8');
-      await rename(temporary, this.path);
-      this.#lastError = undefined;
-      // Applied here at once; the watcher's own reload will find nothing new.
-      this.#apply(file);
-      return true;
+      const changed = change(file);
+      if (changed !== undefined) await this.#write(file);
+      const outcome = changed ?? { removed: false };
+      if (key !== undefined) this.#edits.set(key, { fingerprint, outcome });
+      return { replayed: false, outcome };
     });
   }
+
+  async #write(file: RoutesFile): Promise<void> {
+    const temporary = `${this.path}.${process.pid}.${Date.now()}.tmp`;
+    const content = Object.create(null) as Record<string, Routes>;
+    for (const [model, routes] of file) content[model] = routes;
+    await mkdir(dirname(this.path), { recursive: true });
+    await writeFile(temporary, `${JSON.stringify(content, null, 2)}\n`, 'utf8');
+    await rename(temporary, this.path);
+    this.#lastError = undefined;
+    // Applied here at once; the watcher's own reload will find nothing new.
+    this.#apply(file);
+  }
+}
+
+/**
+ * `{"<model>": {"<alias>": "<target>"}}` into maps and prototype-less tables, keeping every key
+ * as written (`__proto__` included: the router reports such an alias rather than never seeing it).
+ */
+function parseRoutesFile(path: string, json: unknown): RoutesFile {
+  const shape = `${path} is not {"<model>": {"<alias>": "<target>"}}`;
+  if (!isObject(json)) throw new Error(`${shape}: the top level is ${kindOf(json)}, not an object`);
+  const file: RoutesFile = new Map();
+  for (const [model, table] of Object.entries(json)) {
+    if (!isObject(table)) throw new Error(`${shape}: "${model}" is ${kindOf(table)}, not an object`);
+    for (const [alias, target] of Object.entries(table)) {
+      if (typeof target !== 'string') throw new Error(`${shape}: "${model}"."${alias}" is ${kindOf(target)}, not a string`);
+    }
+    file.set(model, routesFrom(Object.entries(table as Record<string, string>)));
+  }
+  return file;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function kindOf(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
 }
 
 function sameRoutes(a: Routes | undefined, b: Routes | undefined): boolean {

@@ -7,29 +7,96 @@
  * `<prefix>routes:changed`, on which the project's own edits announce the model they touched.
  * Both reconnect forever; each reconnection announces "everything may have changed", because
  * messages published while we were away are lost.
+ *
+ * Edits run as one Lua script (check, write, remember the idempotency key, publish) that carries a
+ * deadline on Redis's own clock: a script Redis gets to only after the gateway stopped waiting
+ * refuses itself. So an edit whose answer never came is settled by the time the client hears
+ * ROUTES_OUTCOME_UNKNOWN (applied, or never will be) and a read shows which; it can not land
+ * minutes later, over edits made since, when a hung Redis wakes up.
  */
+import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { SwitchyardError } from '../errors.js';
+import { isValidModelName } from '../repository/model-name.js';
 import {
   checkModelName,
   checkRouteEdit,
   checkRoutesEdit,
+  idempotencyKeyReused,
+  ROUTE_EDIT_KEY_TTL_MS,
+  routeEditFingerprint,
   RouteChangeEmitter,
   type RouteChangeListener,
+  type RouteEditOptions,
+  type RouteEditResult,
   type RouteSource,
   type RouteSourceStatus,
   type RouteStore,
 } from './route-source.js';
-import type { Routes } from './route-table.js';
+import { routesFrom, type Routes } from './route-table.js';
 
 export const DEFAULT_REDIS_PREFIX = 'switchyard:';
+
+/**
+ * One route edit, atomically. KEYS[1] the table's hash, KEYS[2] (optional) the idempotency record.
+ * ARGV: operation (replace | set | delete), deadline (ms on Redis's clock), channel, model,
+ * fingerprint, record lifetime (ms), then alias/target pairs (replace), one pair (set) or an
+ * optional alias (delete). Answers {status, detail}: done/<applied|removed|absent>,
+ * replayed/<what the first did>, reused, late/<now>, wrongtype/<type>.
+ */
+const EDIT_SCRIPT = `
+if redis.replicate_commands then redis.replicate_commands() end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+if now > tonumber(ARGV[2]) then return {'late', tostring(now)} end
+if #KEYS > 1 then
+  local seen = redis.call('GET', KEYS[2])
+  if seen then
+    local fingerprint, result = string.match(seen, '^(%S+) (%S+)$')
+    if fingerprint ~= ARGV[5] then return {'reused', ''} end
+    return {'replayed', result}
+  end
+end
+local operation = ARGV[1]
+local kind = redis.call('TYPE', KEYS[1]).ok
+local result
+if operation == 'replace' then
+  redis.call('DEL', KEYS[1])
+  for i = 7, #ARGV, 200 do
+    redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 199, #ARGV)))
+  end
+  result = 'applied'
+else
+  if kind ~= 'none' and kind ~= 'hash' then return {'wrongtype', kind} end
+  if operation == 'set' then
+    redis.call('HSET', KEYS[1], ARGV[7], ARGV[8])
+    result = 'applied'
+  else
+    local removed
+    if #ARGV >= 7 then removed = redis.call('HDEL', KEYS[1], ARGV[7]) else removed = redis.call('DEL', KEYS[1]) end
+    if removed > 0 then result = 'removed' else result = 'absent' end
+  end
+end
+if #KEYS > 1 then redis.call('SET', KEYS[2], ARGV[5] .. ' ' .. result, 'PX', ARGV[6]) end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return {'done', result}
+`;
+
+type EditOperation = 'replace' | 'set' | 'delete';
+
+interface EditScriptClient {
+  switchyardRouteEdit(numberOfKeys: number, ...keysAndArgs: string[]): Promise<[string, string]>;
+}
 
 export interface RedisRouteSourceOptions {
   /** Redis URL, e.g. `redis://host:6379/0`. Required. */
   url: string;
   /** Key prefix shared by every replica. Default `switchyard:`. */
   prefix?: string;
-  /** A command not answered within this many ms fails, so a half-dead link never blocks. Default 500. */
+  /**
+   * A command not answered within this many ms fails, so a half-dead link never blocks; an edit
+   * Redis runs later than this after it was sent refuses itself. Default 500.
+   */
   commandTimeoutMs?: number;
   /** How long reads at start-up wait for the first connection (once; afterwards they fail at once). Default 2000. */
   initialConnectWaitMs?: number;
@@ -48,6 +115,7 @@ export class RedisRouteSource implements RouteSource, RouteStore {
   readonly #subscriber: Redis;
   readonly #changes = new RouteChangeEmitter();
   readonly #initialConnectWaitMs: number;
+  readonly #commandTimeoutMs: number;
   #everReady = false;
   #subscribed = false;
   #firstConnection: Promise<void> | undefined;
@@ -61,6 +129,7 @@ export class RedisRouteSource implements RouteSource, RouteStore {
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
     this.channel = `${this.prefix}routes:changed`;
     this.#initialConnectWaitMs = options.initialConnectWaitMs ?? 2000;
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? 500;
     const maxDelay = options.maxReconnectDelayMs ?? 1000;
     const base: RedisOptions = {
       ...options.redisOptions,
@@ -73,8 +142,9 @@ export class RedisRouteSource implements RouteSource, RouteStore {
       ...base,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs ?? 500,
+      commandTimeout: this.#commandTimeoutMs,
     });
+    this.#client.defineCommand('switchyardRouteEdit', { lua: EDIT_SCRIPT });
     this.#subscriber = new Redis(options.url, {
       ...base,
       enableOfflineQueue: false,
@@ -112,21 +182,42 @@ export class RedisRouteSource implements RouteSource, RouteStore {
     return `${this.prefix}routes:${model}`;
   }
 
-  async read(model: string): Promise<Routes | undefined> {
-    await this.#usable();
-    try {
-      const hash = await this.#client.hgetall(this.key(model));
-      this.#commandError = undefined;
-      return Object.keys(hash).length === 0 ? undefined : hash;
-    } catch (error) {
-      throw this.#unavailable(`reading the routes of model "${model}"`, error);
-    }
+  /** The idempotency record of a route edit (the client's key is hashed: any printable string fits). */
+  editKey(idempotencyKey: string): string {
+    return `${this.prefix}route-edits:${createHash('sha256').update(idempotencyKey).digest('hex')}`;
   }
 
+  /**
+   * Rejects with INVALID_ROUTE when the key exists but is not a hash (someone SET it): that table
+   * can not be read, and saying so differs from Redis being away (ROUTING_UNAVAILABLE).
+   */
+  async read(model: string): Promise<Routes | undefined> {
+    await this.#usable();
+    const key = this.key(model);
+    let hash: Record<string, string> | undefined;
+    for (let attempt = 0; hash === undefined; attempt++) {
+      try {
+        hash = await this.#client.hgetall(key);
+      } catch (error) {
+        if (!isWrongType(error)) throw this.#unavailable(`reading the routes of model "${model}"`, error);
+        const type = await this.#client.type(key).catch(() => 'value of another type');
+        // Replaced between the two commands (e.g. DEL then HSET): the new one is worth reading.
+        if ((type === 'hash' || type === 'none') && attempt === 0) continue;
+        throw new SwitchyardError('INVALID_ROUTE', `The routing table of model "${model}" can not be read: key "${key}" holds a ${type}, not a hash`, {
+          details: { model, key, type },
+        });
+      }
+    }
+    this.#commandError = undefined;
+    const routes = routesFrom(Object.entries(hash));
+    return Object.keys(routes).length === 0 ? undefined : routes;
+  }
+
+  /** Every table under the prefix; keys that are not hashes, or not under a model name, are no tables and are left out. */
   async readAll(): Promise<Record<string, Routes>> {
     await this.#usable();
     const keyPrefix = `${this.prefix}routes:`;
-    const tables: Record<string, Routes> = {};
+    const tables = Object.create(null) as Record<string, Routes>;
     try {
       const keys: string[] = [];
       let cursor = '0';
@@ -135,15 +226,15 @@ export class RedisRouteSource implements RouteSource, RouteStore {
         cursor = next;
         keys.push(...batch);
       } while (cursor !== '0');
-      const unique = [...new Set(keys)].sort();
+      const unique = [...new Set(keys)].filter((key) => isValidModelName(key.slice(keyPrefix.length))).sort();
       const pipeline = this.#client.pipeline();
       for (const key of unique) pipeline.hgetall(key);
       const replies = (await pipeline.exec()) ?? [];
       unique.forEach((key, index) => {
         const [error, hash] = replies[index] ?? [];
-        // Another kind of key under our prefix is not a table; skip it rather than fail them all.
         if (error || !hash || typeof hash !== 'object') return;
-        if (Object.keys(hash).length > 0) tables[key.slice(keyPrefix.length)] = hash as Routes;
+        const routes = routesFrom(Object.entries(hash as Record<string, string>));
+        if (Object.keys(routes).length > 0) tables[key.slice(keyPrefix.length)] = routes;
       });
     } catch (error) {
       throw this.#unavailable('listing the routing tables', error);
@@ -161,25 +252,25 @@ export class RedisRouteSource implements RouteSource, RouteStore {
     return lastError === undefined ? { kind: 'redis', connected } : { kind: 'redis', connected, lastError };
   }
 
-  async setRoutes(model: string, routes: Routes): Promise<void> {
+  async setRoutes(model: string, routes: Routes, options?: RouteEditOptions): Promise<RouteEditResult & { routes: Routes }> {
     const checked = checkRoutesEdit(model, routes);
-    const key = this.key(model);
-    const transaction = this.#client.multi().del(key);
-    if (Object.keys(checked).length > 0) transaction.hset(key, checked);
-    await this.#write(model, transaction.publish(this.channel, model));
+    const fingerprint = routeEditFingerprint('replace', model, undefined, checked);
+    const { replayed } = await this.#edit('replace', model, fingerprint, Object.entries(checked).flat(), options);
+    return { replayed, routes: checked };
   }
 
-  async setRoute(model: string, alias: string, target: string): Promise<void> {
+  async setRoute(model: string, alias: string, target: string, options?: RouteEditOptions): Promise<RouteEditResult> {
     const checked = checkRouteEdit(model, alias, target);
-    await this.#write(model, this.#client.multi().hset(this.key(model), alias, checked).publish(this.channel, model));
+    const fingerprint = routeEditFingerprint('set', model, alias, routesFrom([[alias, checked]]));
+    const { replayed } = await this.#edit('set', model, fingerprint, [alias, checked], options);
+    return { replayed };
   }
 
-  async deleteRoute(model: string, alias?: string): Promise<boolean> {
+  async deleteRoute(model: string, alias?: string, options?: RouteEditOptions): Promise<RouteEditResult & { removed: boolean }> {
     checkModelName(model);
-    const key = this.key(model);
-    const transaction = alias === undefined ? this.#client.multi().del(key) : this.#client.multi().hdel(key, alias);
-    const replies = await this.#write(model, transaction.publish(this.channel, model));
-    return Number(replies[0]?.[1] ?? 0) > 0;
+    const fingerprint = routeEditFingerprint('delete', model, alias);
+    const { replayed, result } = await this.#edit('delete', model, fingerprint, alias === undefined ? [] : [alias], options);
+    return { replayed, removed: result === 'removed' };
   }
 
   close(): Promise<void> {
@@ -193,21 +284,74 @@ export class RedisRouteSource implements RouteSource, RouteStore {
     return this.#closed;
   }
 
-  /** Runs a MULTI whose last command is the PUBLISH, so the write and its announcement are one step. */
-  async #write(model: string, transaction: ReturnType<Redis['multi']>): Promise<[Error | null, unknown][]> {
+  /**
+   * Runs the edit script. First Redis's clock (TIME), which fixes the script's deadline: when that
+   * goes unanswered, nothing that writes was sent (ROUTING_UNAVAILABLE, nothing changed). Once the
+   * script is sent, a reply error is a known refusal, but a timeout or a lost connection leaves the
+   * outcome to the deadline: ROUTES_OUTCOME_UNKNOWN, settled by the time it is answered.
+   */
+  async #edit(
+    operation: EditOperation,
+    model: string,
+    fingerprint: string,
+    fields: string[],
+    options: RouteEditOptions | undefined,
+  ): Promise<{ replayed: boolean; result: string }> {
     await this.#usable();
-    let replies: [Error | null, unknown][] | null;
+    const doing = `writing the routes of model "${model}"`;
+    let deadline: number;
     try {
-      replies = await transaction.exec();
+      const [seconds, micros] = await this.#client.time();
+      deadline = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) + this.#commandTimeoutMs;
     } catch (error) {
-      throw this.#unavailable(`writing the routes of model "${model}"`, error);
+      throw this.#unavailable(`${doing} (nothing was written)`, error);
     }
-    const failed = replies?.find(([error]) => error);
-    if (!replies || failed) throw this.#unavailable(`writing the routes of model "${model}"`, failed?.[0] ?? 'transaction aborted');
+    const key = options?.idempotencyKey;
+    const keys = key === undefined ? [this.key(model)] : [this.key(model), this.editKey(key)];
+    const args = [operation, String(deadline), this.channel, model, fingerprint, String(ROUTE_EDIT_KEY_TTL_MS), ...fields];
+    let status: string;
+    let detail: string;
+    try {
+      [status, detail] = await (this.#client as unknown as EditScriptClient).switchyardRouteEdit(keys.length, ...keys, ...args);
+    } catch (error) {
+      if (isReplyError(error)) throw this.#unavailable(`${doing} (Redis refused the edit; nothing was written)`, error);
+      throw this.#outcomeUnknown(model, error);
+    }
     this.#commandError = undefined;
-    // This replica applies its own edit at once rather than waiting for the message to come back.
-    this.#changes.emit(model);
-    return replies;
+    switch (status) {
+      case 'done':
+        // This replica applies its own edit at once rather than waiting for the message to come back.
+        this.#changes.emit(model);
+        return { replayed: false, result: detail };
+      case 'replayed':
+        return { replayed: true, result: detail };
+      case 'reused':
+        throw idempotencyKeyReused(key ?? '', model);
+      case 'wrongtype':
+        throw new SwitchyardError(
+          'INVALID_ROUTE',
+          `The routing table of model "${model}" is not a hash (key "${this.key(model)}" holds a ${detail}); nothing was written. ` +
+            'Replace the whole table (PUT /admin/routes/<model>) or delete the key',
+          { details: { model, key: this.key(model), type: detail } },
+        );
+      default:
+        // 'late': Redis got to it after the deadline and refused it, as designed.
+        throw new SwitchyardError('ROUTING_UNAVAILABLE', `Redis ran the edit of model "${model}" too late and refused it; nothing was written`, {
+          details: { model },
+          retryAfterSeconds: 1,
+        });
+    }
+  }
+
+  #outcomeUnknown(model: string, cause: unknown): SwitchyardError {
+    const message = errorMessage(cause);
+    this.#commandError = message;
+    return new SwitchyardError(
+      'ROUTES_OUTCOME_UNKNOWN',
+      `Redis did not answer the edit of model "${model}" within ${this.#commandTimeoutMs} ms (${message}): it may or may not have been applied, ` +
+        `and it can no longer be applied later. GET /admin/routes/${model} shows which; repeating the edit with the same Idempotency-Key is safe`,
+      { details: { model, check: `GET /admin/routes/${model}` }, retryAfterSeconds: 1, cause },
+    );
   }
 
   /**
@@ -270,6 +414,15 @@ export class RedisRouteSource implements RouteSource, RouteStore {
     this.#commandError = message;
     return new SwitchyardError('ROUTING_UNAVAILABLE', `Redis failed while ${doing}: ${message}`, { cause });
   }
+}
+
+/** Redis answered with an error (as opposed to not answering). */
+function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError';
+}
+
+function isWrongType(error: unknown): boolean {
+  return isReplyError(error) && (error as Error).message.startsWith('WRONGTYPE');
 }
 
 function errorMessage(error: unknown): string {

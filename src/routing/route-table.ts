@@ -7,8 +7,25 @@
  */
 import { isValidAlias, LATEST_ALIAS, parseRouteTarget, RouteTargetError, type RouteTarget } from './route-target.js';
 
-/** The raw shape shared by Redis hashes and config/routes.json: alias -> target. */
+/**
+ * The raw shape shared by Redis hashes and config/routes.json: alias -> target. Always built by
+ * routesFrom(), never as a `{}` literal: the aliases are whatever someone wrote, and on a plain
+ * object `__proto__` would vanish (or replace the prototype) instead of being a key.
+ */
 export type Routes = Readonly<Record<string, string>>;
+
+/**
+ * A frozen alias -> target object without a prototype, so every name, `__proto__` and
+ * `constructor` included, is an own key like any other (and shows up in problems()).
+ */
+export function routesFrom(entries: Iterable<readonly [string, string]>): Routes {
+  const routes = Object.create(null) as Record<string, string>;
+  for (const [alias, target] of entries) routes[alias] = target;
+  return Object.freeze(routes);
+}
+
+/** An empty table (shared: frozen). */
+export const NO_ROUTES: Routes = routesFrom([]);
 
 /** A target that names versions directly. */
 export type ConcreteTarget = Exclude<RouteTarget, { kind: 'alias' }>;
@@ -36,9 +53,9 @@ export class RouteTable {
   readonly #raw: ReadonlyMap<string, string>;
   readonly #parsed: ReadonlyMap<string, RouteTarget | RouteTargetError>;
 
-  constructor(routes: Routes = {}) {
-    this.routes = Object.freeze({ ...routes });
+  constructor(routes: Routes = NO_ROUTES) {
     this.#raw = new Map(Object.entries(routes));
+    this.routes = routesFrom(this.#raw);
     const parsed = new Map<string, RouteTarget | RouteTargetError>();
     for (const [alias, raw] of this.#raw) {
       try {

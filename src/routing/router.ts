@@ -1,17 +1,25 @@
 /**
  * Router.resolve(model, versionSpec) -> the concrete version a request runs on.
  *
- * Tables are cached per model in an LRU whose entries go stale after cacheTtlMs (so raw
- * `redis-cli HSET` edits show within a second) but are still served while a background refresh
- * runs, and kept when that refresh fails: once a model's table has been read, a request never
- * waits on the source again, and a Redis outage serves the last known table. Change
+ * Tables are cached per model. A table younger than cacheTtlMs is used as is; an older one is
+ * still used while a background read refreshes it; but one older than maxAgeMs (the README's
+ * "a raw HSET reaches every replica within 1 s") is read again before the request uses it, so
+ * the bound holds for the first request on an idle gateway too. That wait is bounded by the
+ * source (Redis: its command timeout); when the read fails, the last good table serves, reported
+ * as stale, and requests do not wait again until a read succeeds or maxAgeMs has passed. Change
  * notifications from the source refresh the affected tables at once.
+ *
+ * What is wrong with a table is reported once per change, as 'issues' events and in status():
+ * aliases that can not route, and a table that can not be read at all (a Redis key that is not a
+ * hash), while the last good table of that model keeps serving.
  */
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { LRUCache } from 'lru-cache';
-import { SwitchyardError } from '../errors.js';
+import { isSwitchyardError, SwitchyardError } from '../errors.js';
 import { parseVersion } from '../repository/model-name.js';
 import type { RouteSource, RouteSourceStatus } from './route-source.js';
-import { RouteTable, type Routes } from './route-table.js';
+import { NO_ROUTES, RouteTable, type RouteProblem, type Routes } from './route-table.js';
 import { DEFAULT_ALIAS, isValidAlias, LATEST_ALIAS, pickSplitVersion } from './route-target.js';
 
 export interface RouterOptions {
@@ -23,8 +31,13 @@ export interface RouterOptions {
   knownVersions: (model: string) => readonly number[];
   /** Why a version can not take requests (its state and last load error), for error messages. Default none. */
   describeVersion?: (model: string, version: number) => string | undefined;
-  /** Age after which a cached table is refreshed (still served meanwhile). Default 250 ms. */
+  /** Age after which a cached table is refreshed in the background (still served meanwhile). Default 250 ms. */
   cacheTtlMs?: number;
+  /**
+   * Age after which a cached table is read again before a request uses it: the bound on how long
+   * an edit nobody announced (a raw HSET) can go unseen. Default 1000 ms, never below cacheTtlMs.
+   */
+  maxAgeMs?: number;
   /** Most models whose tables are cached. Default 10,000. */
   cacheMax?: number;
   /** Source of split draws in [0, 1). Default Math.random. */
@@ -37,6 +50,29 @@ export interface Resolution {
   readonly alias?: string;
 }
 
+/** What is wrong with one model's table; both empty = nothing (the event that says it was fixed). */
+export interface RouteTableIssues {
+  readonly model: string;
+  /** Why the table can not be read at all (e.g. its Redis key is not a hash); the last good table, if any, serves. */
+  readonly unreadable?: string;
+  /** Aliases of the table in use that can not route (answered INVALID_ROUTE; the other aliases work). */
+  readonly problems: readonly RouteProblem[];
+}
+
+/** A table used past maxAgeMs because it could not be read again. */
+export interface StaleRouteTable {
+  readonly model: string;
+  /** Why the last read failed. */
+  readonly reason: string;
+}
+
+export interface RouterEvents {
+  /** A model's table issues appeared or changed (once per change, not per request); empty once fixed. */
+  issues: [RouteTableIssues];
+  /** A model's last good table is now served past maxAgeMs (`stale` true), or was read again (false). */
+  stale: [{ model: string; stale: boolean; reason?: string }];
+}
+
 export interface RouterStatus {
   readonly source: RouteSourceStatus;
   readonly cache: {
@@ -47,6 +83,10 @@ export interface RouterStatus {
     /** Models whose tables are cached. */
     readonly size: number;
   };
+  /** Models whose cached table has issues, by model name. */
+  readonly issues: readonly RouteTableIssues[];
+  /** Models served from a table older than maxAgeMs. */
+  readonly stale: readonly StaleRouteTable[];
 }
 
 /**
@@ -55,33 +95,54 @@ export interface RouterStatus {
  */
 const MAX_REREADS = 3;
 
-export class Router {
+/** One model's cached table and what is known about reading it. */
+interface CachedTable {
+  /** The last table read; undefined until a read succeeds. */
+  table: RouteTable | undefined;
+  /** When the read that gave `table` started (performance.now): its age is measured from there. */
+  readAt: number;
+  /** Bumped by change notifications, so a read that overlapped one is repeated. */
+  changes: number;
+  refreshing: Promise<void> | undefined;
+  /** The last read failed (cleared by a successful one). */
+  failure: { readonly at: number; readonly error: unknown; readonly unreadable: boolean } | undefined;
+  /** What was last reported about the table, so each change is reported once. */
+  reported: string;
+  stale: boolean;
+}
+
+export class Router extends EventEmitter<RouterEvents> {
   readonly #source: RouteSource;
   readonly #servableVersions: (model: string) => readonly number[];
   readonly #knownVersions: (model: string) => readonly number[];
   readonly #random: () => number;
   readonly #describeVersion: (model: string, version: number) => string | undefined;
-  readonly #cache: LRUCache<string, RouteTable>;
+  readonly #ttlMs: number;
+  readonly #maxAgeMs: number;
+  readonly #cache: LRUCache<string, CachedTable>;
+  readonly #issues = new Map<string, RouteTableIssues>();
+  readonly #stale = new Map<string, StaleRouteTable>();
   readonly #unsubscribe: () => void;
-  // Bumped on every change notification, so a read that started before a change is retried.
-  #generation = 0;
   #hits = 0;
   #misses = 0;
   #closed = false;
 
   constructor(options: RouterOptions) {
+    super();
     this.#source = options.source;
     this.#servableVersions = options.servableVersions;
     this.#knownVersions = options.knownVersions;
     this.#random = options.random ?? Math.random;
     this.#describeVersion = options.describeVersion ?? (() => undefined);
-    this.#cache = new LRUCache<string, RouteTable>({
+    this.#ttlMs = options.cacheTtlMs ?? 250;
+    this.#maxAgeMs = Math.max(options.maxAgeMs ?? 1000, this.#ttlMs);
+    this.#cache = new LRUCache<string, CachedTable>({
       max: options.cacheMax ?? 10_000,
-      ttl: options.cacheTtlMs ?? 250,
-      allowStale: true,
-      allowStaleOnFetchRejection: true,
-      noDeleteOnFetchRejection: true,
-      fetchMethod: (model) => this.#readTable(model),
+      // An evicted table is no longer served, so nothing about it is either.
+      dispose: (_entry, model) => {
+        this.#issues.delete(model);
+        this.#stale.delete(model);
+      },
     });
     this.#unsubscribe = this.#source.onChange((model) => this.#invalidate(model));
   }
@@ -154,6 +215,8 @@ export class Router {
     return {
       source: this.#source.status(),
       cache: { hits: this.#hits, misses: this.#misses, size: this.#cache.size },
+      issues: [...this.#issues.values()],
+      stale: [...this.#stale.values()],
     };
   }
 
@@ -167,36 +230,124 @@ export class Router {
 
   async #table(model: string): Promise<RouteTable> {
     if (this.#closed) throw new SwitchyardError('ROUTING_UNAVAILABLE', 'The router is closed');
-    const status: LRUCache.Status<string, RouteTable> = {};
-    let table: RouteTable | undefined;
-    try {
-      table = await this.#cache.fetch(model, { status });
-    } catch (error) {
-      this.#misses++;
-      throw unavailable(model, error);
+    let entry = this.#cache.get(model);
+    if (!entry) {
+      entry = { table: undefined, readAt: -Infinity, changes: 0, refreshing: undefined, failure: undefined, reported: '', stale: false };
+      this.#cache.set(model, entry);
     }
-    if (status.fetch === 'hit' || status.returnedStale) this.#hits++;
-    else this.#misses++;
-    if (table === undefined) throw unavailable(model, 'no table');
-    return table;
+    const now = performance.now();
+    const age = now - entry.readAt;
+    if (entry.table) {
+      // Young enough, or the source just failed (waiting again would only slow every request down).
+      const recentFailure = entry.failure !== undefined && now - entry.failure.at < this.#maxAgeMs;
+      if (age < this.#maxAgeMs || recentFailure) {
+        this.#hits++;
+        if (age >= this.#ttlMs) void this.#refresh(model, entry);
+        if (recentFailure) this.#noteStale(model, entry);
+        return entry.table;
+      }
+    }
+    this.#misses++;
+    await this.#refresh(model, entry);
+    // When the read failed, the last good table still beats no answer (it was reported as stale,
+    // or the key as unreadable).
+    if (entry.table) return entry.table;
+    const error = entry.failure?.error;
+    if (isSwitchyardError(error) && error.code === 'INVALID_ROUTE') throw error;
+    throw unavailable(model, error ?? 'no table');
   }
 
-  async #readTable(model: string): Promise<RouteTable> {
+  /** One read at a time per model; callers share it. */
+  #refresh(model: string, entry: CachedTable): Promise<void> {
+    entry.refreshing ??= this.#read(model, entry).finally(() => {
+      entry.refreshing = undefined;
+    });
+    return entry.refreshing;
+  }
+
+  async #read(model: string, entry: CachedTable): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const generation = this.#generation;
-      const routes = await this.#source.read(model);
-      if (generation === this.#generation || attempt >= MAX_REREADS) return new RouteTable(routes ?? {});
+      const changes = entry.changes;
+      const startedAt = performance.now();
+      let routes: Routes | undefined;
+      try {
+        routes = await this.#source.read(model);
+      } catch (error) {
+        this.#failed(model, entry, error);
+        return;
+      }
+      if (changes === entry.changes || attempt >= MAX_REREADS) {
+        this.#succeeded(model, entry, routes ?? NO_ROUTES, startedAt);
+        return;
+      }
+    }
+  }
+
+  #succeeded(model: string, entry: CachedTable, routes: Routes, startedAt: number): void {
+    const table = new RouteTable(routes);
+    entry.table = table;
+    entry.readAt = startedAt;
+    entry.failure = undefined;
+    if (entry.stale) {
+      entry.stale = false;
+      this.#stale.delete(model);
+      this.#tell('stale', { model, stale: false });
+    }
+    this.#report(model, entry, { model, problems: table.problems() });
+  }
+
+  #failed(model: string, entry: CachedTable, error: unknown): void {
+    const unreadable = isSwitchyardError(error) && error.code === 'INVALID_ROUTE';
+    entry.failure = { at: performance.now(), error, unreadable };
+    if (unreadable) {
+      // The table in use keeps serving; its own problems are still the ones that apply.
+      this.#report(model, entry, { model, unreadable: (error as Error).message, problems: entry.table?.problems() ?? [] });
+    }
+    this.#noteStale(model, entry);
+  }
+
+  /** Emits the table's issues when they differ from what was last said about them. */
+  #report(model: string, entry: CachedTable, issues: RouteTableIssues): void {
+    const said = issues.unreadable === undefined && issues.problems.length === 0 ? '' : JSON.stringify([issues.unreadable, issues.problems]);
+    if (said === entry.reported) return;
+    entry.reported = said;
+    if (said === '') this.#issues.delete(model);
+    else this.#issues.set(model, issues);
+    this.#tell('issues', issues);
+  }
+
+  /** A table past maxAgeMs that could not be read again (for a reason other than the key itself) is stale. */
+  #noteStale(model: string, entry: CachedTable): void {
+    const failure = entry.failure;
+    if (entry.stale || !entry.table || !failure || failure.unreadable) return;
+    if (performance.now() - entry.readAt < this.#maxAgeMs) return;
+    entry.stale = true;
+    const reason = failure.error instanceof Error ? failure.error.message : String(failure.error);
+    this.#stale.set(model, { model, reason });
+    this.#tell('stale', { model, stale: true, reason });
+  }
+
+  /** A listener's failure is its own: it must neither fail a request nor stop a background read. */
+  #tell<E extends keyof RouterEvents>(event: E, payload: RouterEvents[E][0]): void {
+    if (this.#closed) return;
+    try {
+      // (Widened: TypeScript can not spread a generic event's tuple into emit's overloads.)
+      (this.emit as (event: keyof RouterEvents, payload: unknown) => boolean)(event, payload);
+    } catch {
+      // Nothing to do: the table is applied either way.
     }
   }
 
   #invalidate(model?: string): void {
-    this.#generation++;
     const models = model === undefined ? [...this.#cache.keys()] : [model];
     for (const name of models) {
       // Only tables someone asked for: a change to a model nobody routes to must not fill the cache.
-      if (this.#cache.peek(name, { allowStale: true }) === undefined) continue;
-      // A refresh in place: requests keep the old table until the new one has been read.
-      this.#cache.fetch(name, { forceRefresh: true }).catch(() => undefined);
+      const entry = this.#cache.peek(name);
+      if (entry === undefined) continue;
+      entry.changes++;
+      // A refresh in place: requests keep the old table until the new one has been read (a read
+      // already running sees the bumped count and reads again).
+      void this.#refresh(name, entry);
     }
   }
 

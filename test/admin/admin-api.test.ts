@@ -4,7 +4,7 @@
  */
 import { expect, it } from 'vitest';
 import { LINEAR_INPUT, eventually, startTestGateway, type RedisChoice, type TestGateway } from '../support/gateway.js';
-import { expectError } from '../support/http.js';
+import { expectError, json } from '../support/http.js';
 import { linearVersions } from '../support/models.js';
 import { randomPrefix } from '../support/redis.js';
 
@@ -95,35 +95,45 @@ it('validates a PUT (unknown versions unless ?force=true, loops always), returns
   await eventually(async () => (await t.post('/models/linear/predict', LINEAR_INPUT)).headers.get('x-model-version') === '2', 5_000);
 });
 
-it('refuses model names with `..` on every route endpoint, sent byte for byte', async () => {
+it('never lets a `..` name reach a route endpoint, sent byte for byte', async () => {
   const t = await start({ ADMIN_TOKEN: TOKEN });
   const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
   const body = JSON.stringify({ default: '1' });
-  // fetch (and new URL) would resolve the dot segments before sending; t.raw sends the path as is.
-  for (const [method, path] of [
-    ['GET', '/admin/routes/..'],
-    ['PUT', '/admin/routes/..'],
-    ['DELETE', '/admin/routes/..'],
-    ['GET', '/admin/routes/%2E%2E'],
+  const table = { default: 'stable', stable: '2' };
+  expect((await admin(t, 'PUT', '/admin/routes/linear', table)).status).toBe(200);
+
+  // A `..` segment, raw or %2E-encoded, is resolved by the server before any routing (as the URL
+  // standard says), so no handler ever sees it as a name. Shown by where the path lands: this one
+  // resolves onto linear's own endpoint and reads its table...
+  const resolved = await t.raw('GET', '/admin/routes/ghost/../linear', undefined, auth);
+  expect([resolved.status, json(resolved)]).toEqual([200, table]);
+  // ...and these onto no endpoint at all; none of them wrote or removed anything.
+  for (const [method, path, landed] of [
+    ['GET', '/admin/routes/..', '/admin/'],
+    ['PUT', '/admin/routes/..', '/admin/'],
+    ['DELETE', '/admin/routes/..', '/admin/'],
+    ['PUT', '/admin/routes/%2E%2E', '/admin/'],
+    ['DELETE', '/admin/routes/linear/..', '/admin/routes/'],
+    ['DELETE', '/admin/routes/linear/stable/%2e%2e', '/admin/routes/linear/'],
   ] as const) {
     const response = await t.raw(method, path, method === 'PUT' ? body : undefined, auth);
-    // README says 400 INVALID_MODEL_NAME for `..`: decided by the integrator. The server resolves
-    // `..` (raw or %2E-encoded) before routing, so the request reaches no model endpoint at all:
-    // GET /admin/routes/.. is GET /admin/, which does not exist.
-    await expectError(response, 404, 'NOT_FOUND', `no endpoint ${method} /admin/`);
+    await expectError(response, 404, 'NOT_FOUND', `no endpoint ${method} ${landed}`);
   }
-  // Names that keep their `..` to the handler are refused by name.
+  expect(await (await admin(t, 'GET', '/admin/routes')).json()).toEqual({ linear: table });
+
+  // Names that keep their `..` to the handler are refused by name, and write nothing either.
   for (const [method, path, name] of [
     ['GET', '/admin/routes/..%2F', '../'],
     ['PUT', '/admin/routes/..%2Fetc', '../etc'],
+    ['PUT', '/admin/routes/%2E%2E%2Flinear', '../linear'],
     ['DELETE', '/admin/routes/a..b', 'a..b'],
+    ['DELETE', '/admin/routes/..%2Flinear/stable', '../linear'],
     ['GET', '/admin/routes/...', '...'],
   ] as const) {
     const response = await t.raw(method, path, method === 'PUT' ? body : undefined, auth);
     await expectError(response, 400, 'INVALID_MODEL_NAME', `invalid model name '${name}'`);
   }
-  // Nothing was written anywhere.
-  expect(await (await admin(t, 'GET', '/admin/routes')).json()).toEqual({});
+  expect(await (await admin(t, 'GET', '/admin/routes')).json()).toEqual({ linear: table });
 });
 
 it('writes through Redis so another replica on the same prefix applies the PUT', async () => {

@@ -32,6 +32,8 @@ const DEFAULTS_IN_WORDS: Record<string, (name: SettingName) => string | undefine
   'CPU count': () => String(availableParallelism()),
   // Derived from the rate in loadConfig (see the burst rows below), so nothing is filled in.
   'ceil(rps), at least 1': () => undefined,
+  // Derived in loadConfig from ROUTE_CACHE_TTL_MS (the field check below holds the 1000).
+  '`1000` (or `ROUTE_CACHE_TTL_MS` if longer)': () => undefined,
 };
 
 describe('the Configuration table', () => {
@@ -84,6 +86,7 @@ const CHECKS: Record<SettingName, SettingCheck> = {
   HTTP_HEADERS_TIMEOUT_MS: { value: '300', field: (c) => c.http.headersTimeoutMs, means: number },
   HTTP_REQUEST_TIMEOUT_MS: { value: '90000', field: (c) => c.http.requestTimeoutMs, means: number },
   ROUTE_CACHE_TTL_MS: { value: '40', field: (c) => c.routeCacheTtlMs, means: number },
+  ROUTE_MAX_AGE_MS: { value: '2500', field: (c) => c.routeMaxAgeMs, means: number, unset: 1000 },
   MODEL_STABILITY_MS: { value: '0', field: (c) => c.modelStabilityMs, means: number },
   RUNTIME_WORKERS: { value: String(availableParallelism() + 3), field: (c) => c.runtime.workers, means: number },
   RUNTIME_WORKER_NICE: { value: '3', field: (c) => c.runtime.workerNice, means: number },

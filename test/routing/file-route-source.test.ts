@@ -28,6 +28,8 @@ const save = (content: string): Promise<void> => writeTextAtomically(file, conte
 const versionOf = async (router: Router, model = 'm') => (await router.resolve(model)).version;
 
 beforeEach(async () => {
+  // Every test here must check something (one used to only run code and pass whatever it did).
+  expect.hasAssertions();
   file = (await tempDir('routes')).join('routes.json');
 });
 
@@ -96,8 +98,8 @@ describe('FileRouteSource', () => {
     expect(announced).toContain('m');
     await eventually(async () => (await versionOf(router)) === 3, 5000, 'the store edit applied');
 
-    expect(await source.deleteRoute('m', 'default')).toBe(true);
-    expect(await source.deleteRoute('m', 'default')).toBe(false);
+    expect((await source.deleteRoute('m', 'default')).removed).toBe(true);
+    expect((await source.deleteRoute('m', 'default')).removed).toBe(false);
     expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ other: { default: '1' }, m: { stable: '3' } });
     expect(await rejectionOf(source.setRoute('m', 'canary', '3:x'))).toMatchObject({ code: 'INVALID_REQUEST' });
   });

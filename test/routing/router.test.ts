@@ -250,11 +250,11 @@ describe('RedisRouteSource as a store', () => {
   it('deletes one alias or a whole table, saying whether anything went', async () => {
     const store = source();
     await store.setRoutes('m', { stable: '2', canary: '3' });
-    expect(await store.deleteRoute('m', 'canary')).toBe(true);
-    expect(await store.deleteRoute('m', 'canary')).toBe(false);
+    expect((await store.deleteRoute('m', 'canary')).removed).toBe(true);
+    expect((await store.deleteRoute('m', 'canary')).removed).toBe(false);
     expect(await store.read('m')).toEqual({ stable: '2' });
-    expect(await store.deleteRoute('m')).toBe(true);
-    expect(await store.deleteRoute('m')).toBe(false);
+    expect((await store.deleteRoute('m')).removed).toBe(true);
+    expect((await store.deleteRoute('m')).removed).toBe(false);
   });
 
   it('lists every table under its prefix only', async () => {

@@ -4,12 +4,16 @@
  * loops, dangling aliases) and published exactly like the operator CLI's, and every replica
  * applies them within 100 ms. On top of that, a written target must name versions the gateway
  * knows (registry or disk) unless `?force=true`: a typo should not become a 404 in production.
+ * Every edit honours an Idempotency-Key (a retry replays the first outcome, `Idempotent-Replayed`)
+ * and answers from what it wrote, never from a read after it that could fail on its own.
  */
 import { Hono, type Context } from 'hono';
 import { SwitchyardError } from '../../errors.js';
-import { parseRouteTarget, RouteTargetError } from '../../routing/route-target.js';
+import { routesFrom, type Routes } from '../../routing/route-table.js';
+import { ALIAS_PATTERN, isValidAlias, parseRouteTarget, RouteTargetError } from '../../routing/route-target.js';
 import { adminAuth } from '../middleware/admin-auth.js';
 import type { AdminRouteStore, HttpServices } from '../http-services.js';
+import { idempotencyKeyOf, markReplayed } from '../idempotency-key.js';
 import { readJsonBody } from '../request-body.js';
 import { assertModelName } from '../request-params.js';
 import { loadModel, repositoryIndex, unloadModel } from './v2-repository-handlers.js';
@@ -24,21 +28,29 @@ function isForced(c: Context): boolean {
   return force === '' || force === 'true' || force === '1';
 }
 
-/** A PUT body: a JSON object of alias -> target strings. */
-function routesFromBody(body: unknown): Record<string, string> {
+/**
+ * A PUT body: a JSON object of alias -> target strings. Every alias name is checked here, before
+ * anything else: JSON.parse keeps `"__proto__"` as an ordinary key, and copied onto a plain object
+ * it would vanish, turning the edit into "remove the table".
+ */
+function routesFromBody(body: unknown): Routes {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new SwitchyardError('INVALID_REQUEST', 'the body must be a JSON object mapping alias -> target, e.g. {"default": "stable", "stable": "2"}');
   }
-  const routes: Record<string, string> = {};
-  for (const [alias, target] of Object.entries(body)) {
+  const entries = Object.entries(body);
+  for (const [alias, target] of entries) {
+    if (!isValidAlias(alias)) {
+      throw new SwitchyardError('INVALID_REQUEST', `"${alias.slice(0, 80)}" is not a valid alias name (${ALIAS_PATTERN.source})`, {
+        details: { alias: alias.slice(0, 80) },
+      });
+    }
     if (typeof target !== 'string') {
       throw new SwitchyardError('INVALID_REQUEST', `the target of alias "${alias}" must be a string such as "2" or "2:90,3:10"`, {
         details: { alias },
       });
     }
-    routes[alias] = target;
   }
-  return routes;
+  return routesFrom(entries as Array<[string, string]>);
 }
 
 /** Versions the gateway knows for a model: every state in the registry, plus folders on disk. */
@@ -49,7 +61,7 @@ function knownVersions(services: HttpServices, model: string): Set<number> {
 }
 
 /** Refuses targets naming versions the gateway does not know (unparsable ones are the store's to refuse). */
-function checkVersionsExist(services: HttpServices, model: string, routes: Record<string, string>): void {
+function checkVersionsExist(services: HttpServices, model: string, routes: Routes): void {
   if (Object.keys(routes).length === 0) return;
   const known = knownVersions(services, model);
   if (known.size === 0 && !services.catalog.has(model)) {
@@ -96,22 +108,29 @@ export function adminRoutes(services: HttpServices): Hono {
 
   app.put('/admin/routes/:model', async (c) => {
     const model = assertModelName(c.req.param('model'));
+    const idempotencyKey = idempotencyKeyOf(c);
     const routes = routesFromBody(await readJsonBody(c, services.bodyLimitBytes));
     if (!isForced(c)) checkVersionsExist(services, model, routes);
-    const source = store(services);
-    await source.setRoutes(model, routes);
-    return c.json((await source.read(model)) ?? {});
+    const written = await store(services).setRoutes(model, routes, { idempotencyKey });
+    markReplayed(c, written.replayed);
+    return c.json(written.routes);
   });
 
   app.delete('/admin/routes/:model', async (c) => {
     const model = assertModelName(c.req.param('model'));
-    return c.json({ model, removed: await store(services).deleteRoute(model) });
+    const { removed, replayed } = await store(services).deleteRoute(model, undefined, { idempotencyKey: idempotencyKeyOf(c) });
+    markReplayed(c, replayed);
+    return c.json({ model, removed });
   });
 
+  // Any alias may be removed, even one no request can name (written with a raw HSET): removing is
+  // how such a typo is cleaned up.
   app.delete('/admin/routes/:model/:alias', async (c) => {
     const model = assertModelName(c.req.param('model'));
     const alias = c.req.param('alias');
-    return c.json({ model, alias, removed: await store(services).deleteRoute(model, alias) });
+    const { removed, replayed } = await store(services).deleteRoute(model, alias, { idempotencyKey: idempotencyKeyOf(c) });
+    markReplayed(c, replayed);
+    return c.json({ model, alias, removed });
   });
 
   app.get('/admin/models', (c) => c.json({ models: repositoryIndex(services, false) }));

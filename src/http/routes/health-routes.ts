@@ -6,8 +6,8 @@ export function healthRoutes(services: HttpServices): Hono {
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
-    const { ready, reasons } = services.readiness();
-    return c.json({ ready, reasons }, ready ? 200 : 503);
+    const { ready, reasons, warnings = [] } = services.readiness();
+    return c.json({ ready, reasons, ...(warnings.length > 0 ? { warnings } : {}) }, ready ? 200 : 503);
   });
   return app;
 }
