@@ -30,10 +30,26 @@ export function decodeNativeRequest(body: unknown, signature: ModelSignature): D
   }
   const inputs: Record<string, Tensor> = {};
   for (const [name, value] of Object.entries(rawInputs)) {
-    inputs[name] = tensorFromJson(name, findInput(signature, name).datatype, value);
+    const info = findInput(signature, name);
+    inputs[name] = tensorFromJson(name, info.datatype, value, info.shape);
   }
   validateInputs(signature, inputs);
   return { inputs, outputs: validateOutputNames(signature, rawOutputs as string[] | undefined) };
+}
+
+/**
+ * A body that decoded, as JSON text with only what the decoder reads: "inputs" and "outputs", and
+ * of a `{shape, data}` input only those two. What a job stores: a key the decoder ignores could
+ * hold anything, even arrays nested too deep for JSON.stringify. Only for a body that decoded
+ * (its inputs are then no deeper than their rank).
+ */
+export function nativeRequestText(body: unknown): string {
+  const { inputs, outputs } = body as { inputs: Record<string, unknown>; outputs?: unknown };
+  const kept: Record<string, unknown> = Object.create(null);
+  for (const [name, value] of Object.entries(inputs)) {
+    kept[name] = isPlainObject(value) ? { shape: value.shape, data: value.data } : value;
+  }
+  return JSON.stringify(outputs === undefined ? { inputs: kept } : { inputs: kept, outputs });
 }
 
 /** The answer as JSON text, written directly (this is on the hot path for every request). */

@@ -44,6 +44,10 @@ function nulMessage(name: string, index: number): string {
 
 /** Splits length-prefixed BYTES elements; the count must match the shape and every byte must be used. */
 export function decodeBytesElements(name: string, bytes: Buffer, count: number): string[] {
+  // Each element takes at least its 4-byte length: checked before an array is sized by the shape.
+  if (count * 4 > bytes.length) {
+    throw invalid(`input '${name}': shape holds ${count} BYTES elements, which need at least ${count * 4} bytes (a 4-byte length each), but its binary data has ${bytes.length}`);
+  }
   const out = new Array<string>(count);
   let offset = 0;
   for (let i = 0; i < count; i++) {

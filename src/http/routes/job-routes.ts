@@ -9,7 +9,7 @@
 import { Hono, type Context } from 'hono';
 import { SwitchyardError } from '../../errors.js';
 import { jobViewToJson, type JobView } from '../../jobs/prediction-job.js';
-import { decodeNativeRequest } from '../../protocol/native-json-codec.js';
+import { decodeNativeRequest, nativeRequestText } from '../../protocol/native-json-codec.js';
 import type { AsyncJobs, HttpServices } from '../http-services.js';
 import { assertModelExists, signatureOf } from '../model-lookup.js';
 import { parsePrefer } from '../prefer-header.js';
@@ -39,8 +39,8 @@ export interface AsyncPrediction {
   readonly versionSpec: string | undefined;
   /** The parsed native body `{"inputs", "outputs"?}`. */
   readonly body: unknown;
-  /** The same body as JSON text, stored with the job. */
-  readonly payload: string;
+  /** The body as JSON text, stored with the job: asked for only once the body has decoded. */
+  readonly payload: () => string;
 }
 
 /** Resolves, validates like a sync request, then queues; answers 202 with the job. */
@@ -59,7 +59,7 @@ export async function submitAsyncPrediction(c: Context, services: HttpServices, 
     model,
     version,
     versionSpec,
-    payload: request.payload,
+    payload: request.payload(),
     idempotencyKey: key,
     client: c.get('apiKeyId'),
     requestId: requestIdOf(c),
@@ -119,7 +119,7 @@ export function jobRoutes(services: HttpServices): Hono {
       model: body['model'],
       versionSpec: version === undefined ? undefined : String(version),
       body: request,
-      payload: JSON.stringify(request),
+      payload: () => nativeRequestText(request),
     });
   });
 
