@@ -20,7 +20,10 @@ export interface OipInferRequest {
   readonly outputs: readonly string[];
   /** Outputs to answer as binary data rather than JSON. */
   readonly binaryOutputs: ReadonlySet<string>;
-  /** The `timeout` parameter, microseconds (Triton's unit); undefined when absent or 0. */
+  /**
+   * The `timeout` parameter, microseconds (Triton's unit); undefined when absent or 0. Only its
+   * type is checked here: its range is the gateway's one timeout rule (src/http/request-params.ts).
+   */
   readonly timeoutMicros: number | undefined;
 }
 

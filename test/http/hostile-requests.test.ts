@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../tools/model-builder/index.js';
 import { LINEAR_INPUT, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { expectError, expectV2Error } from '../support/http.js';
-import { identityModel, linearModel, LINEAR_V2_INPUT, multiIoModel } from '../support/models.js';
+import { identityModel, linearAnswer, linearModel, LINEAR_V2_INPUT, multiIoModel } from '../support/models.js';
 
 /** Inputs named like Object.prototype members: constructor + toString -> valueOf. */
 function prototypeNamesModel(): Uint8Array {
@@ -125,6 +125,32 @@ describe('allocation before validation (item 6)', () => {
     const before = process.memoryUsage().arrayBuffers;
     await expectV2Error(v2Infer('wide', v2Input(`"shape":[20000,20000],"data":${ragged(20_000)}`)), 400, 'needs 400000000 elements, got 20000');
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024 * 1024);
+  });
+});
+
+describe('timeouts beyond 2^31 - 1 ms (item 7)', () => {
+  it.each(NATIVE_ROUTES)('$name: x-request-timeout-ms beyond 2^31 - 1, not a whole number, or 0 is a 400', async (route) => {
+    for (const value of ['2147483648', '3000000000000', '1.5', '1e3', '0', '-5']) {
+      await expectError(route.send('linear', JSON.stringify(LINEAR_INPUT.inputs), { 'x-request-timeout-ms': value }), 400, 'INVALID_REQUEST', 'invalid timeout');
+    }
+    const error = await expectError(route.send('linear', JSON.stringify(LINEAR_INPUT.inputs), { 'x-request-timeout-ms': '2147483648' }), 400, 'INVALID_REQUEST');
+    expect(error.message).toBe("invalid timeout: x-request-timeout-ms '2147483648'; the timeout must be more than 0 and at most 2147483647 ms (about 24.8 days)");
+    expect((await route.send('linear', JSON.stringify(LINEAR_INPUT.inputs), { 'x-request-timeout-ms': '2147483647' })).status).toBe(route.okStatus);
+  });
+
+  it('V2 infer: beyond 2^31 - 1 ms as the header or the timeout parameter is a 400', async () => {
+    const body = JSON.stringify({ inputs: [LINEAR_V2_INPUT] });
+    await expectV2Error(v2Infer('linear', body, { 'x-request-timeout-ms': '2147483648' }), 400, "invalid timeout: x-request-timeout-ms '2147483648'");
+    const timeout = (micros: number) => JSON.stringify({ inputs: [LINEAR_V2_INPUT], parameters: { timeout: micros } });
+    expect(await expectV2Error(v2Infer('linear', timeout(3_000_000_000_000)), 400)).toBe(
+      'invalid timeout: parameter "timeout" 3000000000000 µs; the timeout must be more than 0 and at most 2147483647 ms (about 24.8 days)',
+    );
+    await expectV2Error(v2Infer('linear', timeout(2_147_483_648_000)), 400, 'at most 2147483647 ms');
+    for (const ok of [v2Infer('linear', timeout(2_147_483_647_000)), v2Infer('linear', body, { 'x-request-timeout-ms': '2147483647' })]) {
+      const response = await ok;
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { outputs: { data: number[] }[] }).outputs[0]!.data).toEqual(linearAnswer(1)[0]);
+    }
   });
 });
 

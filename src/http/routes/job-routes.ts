@@ -15,7 +15,7 @@ import { assertModelExists, signatureOf } from '../model-lookup.js';
 import { parsePrefer } from '../prefer-header.js';
 import { readJsonBody } from '../request-body.js';
 import { requestIdOf } from '../middleware/request-id.js';
-import { assertVersionSpec } from '../request-params.js';
+import { assertVersionSpec, timeoutHeaderMs } from '../request-params.js';
 
 /** Longest wait a `GET /jobs/:id` may ask for, in seconds. */
 export const MAX_JOB_WAIT_SECONDS = 60;
@@ -50,6 +50,8 @@ export async function submitAsyncPrediction(c: Context, services: HttpServices, 
   if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
     throw new SwitchyardError('INVALID_REQUEST', 'Idempotency-Key must be 1 to 255 printable ASCII characters without spaces');
   }
+  // A job has no deadline, but a timeout is held to the rule of every route: a bad one is a 400 here too.
+  timeoutHeaderMs(c.req.header('x-request-timeout-ms'));
   const { model, versionSpec } = request;
   assertModelExists(services, model);
   if (versionSpec !== undefined) assertVersionSpec(versionSpec);
