@@ -28,7 +28,8 @@ export function decodeNativeRequest(body: unknown, signature: ModelSignature): D
   if (rawOutputs !== undefined && (!Array.isArray(rawOutputs) || !rawOutputs.every((o) => typeof o === 'string'))) {
     throw new SwitchyardError('INVALID_REQUEST', '"outputs" must be an array of output names');
   }
-  const inputs: Record<string, Tensor> = {};
+  // No prototype: an input name is only a key, never Object.prototype's `constructor` or `__proto__`.
+  const inputs: Record<string, Tensor> = Object.create(null);
   for (const [name, value] of Object.entries(rawInputs)) {
     const info = findInput(signature, name);
     inputs[name] = tensorFromJson(name, info.datatype, value, info.shape);
@@ -60,7 +61,7 @@ export function encodeNativeResponse(model: string, version: number, outputs: Re
 /** The `outputs` object alone (`{"<output>": <nested array>, ...}`), e.g. an async job's result. */
 export function encodeNativeOutputs(outputs: Readonly<Record<string, Tensor>>): string {
   let encoded = '';
-  for (const name in outputs) {
+  for (const name of Object.keys(outputs)) {
     encoded += `${encoded ? ',' : ''}${JSON.stringify(name)}:${tensorToJsonText(outputs[name]!)}`;
   }
   return `{${encoded}}`;

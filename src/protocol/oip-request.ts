@@ -264,10 +264,11 @@ export function decodeInferRequest(body: Buffer, headerLength: number | undefine
 
   if (!Array.isArray(request.inputs)) throw badRequest('"inputs" must be an array of input tensors');
   const cursor: BodyCursor = { body, offset: jsonLength, headerGiven: headerLength !== undefined, header };
-  const inputs: Record<string, Tensor> = {};
+  // No prototype: an input name is only a key, never Object.prototype's `constructor` or `__proto__`.
+  const inputs: Record<string, Tensor> = Object.create(null);
   request.inputs.forEach((raw, index) => {
     const [name, tensor] = decodeInput(raw, index, signature, cursor);
-    if (name in inputs) throw badInput(`input '${name}' is given twice`);
+    if (Object.hasOwn(inputs, name)) throw badInput(`input '${name}' is given twice`);
     inputs[name] = tensor;
   });
   if (cursor.offset !== body.length) {
@@ -326,7 +327,8 @@ function decodeRawRequest(body: Buffer, signature: ModelSignature): OipInferRequ
     }
     tensor = tensorFromBinary(info.name, info.datatype, shape, body);
   }
-  const inputs = { [info.name]: tensor };
+  const inputs: Record<string, Tensor> = Object.create(null);
+  inputs[info.name] = tensor;
   validateInputs(signature, inputs);
   const outputs = validateOutputNames(signature, undefined);
   return { id: undefined, inputs, outputs, binaryOutputs: new Set(outputs), timeoutMicros: undefined };

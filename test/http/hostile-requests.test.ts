@@ -154,3 +154,38 @@ describe('timeouts beyond 2^31 - 1 ms (item 7)', () => {
   });
 });
 
+describe('prototype names as keys (item 8)', () => {
+  it.each(NATIVE_ROUTES)('$name: __proto__ and constructor as input or output names are unknown names, and no prototype changes', async (route) => {
+    for (const name of ['__proto__', 'constructor']) {
+      await expectError(route.send('linear', `{"${name}":{"input":[[1,2,3,4]]},"input":[[1,2,3,4]]}`), 400, 'INVALID_INPUT', `unknown input '${name}'`);
+      await expectError(route.send('linear', JSON.stringify(LINEAR_INPUT.inputs), {}, `,"outputs":["${name}"]`), 400, 'INVALID_INPUT', `unknown output '${name}'`);
+    }
+    expect(({} as { input?: unknown }).input).toBeUndefined();
+  });
+
+  it.each(NATIVE_ROUTES)('$name: a model with inputs named constructor and toString: missing inputs are a 400, not found on Object.prototype', async (route) => {
+    await expectError(route.send('prototype_names', '{}'), 400, 'INVALID_INPUT', 'missing inputs constructor (FP32 [-1,2]), toString (FP32 [-1,2])');
+    await expectError(route.send('prototype_names', '{"constructor":[[1,2]]}'), 400, 'INVALID_INPUT', 'missing input toString');
+    expect((await route.send('prototype_names', '{"constructor":[[1,2]],"toString":[[3,4]]}')).status).toBe(route.okStatus);
+  });
+
+  it('V2 infer: __proto__ and constructor as input, output or parameter names: unknown names are a 400, parameters are ignored', async () => {
+    for (const name of ['__proto__', 'constructor']) {
+      await expectV2Error(v2Infer('linear', `{"inputs":[{"name":"${name}","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]}`), 400, `unknown input '${name}'`);
+      await expectV2Error(v2Infer('linear', `{"inputs":[${JSON.stringify(LINEAR_V2_INPUT)}],"outputs":[{"name":"${name}"}]}`), 400, `unknown output '${name}'`);
+      const withParameter = `{"inputs":[${JSON.stringify(LINEAR_V2_INPUT)}],"parameters":{"${name}":{"timeout":1,"binary_data_output":true}}}`;
+      const response = await v2Infer('linear', withParameter);
+      expect({ status: response.status, type: response.headers.get('content-type') }).toEqual({ status: 200, type: 'application/json' });
+    }
+    expect(({} as { timeout?: unknown }).timeout).toBeUndefined();
+  });
+
+  it('V2 infer: a model with inputs named constructor and toString takes each once', async () => {
+    const body = `{"inputs":[{"name":"constructor","shape":[1,2],"datatype":"FP32","data":[1,2]},{"name":"toString","shape":[1,2],"datatype":"FP32","data":[3,4]}]}`;
+    const response = await v2Infer('prototype_names', body);
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { outputs: unknown }).outputs).toEqual([{ name: 'valueOf', datatype: 'FP32', shape: [1, 2], data: [4, 6] }]);
+    await expectV2Error(v2Infer('prototype_names', `{"inputs":[{"name":"constructor","shape":[1,2],"datatype":"FP32","data":[1,2]}]}`), 400, 'missing input toString');
+  });
+});
+

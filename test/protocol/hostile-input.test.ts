@@ -10,6 +10,7 @@ import { decodeNativeRequest, nativeRequestText } from '../../src/protocol/nativ
 import { decodeInferRequest } from '../../src/protocol/oip-request.js';
 import { tensorFromBinary } from '../../src/protocol/oip-binary.js';
 import { tensorFromJson } from '../../src/protocol/tensor-json.js';
+import { parseModelConfig } from '../../src/repository/model-config.js';
 import type { ModelSignature } from '../../src/tensor.js';
 
 const LINEAR: ModelSignature = {
@@ -114,6 +115,48 @@ describe('ragged bodies allocate nothing before their shape is known (item 6)', 
     // V2 binary BYTES: a shape of 10^12 elements with 8 bytes of data.
     const e = errorOf(() => tensorFromBinary('text', 'BYTES', [1_000_000, 1_000_000], Buffer.alloc(8)));
     expect(e.message).toContain('need at least 4000000000000 bytes');
+  });
+});
+
+describe('prototype names as keys (item 8)', () => {
+  it('`__proto__` and `constructor` as input names are unknown inputs, and no prototype changes', () => {
+    for (const name of ['__proto__', 'constructor', 'toString']) {
+      expect(errorOf(() => native(`{"inputs":{"${name}":[[1,2,3,4]],"input":[[1,2,3,4]]}}`)).message).toContain(`unknown input '${name}'`);
+      expect(errorOf(() => v2(`{"inputs":[{"name":"${name}","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]}`)).message).toContain(`unknown input '${name}'`);
+      expect(errorOf(() => native(`{"inputs":{"input":[[1,2,3,4]]},"outputs":["${name}"]}`)).message).toContain(`unknown output '${name}'`);
+      expect(errorOf(() => v2(`{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}],"outputs":[{"name":"${name}"}]}`)).message).toContain(`unknown output '${name}'`);
+    }
+    expect(Object.getOwnPropertyNames(Object.prototype)).not.toContain('input');
+  });
+
+  it('a model whose inputs are named like Object.prototype members: missing ones are missing, given ones given once', () => {
+    const signature: ModelSignature = {
+      inputs: [
+        { name: 'constructor', datatype: 'FP32', shape: [-1, 2] },
+        { name: 'toString', datatype: 'FP32', shape: [-1, 2] },
+      ],
+      outputs: [{ name: 'valueOf', datatype: 'FP32', shape: [-1, 2] }],
+    };
+    expect(errorOf(() => native('{"inputs":{}}', signature)).message).toBe('missing inputs constructor (FP32 [-1,2]), toString (FP32 [-1,2])');
+    const both = v2(
+      '{"inputs":[{"name":"constructor","shape":[1,2],"datatype":"FP32","data":[1,2]},{"name":"toString","shape":[1,2],"datatype":"FP32","data":[3,4]}]}',
+      signature,
+    );
+    expect(Object.keys(both.inputs)).toEqual(['constructor', 'toString']);
+    expect(Object.getPrototypeOf(both.inputs)).toBeNull();
+  });
+
+  it('V2 parameters named `__proto__` or `constructor` are ignored like any unknown parameter', () => {
+    const request = v2('{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}],"parameters":{"__proto__":{"timeout":5},"constructor":{"binary_data_output":true}}}');
+    expect({ timeout: request.timeoutMicros, binary: request.binaryOutputs.size }).toEqual({ timeout: undefined, binary: 0 });
+    expect(({} as { timeout?: unknown }).timeout).toBeUndefined();
+  });
+
+  it('config.json keys `__proto__` and `constructor` are refused as unknown keys', () => {
+    for (const key of ['__proto__', 'constructor']) {
+      expect(() => parseModelConfig(JSON.parse(`{"max_batch_size": 2, "${key}": {"instances": 9}}`))).toThrow(`Unrecognized key: "${key}"`);
+    }
+    expect(({} as { instances?: unknown }).instances).toBeUndefined();
   });
 });
 
