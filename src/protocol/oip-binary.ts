@@ -82,6 +82,11 @@ export function tensorFromBinary(name: string, datatype: Datatype, shape: readon
       `input '${name}': shape [${shape.join(',')}] of ${datatype} needs ${count * size} bytes (${count} × ${size}), but its binary data has ${bytes.length}`,
     );
   }
+  if (datatype === 'BOOL') {
+    // One byte per element, 0 or 1: any other byte is no boolean (onnxruntime would take it as true).
+    const bad = bytes.findIndex((byte) => byte > 1);
+    if (bad >= 0) throw invalid(`input '${name}': BOOL element ${bad} is the byte ${bytes[bad]}; BOOL binary data holds 0 or 1 per element`);
+  }
   return { datatype, shape, data: typedArrayOver(datatype as FixedDatatype, bytes, count) };
 }
 

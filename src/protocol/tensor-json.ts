@@ -100,6 +100,9 @@ function flatElements(name: string, items: unknown[], maxDepth: number): unknown
 
 type ElementWriter = (value: unknown, index: number) => boolean;
 
+/** In a `u` regexp a surrogate pair is one code point, so only an unpaired surrogate is category Cs. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 function elementWriter(datatype: Datatype, data: TensorData): ElementWriter {
   switch (datatype) {
     case 'FP32':
@@ -112,13 +115,9 @@ function elementWriter(datatype: Datatype, data: TensorData): ElementWriter {
       return (v, i) => typeof v === 'number' && ((out[i] = toHalfBits(v)), true);
     }
     case 'BOOL': {
+      // Only true and false: a number (even 0 or 1) is refused, as the protocol's JSON form says.
       const out = data as Uint8Array;
-      return (v, i) => {
-        if (typeof v === 'boolean') out[i] = v ? 1 : 0;
-        else if (v === 0 || v === 1) out[i] = v;
-        else return false;
-        return true;
-      };
+      return (v, i) => typeof v === 'boolean' && ((out[i] = v ? 1 : 0), true);
     }
     case 'INT64':
     case 'UINT64': {
@@ -138,8 +137,9 @@ function elementWriter(datatype: Datatype, data: TensorData): ElementWriter {
     }
     case 'BYTES': {
       const out = data as string[];
-      // onnxruntime-node cuts string tensors at a NUL: refuse rather than silently truncate.
-      return (v, i) => typeof v === 'string' && !v.includes('\u0000') && ((out[i] = v), true);
+      // onnxruntime-node cuts string tensors at a NUL, and writes a lone surrogate (text with no
+      // UTF-8 form) as U+FFFD: refuse both rather than silently change the string.
+      return (v, i) => typeof v === 'string' && !v.includes('\u0000') && !LONE_SURROGATE.test(v) && ((out[i] = v), true);
     }
     default: {
       const out = data as Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array;
@@ -154,7 +154,7 @@ function allocate(datatype: Datatype, count: number): TensorData {
 }
 
 function expectedElement(datatype: Datatype): string {
-  if (datatype === 'BYTES') return 'strings without NUL characters';
+  if (datatype === 'BYTES') return 'strings of Unicode text without NUL characters or lone surrogates';
   if (datatype === 'BOOL') return 'booleans';
   if (datatype.startsWith('FP')) return 'numbers';
   return `integers in the ${datatype} range`;

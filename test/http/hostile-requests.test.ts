@@ -189,3 +189,27 @@ describe('prototype names as keys (item 8)', () => {
   });
 });
 
+describe('small lies (item 9)', () => {
+  it.each(NATIVE_ROUTES)('$name: BOOL given 1 or 0 and a lone surrogate in BYTES are a 400', async (route) => {
+    const multiIo = (mask: string, text: string) => `{"x":[[1,2,3,4]],"ids":[[1,2,3]],"mask":[${mask}],"text":[${text}]}`;
+    expect((await route.send('multi_io', multiIo('[true,false,true]', '["a","b"]'))).status).toBe(route.okStatus);
+    await expectError(route.send('multi_io', multiIo('[1,0,1]', '["a","b"]')), 400, 'INVALID_INPUT', "input 'mask': element at [0,0] is 1; BOOL expects booleans");
+    await expectError(route.send('multi_io', multiIo('[true,false,true]', '["\\ud800","b"]')), 400, 'INVALID_INPUT', "input 'text': element at [0,0] is \"\\ud800\"");
+  });
+
+  it('V2 infer: BOOL given 1 or 0 (JSON) or a byte other than 0 and 1 (binary), and a lone surrogate in BYTES, are a 400', async () => {
+    const inputs = (mask: string, text: string) =>
+      `{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]},{"name":"ids","shape":[1,3],"datatype":"INT64","data":[1,2,3]},` +
+      `{"name":"mask","shape":[1,3],"datatype":"BOOL",${mask}},{"name":"text","shape":[1,2],"datatype":"BYTES","data":${text}}]}`;
+    expect((await v2Infer('multi_io', inputs('"data":[true,false,true]', '["a","b"]'))).status).toBe(200);
+    await expectV2Error(v2Infer('multi_io', inputs('"data":[1,0,1]', '["a","b"]')), 400, "input 'mask': element 0 is 1; BOOL expects booleans");
+    await expectV2Error(v2Infer('multi_io', inputs('"data":[true,false,true]', '["a","\\udfff"]')), 400, "input 'text': element 1 is \"\\udfff\"");
+    const header = Buffer.from(inputs('"parameters":{"binary_data_size":3}', '["a","b"]'));
+    const body = Buffer.concat([header, Buffer.from([1, 2, 0])]);
+    await expectV2Error(
+      t.raw('POST', '/v2/models/multi_io/versions/1/infer', body, { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) }),
+      400,
+      "input 'mask': BOOL element 1 is the byte 2",
+    );
+  });
+});

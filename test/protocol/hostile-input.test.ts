@@ -12,11 +12,13 @@ import { tensorFromBinary } from '../../src/protocol/oip-binary.js';
 import { tensorFromJson } from '../../src/protocol/tensor-json.js';
 import { parseModelConfig } from '../../src/repository/model-config.js';
 import type { ModelSignature } from '../../src/tensor.js';
+import { MULTI_IO_SIGNATURE } from '../support/demo-signatures.js';
 
 const LINEAR: ModelSignature = {
   inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }],
   outputs: [{ name: 'output', datatype: 'FP32', shape: [-1, 2] }],
 };
+const MULTI_IO = MULTI_IO_SIGNATURE as ModelSignature;
 
 /** The error `fn` throws, which must be a SwitchyardError (anything else would be a 500). */
 function errorOf(fn: () => unknown): SwitchyardError {
@@ -160,3 +162,27 @@ describe('prototype names as keys (item 8)', () => {
   });
 });
 
+describe('small lies (item 9)', () => {
+  const multiIo = (mask: string, text = '["a","b"]') => `{"inputs":{"x":[[1,2,3,4]],"ids":[[1,2,3]],"mask":[${mask}],"text":[${text}]}}`;
+
+  it('BOOL takes true and false, not 1 and 0', () => {
+    expect(Array.from(native(multiIo('[true,false,true]'), MULTI_IO).inputs.mask!.data as Uint8Array)).toEqual([1, 0, 1]);
+    const e = errorOf(() => native(multiIo('[1,0,1]'), MULTI_IO));
+    expect(e.message).toBe("input 'mask': element at [0,0] is 1; BOOL expects booleans");
+    expect(errorOf(() => tensorFromJson('mask', 'BOOL', { shape: [2], data: [0, true] })).message).toContain('element 0 is 0');
+    // Binary BOOL: one byte, 0 or 1.
+    expect(errorOf(() => tensorFromBinary('mask', 'BOOL', [1, 3], Buffer.from([1, 2, 0]))).message).toBe(
+      "input 'mask': BOOL element 1 is the byte 2; BOOL binary data holds 0 or 1 per element",
+    );
+  });
+
+  it('a lone surrogate in a BYTES string is refused; a surrogate pair is text like any other', () => {
+    for (const text of ['"\\ud800"', '"a\\udc00"', '"\\udc00\\ud800"']) {
+      const e = errorOf(() => native(multiIo('[true,false,true]', `[${text},"b"]`), MULTI_IO));
+      expect(e.message).toContain("input 'text': element at [0,0] is ");
+      expect(e.message).toContain('lone surrogates');
+    }
+    const pair = native(multiIo('[true,false,true]', '["\\ud83d\\ude00","b"]'), MULTI_IO);
+    expect(pair.inputs.text!.data).toEqual(['😀', 'b']);
+  });
+});
