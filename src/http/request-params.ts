@@ -26,12 +26,45 @@ export function assertVersionSpec(spec: string): string {
   return spec;
 }
 
-/** `x-request-timeout-ms` (or a protocol's timeout) -> absolute deadline, epoch ms. */
-export function deadlineFromTimeout(raw: string | number | undefined, now = Date.now()): number | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  const ms = typeof raw === 'number' ? raw : Number(raw);
-  if (!Number.isFinite(ms) || ms <= 0) {
-    throw new SwitchyardError('INVALID_REQUEST', `invalid timeout '${String(raw)}': a positive number of milliseconds`);
+/**
+ * The longest timeout any route takes: 2^31 - 1 ms (about 24.8 days), the most a Node timer holds.
+ * A longer one would not wait longer: Node fires it after 1 ms, so a queued request would get 504
+ * at once.
+ */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+const TIMEOUT_RULE = `a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS} (about 24.8 days)`;
+
+/**
+ * The one timeout rule of every route (native, V2, async submit, POST /jobs): more than 0 and at
+ * most MAX_TIMEOUT_MS, else 400 INVALID_REQUEST naming `what` (where the value came from and as
+ * the client wrote it). Refused rather than clamped: a client asking for more than the gateway
+ * can wait should learn it, not get a shorter deadline than it asked for.
+ */
+export function checkTimeoutMs(ms: number, what: string): number {
+  if (!Number.isFinite(ms) || ms <= 0 || ms > MAX_TIMEOUT_MS) {
+    throw new SwitchyardError('INVALID_REQUEST', `invalid timeout: ${what}; the timeout must be more than 0 and at most ${MAX_TIMEOUT_MS} ms (about 24.8 days)`);
   }
-  return now + ms;
+  return ms;
+}
+
+/** `x-request-timeout-ms` -> milliseconds (undefined when absent): digits only, then checkTimeoutMs. */
+export function timeoutHeaderMs(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d{1,16}$/.test(raw)) {
+    throw new SwitchyardError('INVALID_REQUEST', `invalid timeout: x-request-timeout-ms '${raw.slice(0, 40)}'; use ${TIMEOUT_RULE}`);
+  }
+  return checkTimeoutMs(Number(raw), `x-request-timeout-ms '${raw}'`);
+}
+
+/** `x-request-timeout-ms` -> absolute deadline, epoch ms (undefined when absent). */
+export function deadlineFromTimeout(raw: string | undefined, now = Date.now()): number | undefined {
+  const ms = timeoutHeaderMs(raw);
+  return ms === undefined ? undefined : now + ms;
+}
+
+/** The V2 `timeout` parameter (microseconds, Triton's unit) -> absolute deadline, under the same rule. */
+export function deadlineFromTimeoutMicros(micros: number | undefined, now = Date.now()): number | undefined {
+  if (micros === undefined) return undefined;
+  return now + checkTimeoutMs(micros / 1000, `parameter "timeout" ${micros} µs`);
 }

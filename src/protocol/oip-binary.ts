@@ -44,6 +44,10 @@ function nulMessage(name: string, index: number): string {
 
 /** Splits length-prefixed BYTES elements; the count must match the shape and every byte must be used. */
 export function decodeBytesElements(name: string, bytes: Buffer, count: number): string[] {
+  // Each element takes at least its 4-byte length: checked before an array is sized by the shape.
+  if (count * 4 > bytes.length) {
+    throw invalid(`input '${name}': shape holds ${count} BYTES elements, which need at least ${count * 4} bytes (a 4-byte length each), but its binary data has ${bytes.length}`);
+  }
   const out = new Array<string>(count);
   let offset = 0;
   for (let i = 0; i < count; i++) {
@@ -77,6 +81,11 @@ export function tensorFromBinary(name: string, datatype: Datatype, shape: readon
     throw invalid(
       `input '${name}': shape [${shape.join(',')}] of ${datatype} needs ${count * size} bytes (${count} × ${size}), but its binary data has ${bytes.length}`,
     );
+  }
+  if (datatype === 'BOOL') {
+    // One byte per element, 0 or 1: any other byte is no boolean (onnxruntime would take it as true).
+    const bad = bytes.findIndex((byte) => byte > 1);
+    if (bad >= 0) throw invalid(`input '${name}': BOOL element ${bad} is the byte ${bytes[bad]}; BOOL binary data holds 0 or 1 per element`);
   }
   return { datatype, shape, data: typedArrayOver(datatype as FixedDatatype, bytes, count) };
 }

@@ -7,6 +7,7 @@
  */
 import { SwitchyardError } from '../errors.js';
 import { bytesPerElement, DATATYPES, isDatatype, type ModelSignature, type Tensor, type TensorInfo } from '../tensor.js';
+import { jsonPreview } from './json-preview.js';
 import { tensorFromBinary, utf8Element } from './oip-binary.js';
 import { tensorFromJson } from './tensor-json.js';
 import { findInput, validateInputs, validateOutputNames, validateShape } from './validate-inputs.js';
@@ -19,7 +20,10 @@ export interface OipInferRequest {
   readonly outputs: readonly string[];
   /** Outputs to answer as binary data rather than JSON. */
   readonly binaryOutputs: ReadonlySet<string>;
-  /** The `timeout` parameter, microseconds (Triton's unit); undefined when absent or 0. */
+  /**
+   * The `timeout` parameter, microseconds (Triton's unit); undefined when absent or 0. Only its
+   * type is checked here: its range is the gateway's one timeout rule (src/http/request-params.ts).
+   */
   readonly timeoutMicros: number | undefined;
 }
 
@@ -70,7 +74,33 @@ function keepBigIntegers(_key: string, value: unknown, context?: { source?: stri
   return INTEGER_LITERAL.test(context.source) ? BigInt(context.source) : value;
 }
 
-function parseJsonHeader(body: Buffer, length: number): JsonHeader {
+/**
+ * How deeply arrays and objects nest in JSON text, counted up to `limit + 1` (strings skipped). A
+ * loop over the text: JSON.parse with a reviver recurses once per level and would overflow the
+ * stack on a document JSON.parse alone reads fine.
+ */
+function nestingExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/**
+ * `maxDepth` bounds the nesting of the document as a whole where a reviver must read it: the
+ * request object, its inputs array, an input object, then its data as deep as the deepest input's
+ * rank.
+ */
+function parseJsonHeader(body: Buffer, length: number, maxDepth: number): JsonHeader {
   if (length === 0) throw new SwitchyardError('INVALID_JSON', 'the body is empty; send an inference request JSON object');
   const text = body.toString('utf8', 0, length);
   let parsed: unknown;
@@ -83,7 +113,13 @@ function parseJsonHeader(body: Buffer, length: number): JsonHeader {
   const request = parsed;
   let exact: JsonObject | undefined;
   // The reviver costs a call per value: only for documents with a run of 16 digits (2^53 has 16).
-  const parseExact = (): JsonObject => (/\d{16}/.test(text) ? (JSON.parse(text, keepBigIntegers) as JsonObject) : request);
+  const parseExact = (): JsonObject => {
+    if (!/\d{16}/.test(text)) return request;
+    if (nestingExceeds(text, maxDepth)) {
+      throw badRequest(`the inference request nests arrays and objects more than ${maxDepth} levels deep; the model's inputs need at most ${maxDepth}`);
+    }
+    return JSON.parse(text, keepBigIntegers) as JsonObject;
+  };
   return { request, exact: () => (exact ??= parseExact()) };
 }
 
@@ -104,7 +140,7 @@ function timeoutOf(parameters: JsonObject): number | undefined {
   const value = parameters.timeout;
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw badRequest(`parameter "timeout" must be a non-negative integer number of microseconds, got ${JSON.stringify(value)}`);
+    throw badRequest(`parameter "timeout" must be a non-negative integer number of microseconds, got ${jsonPreview(value)}`);
   }
   return value === 0 ? undefined : value;
 }
@@ -119,7 +155,7 @@ function shapeOf(name: string, value: unknown): number[] {
 function datatypeOf(name: string, value: unknown, info: TensorInfo): TensorInfo['datatype'] {
   if (!isDatatype(value)) {
     throw badInput(
-      `input '${name}': datatype ${JSON.stringify(value)} is not one onnxruntime-node can take; use one of ${DATATYPES.join(', ')}`,
+      `input '${name}': datatype ${jsonPreview(value)} is not one onnxruntime-node can take; use one of ${DATATYPES.join(', ')}`,
     );
   }
   if (value !== info.datatype) throw badInput(`input '${name}' has datatype ${value}; the model expects ${info.datatype}`);
@@ -159,10 +195,10 @@ function decodeInput(raw: unknown, index: number, signature: ModelSignature, cur
     // 64-bit integers take their digits from the exact parse: JSON.parse may have rounded raw.data's.
     const data = datatype === 'INT64' || datatype === 'UINT64' ? exactData(cursor.header, index) : raw.data;
     // tensorFromJson compares the element count before allocating and refuses NUL in BYTES.
-    return [name, tensorFromJson(name, datatype, { shape, data })];
+    return [name, tensorFromJson(name, datatype, { shape, data }, info.shape)];
   }
   if (typeof binarySize !== 'number' || !Number.isSafeInteger(binarySize) || binarySize < 0) {
-    throw badRequest(`input '${name}': "binary_data_size" must be a non-negative integer, got ${JSON.stringify(binarySize)}`);
+    throw badRequest(`input '${name}': "binary_data_size" must be a non-negative integer, got ${jsonPreview(binarySize)}`);
   }
   if (raw.data !== undefined) throw badRequest(`input '${name}' has both "data" and binary data; send one`);
   if (!cursor.headerGiven) {
@@ -215,7 +251,9 @@ function decodeOutputs(
 export function decodeInferRequest(body: Buffer, headerLength: number | undefined, signature: ModelSignature): OipInferRequest {
   if (headerLength === 0) return decodeRawRequest(body, signature);
   const jsonLength = headerLength ?? body.length;
-  const header = parseJsonHeader(body, jsonLength);
+  // Root object, inputs array, input object, then data (at least one array) as deep as its rank.
+  const maxRank = Math.max(1, ...signature.inputs.map((input) => input.shape.length));
+  const header = parseJsonHeader(body, jsonLength, 3 + maxRank);
   const { request } = header;
 
   const { id } = request;
@@ -226,10 +264,11 @@ export function decodeInferRequest(body: Buffer, headerLength: number | undefine
 
   if (!Array.isArray(request.inputs)) throw badRequest('"inputs" must be an array of input tensors');
   const cursor: BodyCursor = { body, offset: jsonLength, headerGiven: headerLength !== undefined, header };
-  const inputs: Record<string, Tensor> = {};
+  // No prototype: an input name is only a key, never Object.prototype's `constructor` or `__proto__`.
+  const inputs: Record<string, Tensor> = Object.create(null);
   request.inputs.forEach((raw, index) => {
     const [name, tensor] = decodeInput(raw, index, signature, cursor);
-    if (name in inputs) throw badInput(`input '${name}' is given twice`);
+    if (Object.hasOwn(inputs, name)) throw badInput(`input '${name}' is given twice`);
     inputs[name] = tensor;
   });
   if (cursor.offset !== body.length) {
@@ -288,7 +327,8 @@ function decodeRawRequest(body: Buffer, signature: ModelSignature): OipInferRequ
     }
     tensor = tensorFromBinary(info.name, info.datatype, shape, body);
   }
-  const inputs = { [info.name]: tensor };
+  const inputs: Record<string, Tensor> = Object.create(null);
+  inputs[info.name] = tensor;
   validateInputs(signature, inputs);
   const outputs = validateOutputNames(signature, undefined);
   return { id: undefined, inputs, outputs, binaryOutputs: new Set(outputs), timeoutMicros: undefined };

@@ -2,10 +2,24 @@
  * JSON values <-> Tensor for one declared input or output. Nested arrays carry their shape;
  * `{shape, data}` carries a flat row-major array. Elements are checked against the datatype as
  * they are copied, so a wrong element type is a 400 that names its position, never a 500.
+ *
+ * Nothing is allocated before the shape is known to be true: nesting deeper than the signature's
+ * rank is refused while the shape is read (so no walk recurses deeper than that rank), the shape is
+ * checked against the signature, and every row of a nested array against the first row (or the
+ * element count of `data` against the shape). A tensor is therefore never larger than the elements
+ * the body really holds: a few bytes of `[[0,0,...],[],[]]` cannot size N² elements.
  */
 import { SwitchyardError } from '../errors.js';
 import { elementCount, TYPED_ARRAY_OF, type Datatype, type Tensor, type TensorData } from '../tensor.js';
 import { fromHalfBits, toHalfBits } from './float16.js';
+import { jsonPreview } from './json-preview.js';
+import { validateShape } from './validate-inputs.js';
+
+/**
+ * The deepest nesting read when no signature gives the rank (a decoder called without one, e.g. in
+ * tests): numpy's own limit on dimensions.
+ */
+export const MAX_RANK = 64;
 
 const INTEGER_RANGE: Partial<Record<Datatype, readonly [number, number]>> = {
   UINT8: [0, 0xff],
@@ -20,11 +34,22 @@ function invalid(message: string, details?: unknown): SwitchyardError {
   return new SwitchyardError('INVALID_INPUT', message, details === undefined ? {} : { details });
 }
 
-/** Shape of a nested array, following first elements; raggedness is caught while flattening. */
-function nestedShape(value: unknown): number[] {
+function describeRank(declared: readonly number[] | undefined): string {
+  return declared ? `the model expects rank ${declared.length} ([${declared.join(',')}])` : `at most ${MAX_RANK} levels are read`;
+}
+
+/**
+ * Shape of a nested array, following first elements, at most `maxRank` levels deep (a loop, so a
+ * client nesting thousands of levels costs that many steps and no stack).
+ */
+function nestedShape(name: string, value: unknown, declared: readonly number[] | undefined): number[] {
+  const maxRank = declared?.length ?? MAX_RANK;
   const shape: number[] = [];
   let current = value;
   while (Array.isArray(current)) {
+    if (shape.length === maxRank) {
+      throw invalid(`input '${name}' is nested more than ${maxRank} levels deep; ${describeRank(declared)}`);
+    }
     shape.push(current.length);
     if (current.length === 0) break;
     current = current[0];
@@ -32,7 +57,51 @@ function nestedShape(value: unknown): number[] {
   return shape;
 }
 
+/**
+ * Every array above the innermost level holds arrays as long as the shape says, checked before
+ * anything is allocated; only arrays are visited (not their elements), at most `shape.length`
+ * levels deep. Once it passes, the shape's element count is what the body really holds.
+ */
+function checkRows(name: string, node: unknown, shape: readonly number[], depth: number, path: number[]): void {
+  if (!Array.isArray(node) || node.length !== shape[depth]) {
+    throw invalid(`input '${name}': ragged nested array at [${path.join(',')}]: expected ${shape[depth]} items like the first row`);
+  }
+  if (depth === shape.length - 1) return;
+  for (let i = 0; i < node.length; i++) {
+    path.push(i);
+    checkRows(name, node[i], shape, depth + 1, path);
+    path.pop();
+  }
+}
+
+/**
+ * `data` may be flat or nested row-major; nested, it is flattened at most `maxDepth` levels deep
+ * (the shape's rank) without recursing deeper, so its true element count is known before the
+ * tensor is allocated.
+ */
+function flatElements(name: string, items: unknown[], maxDepth: number): unknown[] {
+  if (!items.some(Array.isArray)) return items;
+  const out: unknown[] = [];
+  const walk = (node: unknown[], depth: number): void => {
+    for (const item of node) {
+      if (!Array.isArray(item)) {
+        out.push(item);
+        continue;
+      }
+      if (depth === maxDepth) {
+        throw invalid(`input '${name}': "data" is nested more than ${maxDepth} level${maxDepth === 1 ? '' : 's'} deep; its shape has rank ${maxDepth}`);
+      }
+      walk(item, depth + 1);
+    }
+  };
+  walk(items, 1);
+  return out;
+}
+
 type ElementWriter = (value: unknown, index: number) => boolean;
+
+/** In a `u` regexp a surrogate pair is one code point, so only an unpaired surrogate is category Cs. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 function elementWriter(datatype: Datatype, data: TensorData): ElementWriter {
   switch (datatype) {
@@ -46,13 +115,9 @@ function elementWriter(datatype: Datatype, data: TensorData): ElementWriter {
       return (v, i) => typeof v === 'number' && ((out[i] = toHalfBits(v)), true);
     }
     case 'BOOL': {
+      // Only true and false: a number (even 0 or 1) is refused, as the protocol's JSON form says.
       const out = data as Uint8Array;
-      return (v, i) => {
-        if (typeof v === 'boolean') out[i] = v ? 1 : 0;
-        else if (v === 0 || v === 1) out[i] = v;
-        else return false;
-        return true;
-      };
+      return (v, i) => typeof v === 'boolean' && ((out[i] = v ? 1 : 0), true);
     }
     case 'INT64':
     case 'UINT64': {
@@ -72,8 +137,9 @@ function elementWriter(datatype: Datatype, data: TensorData): ElementWriter {
     }
     case 'BYTES': {
       const out = data as string[];
-      // onnxruntime-node cuts string tensors at a NUL: refuse rather than silently truncate.
-      return (v, i) => typeof v === 'string' && !v.includes('\u0000') && ((out[i] = v), true);
+      // onnxruntime-node cuts string tensors at a NUL, and writes a lone surrogate (text with no
+      // UTF-8 form) as U+FFFD: refuse both rather than silently change the string.
+      return (v, i) => typeof v === 'string' && !v.includes('\u0000') && !LONE_SURROGATE.test(v) && ((out[i] = v), true);
     }
     default: {
       const out = data as Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array;
@@ -87,13 +153,8 @@ function allocate(datatype: Datatype, count: number): TensorData {
   return datatype === 'BYTES' ? new Array<string>(count) : new TYPED_ARRAY_OF[datatype](count);
 }
 
-/** An element as the client wrote it, for messages (JSON.stringify throws on a bigint). */
-function shown(value: unknown): string {
-  return typeof value === 'bigint' ? String(value) : JSON.stringify(value);
-}
-
 function expectedElement(datatype: Datatype): string {
-  if (datatype === 'BYTES') return 'strings without NUL characters';
+  if (datatype === 'BYTES') return 'strings of Unicode text without NUL characters or lone surrogates';
   if (datatype === 'BOOL') return 'booleans';
   if (datatype.startsWith('FP')) return 'numbers';
   return `integers in the ${datatype} range`;
@@ -122,39 +183,45 @@ function fillFloats(node: unknown[], depth: number, shape: readonly number[], ou
   return offset;
 }
 
-/** Decodes one input given as a nested array or `{shape, data}` into a tensor of `datatype`. */
-export function tensorFromJson(name: string, datatype: Datatype, value: unknown): Tensor {
+/**
+ * Decodes one input given as a nested array or `{shape, data}` into a tensor of `datatype`.
+ * `declared` is the signature's shape (-1 = any size): rank and fixed dims are checked against it
+ * before anything is allocated, and nesting deeper than its rank is refused.
+ */
+export function tensorFromJson(name: string, datatype: Datatype, value: unknown, declared?: readonly number[]): Tensor {
   let shape: number[];
   let flat = false;
   let source: unknown = value;
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const { shape: rawShape, data } = value as { shape?: unknown; data?: unknown };
-    if (!Array.isArray(rawShape) || !rawShape.every((d) => Number.isInteger(d) && d >= 0)) {
-      throw invalid(`input '${name}': "shape" must be an array of non-negative integers`);
+    if (!Array.isArray(rawShape) || rawShape.length > MAX_RANK || !rawShape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw invalid(`input '${name}': "shape" must be an array of non-negative integers (at most ${MAX_RANK})`);
     }
     if (!Array.isArray(data)) throw invalid(`input '${name}': "data" must be an array`);
     shape = rawShape as number[];
     source = data;
     flat = true;
   } else if (Array.isArray(value)) {
-    shape = nestedShape(value);
+    shape = nestedShape(name, value, declared);
   } else {
     // A scalar input is a rank-0 tensor.
     shape = [];
     source = [value];
     flat = true;
   }
+  if (declared) validateShape({ name, datatype, shape: declared }, shape);
 
   const count = elementCount(shape);
   let elements: unknown[] | undefined;
   if (flat) {
-    const items = source as unknown[];
     // Flat data may itself be nested (row-major); flatten it once before counting.
-    elements = items.some(Array.isArray) ? (items.flat(Infinity) as unknown[]) : items;
+    elements = flatElements(name, source as unknown[], Math.max(1, shape.length));
     // Checked before allocating: a declared shape must not size memory the data does not back.
     if (elements.length !== count) {
       throw invalid(`input '${name}': shape [${shape.join(',')}] needs ${count} elements, got ${elements.length}`);
     }
+  } else if (shape.length > 0) {
+    checkRows(name, source, shape, 0, []);
   }
   const data = allocate(datatype, count);
   const write = elementWriter(datatype, data);
@@ -162,7 +229,7 @@ export function tensorFromJson(name: string, datatype: Datatype, value: unknown)
   if (elements) {
     for (let i = 0; i < count; i++) {
       if (!write(elements[i], i)) {
-        throw invalid(`input '${name}': element ${i} is ${shown(elements[i])}; ${datatype} expects ${expectedElement(datatype)}`);
+        throw invalid(`input '${name}': element ${i} is ${jsonPreview(elements[i])}; ${datatype} expects ${expectedElement(datatype)}`);
       }
     }
     return { datatype, shape, data };
@@ -172,27 +239,24 @@ export function tensorFromJson(name: string, datatype: Datatype, value: unknown)
     return { datatype, shape, data };
   }
 
-  // The general walk: every datatype, and the exact position of any problem.
+  // The general walk: every datatype, and the exact position of a wrong element (at most rank deep).
   let index = 0;
   const path: number[] = [];
   const walk = (node: unknown, depth: number): void => {
     if (depth === shape.length) {
       if (!write(node, index)) {
         throw invalid(
-          `input '${name}': element at [${path.join(',')}] is ${shown(node)}; ${datatype} expects ${expectedElement(datatype)}`,
+          `input '${name}': element at [${path.join(',')}] is ${jsonPreview(node)}; ${datatype} expects ${expectedElement(datatype)}`,
         );
       }
       index++;
       return;
     }
-    if (!Array.isArray(node) || node.length !== shape[depth]) {
-      throw invalid(
-        `input '${name}': ragged nested array at [${path.join(',')}]: expected ${shape[depth]} items like the first row`,
-      );
-    }
-    for (let i = 0; i < node.length; i++) {
+    // checkRows has seen every row: here `node` is an array of shape[depth] items.
+    const row = node as unknown[];
+    for (let i = 0; i < row.length; i++) {
       path.push(i);
-      walk(node[i], depth + 1);
+      walk(row[i], depth + 1);
       path.pop();
     }
   };

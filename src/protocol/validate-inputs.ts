@@ -52,7 +52,8 @@ export function validateInputs(signature: ModelSignature, inputs: Readonly<Recor
     }
     validateShape(info, tensor.shape);
   }
-  const missing = signature.inputs.filter((info) => !(info.name in inputs));
+  // Own keys only: `in` would find Object.prototype's `constructor` or `toString` as given inputs.
+  const missing = signature.inputs.filter((info) => !Object.hasOwn(inputs, info.name));
   if (missing.length > 0) {
     throw new SwitchyardError(
       'INVALID_INPUT',

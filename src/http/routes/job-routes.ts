@@ -9,13 +9,13 @@
 import { Hono, type Context } from 'hono';
 import { SwitchyardError } from '../../errors.js';
 import { jobViewToJson, type JobView } from '../../jobs/prediction-job.js';
-import { decodeNativeRequest } from '../../protocol/native-json-codec.js';
+import { decodeNativeRequest, nativeRequestText } from '../../protocol/native-json-codec.js';
 import type { AsyncJobs, HttpServices } from '../http-services.js';
 import { assertModelExists, signatureOf } from '../model-lookup.js';
 import { parsePrefer } from '../prefer-header.js';
 import { readJsonBody } from '../request-body.js';
 import { requestIdOf } from '../middleware/request-id.js';
-import { assertVersionSpec } from '../request-params.js';
+import { assertVersionSpec, timeoutHeaderMs } from '../request-params.js';
 
 /** Longest wait a `GET /jobs/:id` may ask for, in seconds. */
 export const MAX_JOB_WAIT_SECONDS = 60;
@@ -39,8 +39,8 @@ export interface AsyncPrediction {
   readonly versionSpec: string | undefined;
   /** The parsed native body `{"inputs", "outputs"?}`. */
   readonly body: unknown;
-  /** The same body as JSON text, stored with the job. */
-  readonly payload: string;
+  /** The body as JSON text, stored with the job: asked for only once the body has decoded. */
+  readonly payload: () => string;
 }
 
 /** Resolves, validates like a sync request, then queues; answers 202 with the job. */
@@ -50,6 +50,8 @@ export async function submitAsyncPrediction(c: Context, services: HttpServices, 
   if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
     throw new SwitchyardError('INVALID_REQUEST', 'Idempotency-Key must be 1 to 255 printable ASCII characters without spaces');
   }
+  // A job has no deadline, but a timeout is held to the rule of every route: a bad one is a 400 here too.
+  timeoutHeaderMs(c.req.header('x-request-timeout-ms'));
   const { model, versionSpec } = request;
   assertModelExists(services, model);
   if (versionSpec !== undefined) assertVersionSpec(versionSpec);
@@ -59,7 +61,7 @@ export async function submitAsyncPrediction(c: Context, services: HttpServices, 
     model,
     version,
     versionSpec,
-    payload: request.payload,
+    payload: request.payload(),
     idempotencyKey: key,
     client: c.get('apiKeyId'),
     requestId: requestIdOf(c),
@@ -119,7 +121,7 @@ export function jobRoutes(services: HttpServices): Hono {
       model: body['model'],
       versionSpec: version === undefined ? undefined : String(version),
       body: request,
-      payload: JSON.stringify(request),
+      payload: () => nativeRequestText(request),
     });
   });
 

@@ -46,7 +46,7 @@ export function nativeRoutes(services: HttpServices): Hono {
     if (prefer !== undefined && parsePrefer(prefer).respondAsync) {
       // The async path checks the model and version itself (it serves POST /jobs too).
       const raw = await readBody(c, services.bodyLimitBytes);
-      return submitAsyncPrediction(c, services, { model, versionSpec: spec, body: parseJsonBody(raw), payload: raw.toString('utf8') });
+      return submitAsyncPrediction(c, services, { model, versionSpec: spec, body: parseJsonBody(raw), payload: () => raw.toString('utf8') });
     }
     assertModelExists(services, model);
     if (spec !== undefined) assertVersionSpec(spec);

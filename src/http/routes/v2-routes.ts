@@ -22,7 +22,7 @@ import type { HttpServices } from '../http-services.js';
 import { assertModelExists, signatureOf } from '../model-lookup.js';
 import { clientConnection, readBody } from '../request-body.js';
 import { requestIdOf } from '../middleware/request-id.js';
-import { assertModelName, assertVersionSpec, deadlineFromTimeout } from '../request-params.js';
+import { assertModelName, assertVersionSpec, deadlineFromTimeout, deadlineFromTimeoutMicros } from '../request-params.js';
 import { loadModel, repositoryIndex, unloadModel } from './v2-repository-handlers.js';
 
 /** The platform every model reports: ONNX files run by onnxruntime, Triton's name for it. */
@@ -158,7 +158,7 @@ export function v2Routes(services: HttpServices): Hono {
     c.set('modelVersion', version); // for the request metrics
     const request = decodeInferRequest(body, headerLength, signatureOf(services, model, version));
     // Triton's `timeout` parameter is in microseconds, counted from the request's arrival.
-    const timeoutDeadline = request.timeoutMicros === undefined ? undefined : receivedAt + request.timeoutMicros / 1000;
+    const timeoutDeadline = deadlineFromTimeoutMicros(request.timeoutMicros, receivedAt);
     const deadline = earliest(headerDeadline, timeoutDeadline);
     const result = await services.scheduler.infer({
       model,
