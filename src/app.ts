@@ -28,6 +28,7 @@ import { createRouteSource } from './routing/create-route-source.js';
 import { Router } from './routing/router.js';
 import type { InferenceRuntime } from './runtime/inference-runtime.js';
 import { WorkerPoolRuntime } from './runtime/worker-pool-runtime.js';
+import { settlesWithin } from './settles-within.js';
 import { ModelConfigStore } from './registry/model-config-store.js';
 import { BatchingPolicyCache } from './scheduling/batching-policy-cache.js';
 import { DynamicBatcher } from './scheduling/dynamic-batcher.js';
@@ -76,6 +77,7 @@ export class Switchyard {
   #routingEverConnected = false;
   #initialLoadDone = false;
   #shutdown: Promise<ShutdownReport> | undefined;
+  #runtimeStopped: boolean | undefined;
 
   constructor(config: Config, options: SwitchyardOptions = {}) {
     this.config = config;
@@ -92,6 +94,7 @@ export class Switchyard {
       loadSettingsFor: (name) => sessionSettingsOf(this.configs.get(name)),
       warmup: config.warmup,
       closeTimeoutMs: config.drainTimeoutMs,
+      loadTimeoutMs: config.modelLoadTimeoutMs,
     });
     this.#lostSessions = new LostSessionReloader({ registry: this.registry, logger: this.logger });
     this.repository = new ModelRepository({ root: config.modelRepo, stabilityWindowMs: config.modelStabilityMs, logger: this.logger });
@@ -284,8 +287,12 @@ export class Switchyard {
     const abandoned = this.gate.inFlight;
     if (!drained) this.logger.warn({ abandoned }, 'shutdown: drain timeout reached');
     await this.#closeConnections(drained, left);
+    // Within what is left of the budget: a load hung in onnxruntime must not hold the shutdown.
     await this.registry.close({ timeoutMs: drained ? left() : 0 });
-    await this.runtime.close();
+    this.#runtimeStopped = await settlesWithin(this.runtime.close(), Math.max(left(), THREAD_STOP_GRACE_MS));
+    if (!this.#runtimeStopped) {
+      this.logger.error('shutdown: an inference thread did not stop (stuck in a system call, e.g. a model file on a hung mount)');
+    }
     await this.router.close();
     await this.routeSource.close();
     await this.rateLimits?.close();
@@ -293,6 +300,15 @@ export class Switchyard {
     await listenerClosed;
     this.logger.info({ drained }, 'shutdown complete');
     return { drained, abandoned };
+  }
+
+  /**
+   * After shutdown(): false when an inference thread could not be stopped (it is stuck in a system
+   * call that no JS can interrupt, such as opening a model file on a hung network mount). Node's
+   * exit waits for every thread, so the process must then be killed instead (src/main.ts does).
+   */
+  get runtimeStopped(): boolean | undefined {
+    return this.#runtimeStopped;
   }
 
   /**
@@ -316,9 +332,7 @@ export class Switchyard {
    */
   async abort(): Promise<void> {
     this.gate.close();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.runtime.close().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 2_000)))]);
-    clearTimeout(timer);
+    await settlesWithin(this.runtime.close(), THREAD_STOP_GRACE_MS);
   }
 
   /** True when the worker's running jobs finished within the drain timeout. */
@@ -373,6 +387,9 @@ export class Switchyard {
 }
 
 /** A listen failure as a message an operator can act on. */
+/** How long the inference threads may take to stop at shutdown, past the drain budget if that is spent. */
+const THREAD_STOP_GRACE_MS = 2_000;
+
 function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
   const where = `${host}:${port}`;
   const why =

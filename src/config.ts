@@ -28,6 +28,7 @@ export const SETTING_DEFAULTS = Object.freeze({
   HTTP_REQUEST_TIMEOUT_MS: '60000',
   ROUTE_CACHE_TTL_MS: '250',
   MODEL_STABILITY_MS: '500',
+  MODEL_LOAD_TIMEOUT_MS: '120000',
   RUNTIME_WORKERS: String(availableParallelism()),
   RUNTIME_WORKER_NICE: '10',
   RUNTIME_INTRA_OP_THREADS: '1',
@@ -72,6 +73,7 @@ const envSchema = z.object({
   HTTP_REQUEST_TIMEOUT_MS: integer(1),
   ROUTE_CACHE_TTL_MS: integer(1),
   MODEL_STABILITY_MS: integer(0),
+  MODEL_LOAD_TIMEOUT_MS: integer(1),
   RUNTIME_WORKERS: integer(1),
   RUNTIME_WORKER_NICE: integer(0).max(19),
   RUNTIME_INTRA_OP_THREADS: integer(1),
@@ -119,6 +121,8 @@ export interface Config {
   };
   readonly routeCacheTtlMs: number;
   readonly modelStabilityMs: number;
+  /** Longest a model load (with its warmup) may take before the version is FAILED ("load timed out after N ms"). Default 120 s. */
+  readonly modelLoadTimeoutMs: number;
   readonly runtime: {
     readonly workers: number;
     readonly workerNice: number;
@@ -199,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     }),
     routeCacheTtlMs: e.ROUTE_CACHE_TTL_MS,
     modelStabilityMs: e.MODEL_STABILITY_MS,
+    modelLoadTimeoutMs: e.MODEL_LOAD_TIMEOUT_MS,
     runtime: Object.freeze({
       workers: e.RUNTIME_WORKERS,
       workerNice: e.RUNTIME_WORKER_NICE,
