@@ -13,7 +13,7 @@ import { ModelLoadError, SwitchyardError } from '../errors.js';
 import { isValidModelName, isValidVersion } from '../repository/model-name.js';
 import { settlesWithin } from '../settles-within.js';
 import type { InferenceRuntime, InferenceSession, SessionOptions } from '../runtime/inference-runtime.js';
-import { loadSessionInstances } from '../runtime/session-group.js';
+import { loadSessionInstances, sessionInstances } from '../runtime/session-group.js';
 import type { ModelSignature } from '../tensor.js';
 import type { ModelLease, ReleaseCause } from './leased-session.js';
 import { VersionLifecycle } from './version-lifecycle.js';
@@ -58,6 +58,16 @@ export interface CloseOptions {
 }
 
 export type { ModelLease, ReleaseCause } from './leased-session.js';
+
+/** A version whose serving session (or one of its instances) died with a worker thread. */
+export interface LostVersion {
+  readonly name: string;
+  readonly version: number;
+  /** The model file the lost session was loaded from: what a reload loads. */
+  readonly path: string;
+  /** True when other instances of its group still serve it meanwhile. */
+  readonly servable: boolean;
+}
 
 export interface RegistryStats {
   /** Sessions the runtime handed out (including ones later discarded). */
@@ -184,9 +194,31 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       const why = entry.reason === undefined ? '' : `: ${entry.reason}`;
       throw new SwitchyardError('VERSION_NOT_READY', `Model "${name}" version ${version} is ${entry.state}${why}`, {
         details: { name, version, state: entry.state, reason: entry.reason },
+        retryAfterSeconds: 1,
       });
     }
     return serving.lease(name, version);
+  }
+
+  /**
+   * A session the runtime lost (its worker thread died): finds the versions it served, by identity
+   * (another version loaded from the same file, on another worker, is not touched). A version left
+   * with no live instance leaves the rotation at once (LOADING, with `reason`, until it is loaded
+   * again); one whose group still has live instances keeps serving on them. Returns the versions
+   * to load again; loading them is the caller's policy (LostSessionReloader).
+   */
+  sessionLost(session: InferenceSession, reason: string): LostVersion[] {
+    const lost: LostVersion[] = [];
+    for (const versions of this.#models.values()) {
+      for (const entry of versions.values()) {
+        const active = entry.activeSession;
+        if (!active || !sessionInstances(active.session).includes(session)) continue;
+        const whole = active.session.lostReason !== undefined;
+        if (whole) entry.loseActive(`its session was lost when its worker thread exited (${reason}); reloading`);
+        lost.push({ name: entry.name, version: entry.version, path: active.path, servable: !whole && entry.serving !== undefined });
+      }
+    }
+    return lost;
   }
 
   /** Names with at least one known version, sorted. */

@@ -52,6 +52,11 @@ export class VersionLifecycle {
     return this.#unloadRequested ? undefined : this.#active;
   }
 
+  /** The session that went live and is not retired yet, draining or not. */
+  get activeSession(): LeasedSession | undefined {
+    return this.#active;
+  }
+
   /** True when there is a session that went live (even if a drain has begun). */
   get hasSession(): boolean {
     return this.#active !== undefined;
@@ -81,6 +86,18 @@ export class VersionLifecycle {
     this.#reason = reason;
     this.#moveTo(VersionState.FAILED);
     return true;
+  }
+
+  /**
+   * The serving session died with its worker thread: out of service at once (runs still out on it
+   * fail by themselves), LOADING with `reason` until a reload brings a new one. During a drain the
+   * state is the drain's.
+   */
+  loseActive(reason: string): void {
+    this.retireActive('lost');
+    if (this.#unloadRequested) return;
+    this.#reason = reason;
+    this.#moveTo(VersionState.LOADING);
   }
 
   /** An unload begins: DRAINING; new leases are refused and a load finishing now is discarded. */

@@ -41,6 +41,11 @@ export interface InferenceSession {
   run(inputs: Readonly<Record<string, Tensor>>, outputNames?: readonly string[], options?: RunOptions): Promise<Record<string, Tensor>>;
   /** Frees native memory. Idempotent. */
   release(): Promise<void>;
+  /**
+   * Why the session can no longer run (the worker thread holding it died), or undefined while it
+   * can. Read on the hot path, so cheap. Absent for runtimes whose sessions cannot be lost.
+   */
+  readonly lostReason?: string | undefined;
 }
 
 export interface InferenceRuntime {

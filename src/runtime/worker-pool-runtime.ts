@@ -21,6 +21,8 @@ import {
 import { ownedTensor, transferablesOf, type WorkerReply, type WorkerRequest } from './session-worker-protocol.js';
 
 export interface SessionLostEvent {
+  /** The session that died (one instance, when it belonged to a group: see sessionInstances). */
+  readonly session: InferenceSession;
   readonly modelPath: string;
   /** Why its worker exited: the uncaught error's message or the exit code. */
   readonly reason: string;
@@ -198,12 +200,21 @@ export class WorkerPoolRuntime implements InferenceRuntime {
   }
 
   /**
-   * Test hook: the worker holding `session` dies of an uncaught exception, as from a native fault,
-   * so tests can watch in-flight runs fail, the session reported lost and the worker replaced.
+   * Test hook: the worker holding `session` (one instance, not a group) dies of an uncaught
+   * exception, as from a native fault, so tests can watch in-flight runs fail, the session
+   * reported lost and the worker replaced. At once, or with `onNextRun` when the worker receives
+   * its next run (of any of its sessions), which is then in flight as the thread dies.
    */
-  simulateWorkerCrash(session: InferenceSession): void {
+  simulateWorkerCrash(session: InferenceSession, options: { readonly onNextRun?: boolean } = {}): void {
     if (!(session instanceof PooledSession)) throw new TypeError('not a session of a WorkerPoolRuntime');
-    session.worker.thread.postMessage({ kind: 'crash', message: 'simulated worker crash' } satisfies WorkerRequest);
+    session.worker.thread.postMessage({ kind: 'crash', message: 'simulated worker crash', onNextRun: options.onNextRun === true } satisfies WorkerRequest);
+  }
+
+  /** Which live worker (an index into stats().sessionsPerWorker) holds `session`; undefined once it is gone. */
+  workerIndexOf(session: InferenceSession): number | undefined {
+    if (!(session instanceof PooledSession)) return undefined;
+    const index = this.#workers.indexOf(session.worker);
+    return index < 0 || !session.worker.sessions.has(session) ? undefined : index;
   }
 
   close(): Promise<void> {
@@ -250,7 +261,7 @@ export class WorkerPoolRuntime implements InferenceRuntime {
     for (const session of lost) {
       this.#counters.sessionsLost++;
       try {
-        this.#onSessionLost?.({ modelPath: session.modelPath, reason });
+        this.#onSessionLost?.({ session, modelPath: session.modelPath, reason });
       } catch {
         // One listener's fault must not keep the other sessions from being reported.
       }
@@ -285,6 +296,10 @@ class PooledSession implements InferenceSession {
     // load() hands the session out only once the worker sent its signature.
     if (!this.#signature) throw new Error(`session for ${this.modelPath} is still loading`);
     return this.#signature;
+  }
+
+  get lostReason(): string | undefined {
+    return this.#state.kind === 'lost' ? this.#state.reason : undefined;
   }
 
   ready(signature: ModelSignature): void {

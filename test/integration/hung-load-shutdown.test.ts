@@ -10,7 +10,6 @@
  */
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { LINEAR_INPUT, startTestGateway } from '../support/gateway.js';
