@@ -97,6 +97,7 @@ export interface ModelRegistryEvents {
 
 const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
 const DEFAULT_LOAD_TIMEOUT_MS = 120_000;
+const NOTHING_ADMITTED = (): void => undefined;
 
 export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   readonly #runtime: InferenceRuntime;
@@ -157,8 +158,9 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   }
 
   /**
-   * Stops new requests to a version (DRAINING), waits for its in-flight leases, releases its
-   * sessions and forgets it (UNLOADED). Resolves at once for an unknown version.
+   * Stops new requests to a version (DRAINING), serves the ones already accepted (queued in the
+   * scheduler: see admit()) and waits for its in-flight leases, releases its sessions and forgets
+   * it (UNLOADED). Resolves at once for an unknown version.
    */
   unload(name: string, version: number): Promise<void> {
     const entry = this.#entry(name, version);
@@ -189,7 +191,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
         details: { name, version, versions: this.knownVersions(name) },
       });
     }
-    const serving = entry.serving;
+    const serving = entry.leasable;
     if (!serving) {
       const why = entry.reason === undefined ? '' : `: ${entry.reason}`;
       throw new SwitchyardError('VERSION_NOT_READY', `Model "${name}" version ${version} is ${entry.state}${why}`, {
@@ -219,6 +221,16 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       }
     }
     return lost;
+  }
+
+  /**
+   * A request for the version was accepted (the scheduler queued it); call the returned function
+   * once it is answered. An unload serves every accepted request before it lets the session go:
+   * acquire() keeps leasing a DRAINING version's session while any is unanswered. Synchronous and
+   * cheap (the hot path); a no-op for an unknown version.
+   */
+  admit(name: string, version: number): () => void {
+    return this.#entry(name, version)?.admit() ?? NOTHING_ADMITTED;
   }
 
   /** Names with at least one known version, sorted. */
@@ -397,6 +409,8 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   }
 
   async #runUnload(entry: VersionLifecycle): Promise<void> {
+    // Requests accepted before the drain still run on this session; new ones are refused meanwhile.
+    await entry.admittedAnswered();
     entry.retireActive('unloaded');
     await entry.retiredReleased();
     entry.finishUnload();
