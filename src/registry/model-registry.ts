@@ -207,7 +207,8 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
    * (another version loaded from the same file, on another worker, is not touched). A version left
    * with no live instance leaves the rotation at once (LOADING, with `reason`, until it is loaded
    * again); one whose group still has live instances keeps serving on them. Returns the versions
-   * to load again; loading them is the caller's policy (LostSessionReloader).
+   * to load again (not those being unloaded); loading them is the caller's policy
+   * (LostSessionReloader).
    */
   sessionLost(session: InferenceSession, reason: string): LostVersion[] {
     const lost: LostVersion[] = [];
@@ -217,6 +218,8 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
         if (!active || !sessionInstances(active.session).includes(session)) continue;
         const whole = active.session.lostReason !== undefined;
         if (whole) entry.loseActive(`its session was lost when its worker thread exited (${reason}); reloading`);
+        // A version being unloaded is not brought back: its drain ends with the session it had.
+        if (entry.unloadRequested) continue;
         lost.push({ name: entry.name, version: entry.version, path: active.path, servable: !whole && entry.serving !== undefined });
       }
     }

@@ -13,7 +13,7 @@ import { LostSessionReloader } from '../../src/registry/lost-session-reloader.js
 import { ModelRegistry, type ModelLoadSettings } from '../../src/registry/model-registry.js';
 import { sessionInstances } from '../../src/runtime/session-group.js';
 import { WorkerPoolRuntime } from '../../src/runtime/worker-pool-runtime.js';
-import { eventually } from '../support/eventually.js';
+import { consistently, eventually } from '../support/eventually.js';
 import { expectedOutput, linear, modelFiles, runOnce, type ModelFiles } from './registry-fixtures.js';
 
 let runtime: WorkerPoolRuntime | undefined;
@@ -130,4 +130,23 @@ it('keeps an instance group serving on its live instances, none of the runs goin
   expect(sessionInstances(fresh.session).map((instance) => instance.lostReason)).toEqual([undefined, undefined]);
   expect(await runOnce(fresh.session)).toEqual(expectedOutput(linear(3)));
   fresh.release();
+});
+
+it('does not bring back a version whose session dies while it drains', async () => {
+  const h = await harness();
+  await h.registry.load('lin', 1, await h.files.linear('v1.onnx', 1));
+  const lease = h.registry.acquire('lin', 1);
+  const answered = h.registry.admit('lin', 1); // a request still queued holds the drain open
+  const unloading = h.registry.unload('lin', 1);
+  expect(h.registry.status('lin', 1)).toMatchObject({ state: 'DRAINING' });
+
+  h.runtime.simulateWorkerCrash(lease.session);
+  await eventually(() => h.runtime.stats().sessionsLost === 1, 10_000, 'the loss reported');
+  expect(h.lostLines).toEqual([]);
+  expect(h.afterLoss).toEqual([{ key: 'lin/1', state: 'DRAINING', servable: false }]);
+  answered();
+  lease.release();
+  await unloading;
+  await consistently(() => h.registry.status('lin', 1) === undefined, 500, 'version 1 stays unloaded');
+  expect(Object.fromEntries(h.loads)).toEqual({ 'lin/1': 1 });
 });
