@@ -289,7 +289,8 @@ export class Switchyard {
     await this.#closeConnections(drained, left);
     // Within what is left of the budget: a load hung in onnxruntime must not hold the shutdown.
     await this.registry.close({ timeoutMs: drained ? left() : 0 });
-    this.#runtimeStopped = await settlesWithin(this.runtime.close(), Math.max(left(), THREAD_STOP_GRACE_MS));
+    // Runs are waited for (they end); a load gets what is left of the budget, at least the grace.
+    this.#runtimeStopped = await this.runtime.close({ loadWaitMs: Math.max(left(), THREAD_STOP_GRACE_MS) });
     if (!this.#runtimeStopped) {
       this.logger.error('shutdown: an inference thread did not stop (stuck in a system call, e.g. a model file on a hung mount)');
     }
@@ -303,9 +304,10 @@ export class Switchyard {
   }
 
   /**
-   * After shutdown(): false when an inference thread could not be stopped (it is stuck in a system
-   * call that no JS can interrupt, such as opening a model file on a hung network mount). Node's
-   * exit waits for every thread, so the process must then be killed instead (src/main.ts does).
+   * After shutdown(): false when an inference thread could not be stopped (still inside a model
+   * load past the budget, possibly stuck in a system call no JS can interrupt, such as opening a
+   * model file on a hung network mount). Node's exit waits for every thread, so the process must
+   * then be killed instead (src/main.ts does).
    */
   get runtimeStopped(): boolean | undefined {
     return this.#runtimeStopped;
@@ -332,7 +334,7 @@ export class Switchyard {
    */
   async abort(): Promise<void> {
     this.gate.close();
-    await settlesWithin(this.runtime.close(), THREAD_STOP_GRACE_MS);
+    await settlesWithin(this.runtime.close({ force: true }), THREAD_STOP_GRACE_MS);
   }
 
   /** True when the worker's running jobs finished within the drain timeout. */
@@ -387,7 +389,7 @@ export class Switchyard {
 }
 
 /** A listen failure as a message an operator can act on. */
-/** How long the inference threads may take to stop at shutdown, past the drain budget if that is spent. */
+/** How long a model load may still take at shutdown, past the drain budget if that is spent (and how long abort() waits). */
 const THREAD_STOP_GRACE_MS = 2_000;
 
 function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {

@@ -48,9 +48,26 @@ export interface InferenceSession {
   readonly lostReason?: string | undefined;
 }
 
+export interface RuntimeCloseOptions {
+  /**
+   * How long close() waits for model loads still running before it gives up on their threads.
+   * Runs are always waited for (they end). Default: as long as the loads take.
+   */
+  readonly loadWaitMs?: number;
+  /**
+   * Stop the threads at once, whatever they are doing (the process exits right after; a thread
+   * stopped inside onnxruntime may abort it). Default false.
+   */
+  readonly force?: boolean;
+}
+
 export interface InferenceRuntime {
   /** Loads and validates a model file. Rejects with ModelLoadError carrying onnxruntime's reason. */
   load(modelPath: string, options?: Partial<SessionOptions>): Promise<InferenceSession>;
-  /** Releases every session and stops workers. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Releases every session and stops workers. Resolves true once every thread stopped; false when
+   * a thread still inside a model load after `loadWaitMs` was left behind (onnxruntime cannot be
+   * interrupted there, and the thread may be stuck in a system call). Idempotent.
+   */
+  close(options?: RuntimeCloseOptions): Promise<boolean>;
 }

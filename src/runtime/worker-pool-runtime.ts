@@ -8,7 +8,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ModelLoadError } from '../errors.js';
 import type { ModelSignature, Tensor } from '../tensor.js';
-import type { InferenceRuntime, InferenceSession, RunOptions, SessionOptions } from './inference-runtime.js';
+import { settlesWithin } from '../settles-within.js';
+import type { InferenceRuntime, InferenceSession, RunOptions, RuntimeCloseOptions, SessionOptions } from './inference-runtime.js';
 import { resolveSessionOptions } from './ort-session-options.js';
 import {
   inferenceFailedError,
@@ -91,25 +92,36 @@ function workerEntry(): URL {
 class PoolWorker {
   readonly thread: Worker;
   readonly sessions = new Set<PooledSession>();
+  /** Callers waiting for an answer, by request id. */
   readonly pending = new Map<number, Pending>();
   /** close() terminated it: the exit is expected, nothing is lost. */
   terminating = false;
+  /**
+   * What the thread was given and has not answered yet, by request id: what it is still doing,
+   * even once close() has answered its callers. A thread is only terminated when this is empty.
+   */
+  readonly #inThread = new Map<number, WorkerRequest['kind']>();
+  #answerWaiters: Array<{ readonly loadsOnly: boolean; readonly wake: () => void }> = [];
   #nextId = 1;
   #lastError: string | undefined;
 
   constructor(entry: URL, threadNice: number, onExit: (worker: PoolWorker, reason: string) => void) {
     this.thread = new Worker(entry, { workerData: { threadNice } });
-    // Idle workers must not keep a process alive; request() refs the thread while anything is pending.
+    // Idle workers must not keep a process alive; the thread is ref'd while it holds a request.
     this.thread.unref();
     this.thread.on('message', (reply: WorkerReply) => {
+      this.#answered(reply.id);
       const pending = this.pending.get(reply.id);
       if (!pending) return;
       this.pending.delete(reply.id);
-      if (this.pending.size === 0) this.thread.unref();
       pending.settle(reply);
     });
     this.thread.on('error', (error) => (this.#lastError = messageOf(error)));
-    this.thread.on('exit', (code) => onExit(this, this.#lastError ?? `exit code ${code}`));
+    this.thread.on('exit', (code) => {
+      // Nothing more will be answered.
+      for (const id of [...this.#inThread.keys()]) this.#answered(id);
+      onExit(this, this.#lastError ?? `exit code ${code}`);
+    });
   }
 
   nextId(): number {
@@ -117,7 +129,6 @@ class PoolWorker {
   }
 
   request(message: WorkerRequest & { readonly id: number }, transfer: ArrayBuffer[], pending: Pending): void {
-    if (this.pending.size === 0) this.thread.ref();
     this.pending.set(message.id, pending);
     try {
       this.thread.postMessage(message, transfer);
@@ -127,17 +138,42 @@ class PoolWorker {
         this.thread.postMessage(message);
       } catch (error) {
         this.pending.delete(message.id);
-        if (this.pending.size === 0) this.thread.unref();
         pending.settle({ kind: 'failed', id: message.id, message: `cannot send the request to the worker: ${messageOf(error)}` });
+        return;
       }
     }
+    if (this.#inThread.size === 0) this.thread.ref();
+    this.#inThread.set(message.id, message.kind);
   }
 
-  /** Rejects whatever was pending; called once the thread has exited. */
+  /** Settles once the thread has answered everything it was given (`loadsOnly`: every load), or died. */
+  whenAnswered(loadsOnly: boolean): Promise<void> {
+    if (this.#idle(loadsOnly)) return Promise.resolve();
+    return new Promise((wake) => this.#answerWaiters.push({ loadsOnly, wake }));
+  }
+
+  /** Answers every caller at once (the thread's own answers, if any, are then ignored). */
   abandonPending(reason: string | null): void {
     const pending = [...this.pending.values()];
     this.pending.clear();
     for (const entry of pending) entry.exited(reason);
+  }
+
+  #idle(loadsOnly: boolean): boolean {
+    if (!loadsOnly) return this.#inThread.size === 0;
+    for (const kind of this.#inThread.values()) if (kind === 'load') return false;
+    return true;
+  }
+
+  #answered(id: number): void {
+    if (!this.#inThread.delete(id)) return;
+    if (this.#inThread.size === 0) this.thread.unref();
+    const waiting = this.#answerWaiters;
+    this.#answerWaiters = [];
+    for (const waiter of waiting) {
+      if (this.#idle(waiter.loadsOnly)) waiter.wake();
+      else this.#answerWaiters.push(waiter);
+    }
   }
 }
 
@@ -148,7 +184,7 @@ export class WorkerPoolRuntime implements InferenceRuntime {
   readonly #entry = workerEntry();
   readonly #workers: PoolWorker[] = [];
   readonly #counters: PoolCounters = { runs: 0, sessionsReleased: 0, sessionsLost: 0, workerExits: 0 };
-  #closed: Promise<void> | undefined;
+  #closed: Promise<boolean> | undefined;
 
   constructor(options: WorkerPoolRuntimeOptions = {}) {
     const workers = options.workers ?? availableParallelism();
@@ -217,7 +253,17 @@ export class WorkerPoolRuntime implements InferenceRuntime {
     return index < 0 || !session.worker.sessions.has(session) ? undefined : index;
   }
 
-  close(): Promise<void> {
+  /**
+   * Stops every worker. Whatever is in flight is answered at once (runs SHUTTING_DOWN), but a
+   * thread is terminated only once it has answered everything it was given: terminating one while
+   * onnxruntime works on it aborts the whole process when onnxruntime returns (onnxruntime-node
+   * 1.30: "terminate called after throwing an instance of 'Napi::Error'"). Runs end, so they are
+   * waited for; a load may not (a huge graph, a file on a hung mount: stuck in a system call), so
+   * loads get `loadWaitMs`: a thread whose load still runs then is left behind (stopped once it
+   * answers, if ever) and close() resolves false. `force` terminates every thread at once instead
+   * (the second signal: the process exits next). Idempotent (the first call's options count).
+   */
+  close(options: RuntimeCloseOptions = {}): Promise<boolean> {
     this.#closed ??= (async () => {
       const workers = this.#workers.splice(0);
       for (const worker of workers) {
@@ -225,7 +271,25 @@ export class WorkerPoolRuntime implements InferenceRuntime {
         for (const session of worker.sessions) session.closed();
         worker.sessions.clear();
       }
-      await Promise.all(workers.map((worker) => worker.thread.terminate()));
+      if (options.force) {
+        // Callers are answered as each thread exits.
+        await Promise.all(workers.map((worker) => worker.thread.terminate()));
+        return true;
+      }
+      for (const worker of workers) worker.abandonPending(null);
+      const { loadWaitMs } = options;
+      const stopped = await Promise.all(
+        workers.map(async (worker) => {
+          if (loadWaitMs !== undefined && !(await settlesWithin(worker.whenAnswered(true), loadWaitMs))) {
+            void worker.whenAnswered(false).then(() => worker.thread.terminate());
+            return false;
+          }
+          await worker.whenAnswered(false);
+          await worker.thread.terminate();
+          return true;
+        }),
+      );
+      return stopped.every(Boolean);
     })();
     return this.#closed;
   }

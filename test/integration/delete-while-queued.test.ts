@@ -20,7 +20,7 @@ it('serves the requests queued for a deleted version, refuses new ones with 503 
   const runtime = t.gateway.runtime as WorkerPoolRuntime;
   const stuck = await stuckFile();
   void registry.load('stuck', 1, stuck.path).catch(() => undefined);
-  await eventually(() => runtime.stats().inFlight === 1, 10_000, 'the worker held by the stuck load');
+  await stuck.readerWaiting(); // the worker thread is held in open(2)
 
   const asked = Array.from({ length: 4 }, () => t.post('/models/linear/2/predict', LINEAR_INPUT));
   // One batch handed to the (held) worker, the rest queued behind it.

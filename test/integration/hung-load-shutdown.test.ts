@@ -49,12 +49,14 @@ it('finishes while a load is stuck in a system call, reports the thread it could
       `const config = loadConfig({ MODEL_REPO: ${JSON.stringify(dir.join('repo'))}, ROUTES_FILE: ${JSON.stringify(dir.join('routes.json'))},`,
       `  PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', RUNTIME_WORKERS: '2', DRAIN_TIMEOUT_MS: '500' });`,
       `const gateway = await Switchyard.start(config);`,
-      `let loadSettled = false;`,
-      `void gateway.registry.load('stuck', 1, ${JSON.stringify(stuck.path)}).catch(() => undefined).finally(() => (loadSettled = true));`,
-      `while (gateway.runtime.stats().inFlight < 1) await new Promise((resolve) => setTimeout(resolve, 20));`,
+      `import { readdir, readFile } from 'node:fs/promises';`,
+      // The thread sits in open(2) on the pipe: the kernel says so (wait_for_partner).
+      `const threadBlocked = async () => { for (const tid of await readdir('/proc/self/task')) if ((await readFile('/proc/self/task/' + tid + '/wchan', 'utf8').catch(() => '')).trim() === 'wait_for_partner') return true; return false; };`,
+      `void gateway.registry.load('stuck', 1, ${JSON.stringify(stuck.path)}).catch(() => undefined);`,
+      `while (!(await threadBlocked())) await new Promise((resolve) => setTimeout(resolve, 20));`,
       `const served = await fetch(gateway.url + '/models/linear/1/predict', { method: 'POST', headers: { 'content-type': 'application/json' }, body: ${JSON.stringify(JSON.stringify(LINEAR_INPUT))} });`,
       `const report = await gateway.shutdown();`,
-      `console.log(JSON.stringify({ served: served.status, report, runtimeStopped: gateway.runtimeStopped, loadSettled, models: gateway.registry.models() }));`,
+      `console.log(JSON.stringify({ served: served.status, report, runtimeStopped: gateway.runtimeStopped, threadBlocked: await threadBlocked(), models: gateway.registry.models() }));`,
       `exitAfterShutdown(gateway, 0);`,
     ].join('\n'),
   );
@@ -64,8 +66,8 @@ it('finishes while a load is stuck in a system call, reports the thread it could
     served: 200,
     report: { drained: true, abandoned: 0 },
     runtimeStopped: false,
-    // Shutdown did not wait for the load: it was still blocked on the pipe.
-    loadSettled: false,
+    // Shutdown did not wait for the load: its thread was still blocked on the pipe.
+    threadBlocked: true,
     models: [],
   });
   expect(end).toMatchObject({ signal: 'SIGKILL' });

@@ -55,6 +55,7 @@ describe('a load that hangs', () => {
     expect(runtime.stats().sessions).toBe(2); // the good one and the one still loading
 
     // The stuck load finally gets its file: the session it makes never goes live and is released.
+    await stuck.readerWaiting();
     expect(await stuck.release(buildLinearModel(linear(7)))).toBe(true);
     await eventually(() => registry!.stats().sessionsReleased === 1, 10_000, 'the late session released');
     await eventually(() => runtime.stats().sessions === 1, 10_000, 'the runtime holding only the good session');
@@ -77,6 +78,7 @@ describe('a load that hangs', () => {
     lease.release();
 
     // Released as an empty file, onnxruntime refuses it: nothing is left behind either way.
+    await stuck.readerWaiting();
     expect(await stuck.release()).toBe(true);
     await eventually(() => runtime.stats().sessions === 1, 10_000, 'only the serving session left');
   });
@@ -90,7 +92,7 @@ describe('close() with a load still running', () => {
     let settled = false;
     const loading = registry.load('lin', 2, stuck.path).finally(() => (settled = true));
     loading.catch(() => undefined);
-    await eventually(() => runtime.stats().inFlight === 1, 10_000, 'the load handed to its worker');
+    await stuck.readerWaiting();
 
     await registry.close({ timeoutMs: 300 });
     // close() returned while the load was still blocked: the pipe still had its reader.

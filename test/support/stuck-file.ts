@@ -8,13 +8,19 @@
  */
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, readdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { cleanupAfter } from './cleanup.js';
+import { eventually } from './eventually.js';
 import { tempDir } from './temp-dir.js';
 
 export interface StuckFile {
   readonly path: string;
+  /**
+   * Resolves once a thread of this process is blocked opening a pipe (a load is stuck on it, not
+   * just about to start). Linux only: it reads /proc/self/task/<tid>/wchan (wait_for_partner).
+   */
+  readerWaiting(timeoutMs?: number): Promise<void>;
   /**
    * Ends the hang: opens the pipe for writing, writes `bytes` (up to the pipe's 64 KiB buffer) and
    * closes it. True when a reader was waiting (a load was stuck on it). Safe to call again.
@@ -50,5 +56,15 @@ export async function stuckFile(name = 'stuck.onnx'): Promise<StuckFile> {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   });
-  return { path, release };
+  const readerWaiting = (timeoutMs = 10_000) => eventually(threadWaitsOnPipe, timeoutMs, `a thread blocked opening ${path}`);
+  return { path, release, readerWaiting };
+}
+
+/** True when some thread of this process sleeps in the kernel waiting for a pipe's other end. */
+async function threadWaitsOnPipe(): Promise<boolean> {
+  for (const tid of await readdir('/proc/self/task')) {
+    const wchan = await readFile(`/proc/self/task/${tid}/wchan`, 'utf8').catch(() => '');
+    if (wchan.trim() === 'wait_for_partner') return true;
+  }
+  return false;
 }
