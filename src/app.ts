@@ -30,16 +30,10 @@ import { createRouteSource } from './routing/create-route-source.js';
 import { Router } from './routing/router.js';
 import type { InferenceRuntime } from './runtime/inference-runtime.js';
 import { WorkerPoolRuntime } from './runtime/worker-pool-runtime.js';
+import { settlesWithin } from './settles-within.js';
 import { ModelConfigStore } from './registry/model-config-store.js';
 import { BatchingPolicyCache } from './scheduling/batching-policy-cache.js';
 import { DynamicBatcher } from './scheduling/dynamic-batcher.js';
-
-/**
- * At shutdown, how long runs already inside onnxruntime may still finish once the drain is over
- * (a drain timeout abandons their requests, not their runs): a thread stopped mid-run makes
- * onnxruntime-node abort the process, which would turn an orderly exit into SIGABRT.
- */
-const RUNS_GRACE_MS = 10_000;
 
 export interface SwitchyardOptions {
   /** Default: a pino logger at config.logLevel on stdout. */
@@ -87,6 +81,7 @@ export class Switchyard {
   #routingEverConnected = false;
   #initialLoadDone = false;
   #shutdown: Promise<ShutdownReport> | undefined;
+  #runtimeStopped: boolean | undefined;
 
   constructor(config: Config, options: SwitchyardOptions = {}) {
     this.config = config;
@@ -103,6 +98,7 @@ export class Switchyard {
       loadSettingsFor: (name) => sessionSettingsOf(this.configs.get(name)),
       warmup: config.warmup,
       closeTimeoutMs: config.drainTimeoutMs,
+      loadTimeoutMs: config.modelLoadTimeoutMs,
     });
     this.#lostSessions = new LostSessionReloader({ registry: this.registry, logger: this.logger });
     this.repository = new ModelRepository({ root: config.modelRepo, stabilityWindowMs: config.modelStabilityMs, logger: this.logger });
@@ -327,8 +323,13 @@ export class Switchyard {
     const abandoned = this.gate.inFlight;
     if (!drained) this.logger.warn({ abandoned }, 'shutdown: drain timeout reached');
     await this.#closeConnections(drained, left);
+    // Within what is left of the budget: a load hung in onnxruntime must not hold the shutdown.
     await this.registry.close({ timeoutMs: drained ? left() : 0 });
-    await this.runtime.close({ runsGraceMs: RUNS_GRACE_MS });
+    // Runs are waited for (they end); a load gets what is left of the budget, at least the grace.
+    this.#runtimeStopped = await this.runtime.close({ loadWaitMs: Math.max(left(), THREAD_STOP_GRACE_MS) });
+    if (!this.#runtimeStopped) {
+      this.logger.error('shutdown: an inference thread did not stop (stuck in a system call, e.g. a model file on a hung mount)');
+    }
     await this.router.close();
     await this.routeSource.close();
     await this.rateLimits?.close();
@@ -337,6 +338,16 @@ export class Switchyard {
     await listenerClosed;
     this.logger.info({ drained }, 'shutdown complete');
     return { drained, abandoned };
+  }
+
+  /**
+   * After shutdown(): false when an inference thread could not be stopped (still inside a model
+   * load past the budget, possibly stuck in a system call no JS can interrupt, such as opening a
+   * model file on a hung network mount). Node's exit waits for every thread, so the process must
+   * then be killed instead (src/main.ts does).
+   */
+  get runtimeStopped(): boolean | undefined {
+    return this.#runtimeStopped;
   }
 
   /**
@@ -360,9 +371,7 @@ export class Switchyard {
    */
   async abort(): Promise<void> {
     this.gate.close();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.runtime.close().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 2_000)))]);
-    clearTimeout(timer);
+    await settlesWithin(this.runtime.close({ force: true }), THREAD_STOP_GRACE_MS);
   }
 
   /** True when the worker's running jobs finished within the drain timeout. */
@@ -430,6 +439,9 @@ export class Switchyard {
 const MAX_WARNINGS = 20;
 
 /** A listen failure as a message an operator can act on. */
+/** How long a model load may still take at shutdown, past the drain budget if that is spent (and how long abort() waits). */
+const THREAD_STOP_GRACE_MS = 2_000;
+
 function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
   const where = `${host}:${port}`;
   const why =

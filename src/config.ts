@@ -34,6 +34,7 @@ export const SETTING_DEFAULTS = Object.freeze({
   // Unset: 1000, or ROUTE_CACHE_TTL_MS when that is longer (see routeMaxAgeMs below).
   ROUTE_MAX_AGE_MS: undefined,
   MODEL_STABILITY_MS: '500',
+  MODEL_LOAD_TIMEOUT_MS: '120000',
   RUNTIME_WORKERS: String(availableParallelism()),
   RUNTIME_WORKER_NICE: '10',
   RUNTIME_INTRA_OP_THREADS: '1',
@@ -83,6 +84,7 @@ const envSchema = z.object({
   ROUTE_CACHE_TTL_MS: integer(1),
   ROUTE_MAX_AGE_MS: integer(1).optional(),
   MODEL_STABILITY_MS: integer(0),
+  MODEL_LOAD_TIMEOUT_MS: integer(1),
   RUNTIME_WORKERS: integer(1),
   RUNTIME_WORKER_NICE: integer(0).max(19),
   RUNTIME_INTRA_OP_THREADS: integer(1),
@@ -141,6 +143,8 @@ export interface Config {
   /** A cached routing table older than this is read again before a request uses it (the bound on a raw HSET). Default 1 s, or routeCacheTtlMs if longer. */
   readonly routeMaxAgeMs: number;
   readonly modelStabilityMs: number;
+  /** Longest a model load (with its warmup) may take before the version is FAILED ("load timed out after N ms"). Default 120 s. */
+  readonly modelLoadTimeoutMs: number;
   readonly runtime: {
     readonly workers: number;
     readonly workerNice: number;
@@ -233,6 +237,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     routeCacheTtlMs: e.ROUTE_CACHE_TTL_MS,
     routeMaxAgeMs: e.ROUTE_MAX_AGE_MS ?? Math.max(DEFAULT_ROUTE_MAX_AGE_MS, e.ROUTE_CACHE_TTL_MS),
     modelStabilityMs: e.MODEL_STABILITY_MS,
+    modelLoadTimeoutMs: e.MODEL_LOAD_TIMEOUT_MS,
     runtime: Object.freeze({
       workers: e.RUNTIME_WORKERS,
       workerNice: e.RUNTIME_WORKER_NICE,

@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig } from './config.js';
 import { Switchyard } from './app.js';
 import { exitUnlessSupportedNode } from './node-version.js';
+import { exitAfterShutdown } from './process-exit.js';
 
 exitUnlessSupportedNode();
 
@@ -28,7 +29,7 @@ async function main(): Promise<void> {
     stopping = true;
     gateway.logger.info({ signal }, 'signal received');
     gateway.shutdown().then(
-      () => process.exit(0),
+      () => exitAfterShutdown(gateway, 0),
       (error: unknown) => {
         gateway.logger.fatal({ err: error }, 'shutdown failed');
         process.exit(1);

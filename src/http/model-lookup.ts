@@ -1,6 +1,7 @@
 /**
- * Looking up what a request names: the model (404 when the repository has no such model) and a
- * version's signature (404 when gone, 503 while not READY). Shared by every protocol's routes.
+ * Looking up what a request names: the model (404 when the repository has no such model, 503
+ * when it is there but unloaded) and a version's signature (404 when gone, 503 while not READY).
+ * Shared by every protocol's routes.
  */
 import { SwitchyardError } from '../errors.js';
 import type { ModelSignature } from '../tensor.js';
@@ -20,9 +21,31 @@ export function signatureOf(services: HttpServices, model: string, version: numb
   return view.signature;
 }
 
+/**
+ * The model a request names must be one the gateway serves: 404 MODEL_NOT_FOUND when neither the
+ * registry nor the repository has it (never there, or its folder deleted); 503 VERSION_NOT_READY
+ * when its files are in the repository but it was unloaded (repository API or admin API), until
+ * it is loaded again. Shared by native predict, async jobs and every V2 model endpoint.
+ */
 export function assertModelExists(services: HttpServices, model: string): void {
   assertModelName(model);
-  if (!services.catalog.has(model)) {
-    throw new SwitchyardError('MODEL_NOT_FOUND', `no model named '${model}' in the repository`);
+  if (services.catalog.has(model)) return;
+  if (unloadedVersions(services, model)) {
+    throw new SwitchyardError(
+      'VERSION_NOT_READY',
+      `model '${model}' is in the repository but not loaded (POST /v2/repository/models/${model}/load or POST /admin/models/${model}/load loads it)`,
+      { details: { model, state: 'UNLOADED' }, retryAfterSeconds: 1 },
+    );
   }
+  throw new SwitchyardError('MODEL_NOT_FOUND', `no model named '${model}' in the repository`);
+}
+
+/**
+ * The version folders on disk of a model the registry holds no version of (it was unloaded), or
+ * undefined when the registry has the model or the repository does not.
+ */
+export function unloadedVersions(services: HttpServices, model: string): readonly number[] | undefined {
+  if (services.catalog.has(model)) return undefined;
+  const versions = services.repository?.list().find((entry) => entry.name === model)?.versions;
+  return versions && versions.length > 0 ? versions : undefined;
 }

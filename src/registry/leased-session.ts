@@ -8,7 +8,7 @@ import type { InferenceSession } from '../runtime/inference-runtime.js';
 import type { ModelSignature } from '../tensor.js';
 
 /** Why a session was given back to the runtime. */
-export type ReleaseCause = 'swapped' | 'unloaded' | 'closed' | 'discarded';
+export type ReleaseCause = 'swapped' | 'unloaded' | 'closed' | 'discarded' | 'lost';
 
 /** A session borrowed for one request (or one batch). Release it exactly when the work is done. */
 export interface ModelLease {

@@ -11,8 +11,9 @@
 import { EventEmitter } from 'node:events';
 import { ModelLoadError, SwitchyardError } from '../errors.js';
 import { isValidModelName, isValidVersion } from '../repository/model-name.js';
+import { settlesWithin } from '../settles-within.js';
 import type { InferenceRuntime, InferenceSession, SessionOptions } from '../runtime/inference-runtime.js';
-import { loadSessionInstances } from '../runtime/session-group.js';
+import { loadSessionInstances, sessionInstances } from '../runtime/session-group.js';
 import type { ModelSignature } from '../tensor.js';
 import type { ModelLease, ReleaseCause } from './leased-session.js';
 import { VersionLifecycle } from './version-lifecycle.js';
@@ -32,8 +33,17 @@ export interface ModelRegistryOptions {
    * `sessionOptions`. Default: none (every model uses `sessionOptions`, one instance).
    */
   readonly loadSettingsFor?: (name: string) => ModelLoadSettings;
-  /** How long close() waits for in-flight leases before releasing sessions anyway. Default 30 000 ms. */
+  /**
+   * close()'s whole budget: how long it waits for in-flight leases, running loads and session
+   * releases before it lets go of them and returns anyway. Default 30 000 ms.
+   */
   readonly closeTimeoutMs?: number;
+  /**
+   * Longest a load (onnxruntime's load of every instance, then the warmup run) may take. Past it
+   * the version is FAILED with "load timed out after N ms", the version's next operation may run,
+   * and the session, if it ever arrives, is released. Default 120 000 ms.
+   */
+  readonly loadTimeoutMs?: number;
 }
 
 export interface ModelLoadSettings {
@@ -48,6 +58,16 @@ export interface CloseOptions {
 }
 
 export type { ModelLease, ReleaseCause } from './leased-session.js';
+
+/** A version whose serving session (or one of its instances) died with a worker thread. */
+export interface LostVersion {
+  readonly name: string;
+  readonly version: number;
+  /** The model file the lost session was loaded from: what a reload loads. */
+  readonly path: string;
+  /** True when other instances of its group still serve it meanwhile. */
+  readonly servable: boolean;
+}
 
 export interface RegistryStats {
   /** Sessions the runtime handed out (including ones later discarded). */
@@ -76,6 +96,8 @@ export interface ModelRegistryEvents {
 }
 
 const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
+const DEFAULT_LOAD_TIMEOUT_MS = 120_000;
+const NOTHING_ADMITTED = (): void => undefined;
 
 export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   readonly #runtime: InferenceRuntime;
@@ -83,10 +105,11 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   readonly #warmup: boolean;
   readonly #loadSettingsFor: ((name: string) => ModelLoadSettings) | undefined;
   readonly #closeTimeoutMs: number;
+  readonly #loadTimeoutMs: number;
   readonly #models = new Map<string, Map<number, VersionLifecycle>>();
   /** Loads and unloads, one at a time per version. */
   readonly #operations = new VersionOperationQueue();
-  /** Session releases still running, awaited by close(). */
+  /** Session releases and timed-out loads still running, awaited by close() (within its budget). */
   readonly #background = new Set<Promise<void>>();
   #stats = { sessionsLoaded: 0, sessionsReleased: 0, swaps: 0, loadFailures: 0 };
   #closing = false;
@@ -99,6 +122,10 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     this.#warmup = options.warmup ?? true;
     this.#loadSettingsFor = options.loadSettingsFor;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    this.#loadTimeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
+    if (!Number.isInteger(this.#loadTimeoutMs) || this.#loadTimeoutMs < 1) {
+      throw new RangeError(`loadTimeoutMs must be an integer >= 1, got ${this.#loadTimeoutMs}`);
+    }
   }
 
   /**
@@ -131,8 +158,9 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   }
 
   /**
-   * Stops new requests to a version (DRAINING), waits for its in-flight leases, releases its
-   * sessions and forgets it (UNLOADED). Resolves at once for an unknown version.
+   * Stops new requests to a version (DRAINING), serves the ones already accepted (queued in the
+   * scheduler: see admit()) and waits for its in-flight leases, releases its sessions and forgets
+   * it (UNLOADED). Resolves at once for an unknown version.
    */
   unload(name: string, version: number): Promise<void> {
     const entry = this.#entry(name, version);
@@ -163,14 +191,49 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
         details: { name, version, versions: this.knownVersions(name) },
       });
     }
-    const serving = entry.serving;
+    const serving = entry.leasable;
     if (!serving) {
       const why = entry.reason === undefined ? '' : `: ${entry.reason}`;
       throw new SwitchyardError('VERSION_NOT_READY', `Model "${name}" version ${version} is ${entry.state}${why}`, {
         details: { name, version, state: entry.state, reason: entry.reason },
+        retryAfterSeconds: 1,
       });
     }
     return serving.lease(name, version);
+  }
+
+  /**
+   * A session the runtime lost (its worker thread died): finds the versions it served, by identity
+   * (another version loaded from the same file, on another worker, is not touched). A version left
+   * with no live instance leaves the rotation at once (LOADING, with `reason`, until it is loaded
+   * again); one whose group still has live instances keeps serving on them. Returns the versions
+   * to load again (not those being unloaded); loading them is the caller's policy
+   * (LostSessionReloader).
+   */
+  sessionLost(session: InferenceSession, reason: string): LostVersion[] {
+    const lost: LostVersion[] = [];
+    for (const versions of this.#models.values()) {
+      for (const entry of versions.values()) {
+        const active = entry.activeSession;
+        if (!active || !sessionInstances(active.session).includes(session)) continue;
+        const whole = active.session.lostReason !== undefined;
+        if (whole) entry.loseActive(`its session was lost when its worker thread exited (${reason}); reloading`);
+        // A version being unloaded is not brought back: its drain ends with the session it had.
+        if (entry.unloadRequested) continue;
+        lost.push({ name: entry.name, version: entry.version, path: active.path, servable: !whole && entry.serving !== undefined });
+      }
+    }
+    return lost;
+  }
+
+  /**
+   * A request for the version was accepted (the scheduler queued it); call the returned function
+   * once it is answered. An unload serves every accepted request before it lets the session go:
+   * acquire() keeps leasing a DRAINING version's session while any is unanswered. Synchronous and
+   * cheap (the hot path); a no-op for an unknown version.
+   */
+  admit(name: string, version: number): () => void {
+    return this.#entry(name, version)?.admit() ?? NOTHING_ADMITTED;
   }
 
   /** Names with at least one known version, sorted. */
@@ -218,8 +281,10 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   }
 
   /**
-   * Refuses new acquires, waits up to the timeout for in-flight leases (and for running loads),
-   * then releases every session. Does not close the runtime. Idempotent.
+   * Refuses new acquires, then waits, all within one timeout, for in-flight leases, running loads
+   * and session releases; leases still out after it lose their session, and loads still running
+   * are left to discard their session when (if) it arrives: a hung load cannot hold close().
+   * Does not close the runtime. Idempotent.
    */
   close(options: CloseOptions = {}): Promise<void> {
     this.#closePromise ??= this.#close(options.timeoutMs ?? this.#closeTimeoutMs);
@@ -228,6 +293,8 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
 
   async #close(timeoutMs: number): Promise<void> {
     this.#closing = true;
+    const deadline = performance.now() + Math.max(0, timeoutMs);
+    const remaining = () => Math.max(0, deadline - performance.now());
     const entries = [...this.#models.values()].flatMap((versions) => [...versions.values()]);
     for (const entry of entries) {
       this.#operations.settleWaiting(keyOf(entry.name, entry.version), (kind) =>
@@ -235,22 +302,15 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       );
       entry.closeDown();
     }
+    await settlesWithin(Promise.all(entries.map((entry) => entry.retiredReleased())), remaining());
+    // Leases still out after the timeout lose their session: shutdown must finish.
+    for (const entry of entries) entry.releaseRetired();
     // Loads already inside onnxruntime cannot be cancelled; they discard their session on arrival.
     const drained = (async () => {
       await this.#operations.idle();
       while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
     })();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, timeoutMs));
-      timer.unref();
-    });
-    const leasesDone = Promise.all(entries.map((entry) => entry.retiredReleased()));
-    await Promise.race([leasesDone, timedOut]);
-    clearTimeout(timer);
-    // Leases still out after the timeout lose their session: shutdown must finish.
-    for (const entry of entries) entry.releaseRetired();
-    await drained;
+    await settlesWithin(drained, remaining());
     for (const entry of entries) {
       if (entry.state !== VersionState.UNLOADED) {
         entry.finishUnload();
@@ -272,21 +332,9 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
 
     let session: InferenceSession;
     try {
-      const settings = this.#loadSettingsFor?.(entry.name) ?? {};
-      const sessionOptions = { ...this.#sessionOptions, ...settings.sessionOptions };
-      session = await loadSessionInstances(this.#runtime, path, sessionOptions, settings.instances ?? 1);
+      session = await this.#withinLoadTimeout(entry, path, this.#prepare(entry, path));
     } catch (error) {
       throw this.#loadFailed(entry, path, error);
-    }
-    this.#stats.sessionsLoaded += 1;
-
-    if (this.#warmup) {
-      try {
-        await session.run(warmupInputs(session.signature));
-      } catch (error) {
-        this.#discard(entry, session, path);
-        throw this.#loadFailed(entry, path, new ModelLoadError(`warmup inference failed for ${path}: ${messageOf(error)}`, { cause: error }));
-      }
     }
 
     if (this.#closing || entry.unloadRequested) {
@@ -304,6 +352,53 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     }
   }
 
+  /** A standby session of `path`, loaded and warmed up; one whose warmup fails is released. */
+  async #prepare(entry: VersionLifecycle, path: string): Promise<InferenceSession> {
+    const settings = this.#loadSettingsFor?.(entry.name) ?? {};
+    const sessionOptions = { ...this.#sessionOptions, ...settings.sessionOptions };
+    const session = await loadSessionInstances(this.#runtime, path, sessionOptions, settings.instances ?? 1);
+    this.#stats.sessionsLoaded += 1;
+    if (this.#warmup) {
+      try {
+        await session.run(warmupInputs(session.signature));
+      } catch (error) {
+        this.#discard(entry, session, path);
+        throw new ModelLoadError(`warmup inference failed for ${path}: ${messageOf(error)}`, { cause: error });
+      }
+    }
+    return session;
+  }
+
+  /**
+   * Settles as `preparing` does, or rejects with "load timed out after N ms" once the load timeout
+   * passes. onnxruntime cannot be interrupted, so a load that timed out keeps running in the
+   * background (close() waits for it within its budget) and its session is released on arrival.
+   */
+  #withinLoadTimeout(entry: VersionLifecycle, path: string, preparing: Promise<InferenceSession>): Promise<InferenceSession> {
+    const timeoutMs = this.#loadTimeoutMs;
+    return new Promise<InferenceSession>((resolve, reject) => {
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        const late: Promise<void> = preparing
+          .then((session) => this.#discard(entry, session, path), () => undefined)
+          .finally(() => this.#background.delete(late));
+        this.#background.add(late);
+        reject(new ModelLoadError(`load timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      preparing.then(
+        (session) => {
+          clearTimeout(timer);
+          if (!timedOut) resolve(session);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          if (!timedOut) reject(error);
+        },
+      );
+    });
+  }
+
   /** Records a failed load; returns the error its callers get. */
   #loadFailed(entry: VersionLifecycle, path: string, error: unknown): ModelLoadError {
     this.#stats.loadFailures += 1;
@@ -317,6 +412,8 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   }
 
   async #runUnload(entry: VersionLifecycle): Promise<void> {
+    // Requests accepted before the drain still run on this session; new ones are refused meanwhile.
+    await entry.admittedAnswered();
     entry.retireActive('unloaded');
     await entry.retiredReleased();
     entry.finishUnload();

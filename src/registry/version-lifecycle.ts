@@ -26,6 +26,9 @@ export class VersionLifecycle {
   readonly #retired = new Set<LeasedSession>();
   /** Set by drain(): a load finishing now must not go live. */
   #unloadRequested = false;
+  /** Requests accepted for this version and not answered yet (admit()); a drain serves them first. */
+  #admitted = 0;
+  #admittedAnswered: Array<() => void> = [];
 
   /** A version starts LOADING (its first load is about to run). */
   constructor(name: string, version: number, hooks: VersionLifecycleHooks) {
@@ -50,6 +53,41 @@ export class VersionLifecycle {
   /** The session that serves, or undefined (never loaded, draining, unloaded). */
   get serving(): LeasedSession | undefined {
     return this.#unloadRequested ? undefined : this.#active;
+  }
+
+  /** The session that went live and is not retired yet, draining or not. */
+  get activeSession(): LeasedSession | undefined {
+    return this.#active;
+  }
+
+  /**
+   * What acquire() may lease: the serving session, and during a drain the draining one for as
+   * long as requests accepted before it are still to be answered (nothing accepted is dropped).
+   */
+  get leasable(): LeasedSession | undefined {
+    if (!this.#unloadRequested) return this.#active;
+    return this.#admitted > 0 ? this.#active : undefined;
+  }
+
+  /** A request was accepted for this version; call the returned function once it is answered. */
+  admit(): () => void {
+    this.#admitted += 1;
+    let answered = false;
+    return () => {
+      if (answered) return;
+      answered = true;
+      this.#admitted -= 1;
+      if (this.#admitted > 0) return;
+      const waiters = this.#admittedAnswered;
+      this.#admittedAnswered = [];
+      for (const wake of waiters) wake();
+    };
+  }
+
+  /** Settles once every accepted request has been answered. */
+  admittedAnswered(): Promise<void> {
+    if (this.#admitted === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#admittedAnswered.push(resolve));
   }
 
   /** True when there is a session that went live (even if a drain has begun). */
@@ -81,6 +119,18 @@ export class VersionLifecycle {
     this.#reason = reason;
     this.#moveTo(VersionState.FAILED);
     return true;
+  }
+
+  /**
+   * The serving session died with its worker thread: out of service at once (runs still out on it
+   * fail by themselves), LOADING with `reason` until a reload brings a new one. During a drain the
+   * state is the drain's.
+   */
+  loseActive(reason: string): void {
+    this.retireActive('lost');
+    if (this.#unloadRequested) return;
+    this.#reason = reason;
+    this.#moveTo(VersionState.LOADING);
   }
 
   /** An unload begins: DRAINING; new leases are refused and a load finishing now is discarded. */

@@ -3,6 +3,7 @@
  *
  *     LOADING -> READY -> (RELOADING -> READY) -> DRAINING -> UNLOADED
  *     LOADING | RELOADING -> FAILED -> (LOADING | RELOADING -> READY)
+ *     READY | RELOADING | FAILED -> LOADING (its session died with its worker thread) -> READY
  *
  * FAILED after a bad reload still serves the older session; `servable` says whether requests can
  * be taken, independently of the state name.

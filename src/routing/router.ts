@@ -354,8 +354,13 @@ export class Router extends EventEmitter<RouterEvents> {
   #latest(model: string, known: readonly number[]): number {
     const servable = this.#servableVersions(model);
     if (servable.length > 0) return Math.max(...servable);
-    throw new SwitchyardError('VERSION_NOT_READY', `Model "${model}" has no READY version (latest)`, {
-      details: { model, alias: LATEST_ALIAS, versions: [...known] },
+    // Each version's state and reason (a failed first load's is the news the client needs).
+    const states = known.map((version) => {
+      const why = this.#describeVersion(model, version);
+      return why ? `version ${version} is ${why}` : `version ${version} is not READY`;
+    });
+    throw new SwitchyardError('VERSION_NOT_READY', `Model "${model}" has no READY version (latest): ${states.join('; ')}`, {
+      details: { model, alias: LATEST_ALIAS, versions: [...known], states },
       retryAfterSeconds: 1,
     });
   }

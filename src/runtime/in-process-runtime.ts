@@ -46,9 +46,10 @@ export class InProcessRuntime implements InferenceRuntime {
     return { sessions: this.#sessions.size };
   }
 
-  close(): Promise<void> {
+  /** Loads run on the caller's thread, so there is never one left behind: resolves true. */
+  close(): Promise<boolean> {
     this.#closed ??= Promise.all([...this.#sessions].map((session) => session.closeWithRuntime())).then(() => undefined);
-    return this.#closed;
+    return this.#closed.then(() => true);
   }
 }
 

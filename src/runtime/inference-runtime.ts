@@ -41,21 +41,33 @@ export interface InferenceSession {
   run(inputs: Readonly<Record<string, Tensor>>, outputNames?: readonly string[], options?: RunOptions): Promise<Record<string, Tensor>>;
   /** Frees native memory. Idempotent. */
   release(): Promise<void>;
+  /**
+   * Why the session can no longer run (the worker thread holding it died), or undefined while it
+   * can. Read on the hot path, so cheap. Absent for runtimes whose sessions cannot be lost.
+   */
+  readonly lostReason?: string | undefined;
 }
 
 export interface RuntimeCloseOptions {
   /**
-   * How long runs already handed to onnxruntime may still finish before the runtime stops them.
-   * A run cannot be interrupted inside onnxruntime: stopping its thread under it makes
-   * onnxruntime-node 1.30 abort the whole process, so an orderly shutdown lets it finish.
-   * Default 0: stop at once (their callers get SHUTTING_DOWN).
+   * How long close() waits for model loads still running before it gives up on their threads.
+   * Runs are always waited for (they end). Default: as long as the loads take.
    */
-  readonly runsGraceMs?: number;
+  readonly loadWaitMs?: number;
+  /**
+   * Stop the threads at once, whatever they are doing (the process exits right after; a thread
+   * stopped inside onnxruntime may abort it). Default false.
+   */
+  readonly force?: boolean;
 }
 
 export interface InferenceRuntime {
   /** Loads and validates a model file. Rejects with ModelLoadError carrying onnxruntime's reason. */
   load(modelPath: string, options?: Partial<SessionOptions>): Promise<InferenceSession>;
-  /** Releases every session and stops workers. Idempotent (a second call gets the first one's result). */
-  close(options?: RuntimeCloseOptions): Promise<void>;
+  /**
+   * Releases every session and stops workers. Resolves true once every thread stopped; false when
+   * a thread still inside a model load after `loadWaitMs` was left behind (onnxruntime cannot be
+   * interrupted there, and the thread may be stuck in a system call). Idempotent.
+   */
+  close(options?: RuntimeCloseOptions): Promise<boolean>;
 }

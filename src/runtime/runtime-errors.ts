@@ -30,6 +30,8 @@ export function workerExitedError(modelPath: string, why: string): SwitchyardErr
 export function sessionLostError(modelPath: string, why: string): SwitchyardError {
   return new SwitchyardError('VERSION_NOT_READY', `the session for ${modelPath} was lost when its worker thread exited (${why}); it must be loaded again`, {
     details: { reason: 'session-lost', modelPath } satisfies RuntimeFailureDetails,
+    // The registry reloads a lost session at once (LostSessionReloader).
+    retryAfterSeconds: 1,
   });
 }
 

@@ -19,8 +19,11 @@ export type WorkerRequest =
       readonly returnInputs?: boolean;
     }
   | { readonly kind: 'release'; readonly id: number; readonly sessionId: number }
-  /** Test hook: the worker dies of an uncaught exception, as it would from a fault in native code. */
-  | { readonly kind: 'crash'; readonly message: string };
+  /**
+   * Test hook: the worker dies of an uncaught exception, as it would from a fault in native code:
+   * at once, or (onNextRun) when the next run arrives, so that run is in flight when it dies.
+   */
+  | { readonly kind: 'crash'; readonly message: string; readonly onNextRun?: boolean };
 
 export type WorkerReply =
   | { readonly kind: 'loaded'; readonly id: number; readonly signature: ModelSignature }

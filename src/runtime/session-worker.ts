@@ -113,18 +113,24 @@ async function release(id: number, sessionId: number): Promise<void> {
   reply({ kind: 'released', id });
 }
 
+/** Set by the test hook `crash` with onNextRun: the next run message kills the thread. */
+let crashOnRun: string | undefined;
+
 port.on('message', (request: WorkerRequest) => {
   switch (request.kind) {
     case 'load':
       void load(request.id, request.sessionId, request.modelPath, request.options);
       break;
     case 'run':
+      if (crashOnRun !== undefined) throw new Error(crashOnRun);
       void run(request.id, request.sessionId, request.inputs, request.outputNames, request.returnInputs === true);
       break;
     case 'release':
       void release(request.id, request.sessionId);
       break;
     case 'crash':
-      throw new Error(request.message);
+      if (request.onNextRun) crashOnRun = request.message;
+      else throw new Error(request.message);
+      break;
   }
 });

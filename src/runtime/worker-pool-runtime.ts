@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ModelLoadError } from '../errors.js';
 import type { ModelSignature, Tensor } from '../tensor.js';
+import { settlesWithin } from '../settles-within.js';
 import type { InferenceRuntime, InferenceSession, RunOptions, RuntimeCloseOptions, SessionOptions } from './inference-runtime.js';
 import { resolveSessionOptions } from './ort-session-options.js';
 import {
@@ -21,6 +22,8 @@ import {
 import { ownedTensor, transferablesOf, type WorkerReply, type WorkerRequest } from './session-worker-protocol.js';
 
 export interface SessionLostEvent {
+  /** The session that died (one instance, when it belonged to a group: see sessionInstances). */
+  readonly session: InferenceSession;
   readonly modelPath: string;
   /** Why its worker exited: the uncaught error's message or the exit code. */
   readonly reason: string;
@@ -89,27 +92,36 @@ function workerEntry(): URL {
 class PoolWorker {
   readonly thread: Worker;
   readonly sessions = new Set<PooledSession>();
+  /** Callers waiting for an answer, by request id. */
   readonly pending = new Map<number, Pending>();
   /** close() terminated it: the exit is expected, nothing is lost. */
   terminating = false;
+  /**
+   * What the thread was given and has not answered yet, by request id: what it is still doing,
+   * even once close() has answered its callers. A thread is only terminated when this is empty.
+   */
+  readonly #inThread = new Map<number, WorkerRequest['kind']>();
+  #answerWaiters: Array<{ readonly loadsOnly: boolean; readonly wake: () => void }> = [];
   #nextId = 1;
   #lastError: string | undefined;
-  /** Called once nothing is pending any more (whenIdle). */
-  #idle: Array<() => void> = [];
 
   constructor(entry: URL, threadNice: number, onExit: (worker: PoolWorker, reason: string) => void) {
     this.thread = new Worker(entry, { workerData: { threadNice } });
-    // Idle workers must not keep a process alive; request() refs the thread while anything is pending.
+    // Idle workers must not keep a process alive; the thread is ref'd while it holds a request.
     this.thread.unref();
     this.thread.on('message', (reply: WorkerReply) => {
+      this.#answered(reply.id);
       const pending = this.pending.get(reply.id);
       if (!pending) return;
       this.pending.delete(reply.id);
-      if (this.pending.size === 0) this.#wentIdle();
       pending.settle(reply);
     });
     this.thread.on('error', (error) => (this.#lastError = messageOf(error)));
-    this.thread.on('exit', (code) => onExit(this, this.#lastError ?? `exit code ${code}`));
+    this.thread.on('exit', (code) => {
+      // Nothing more will be answered.
+      for (const id of [...this.#inThread.keys()]) this.#answered(id);
+      onExit(this, this.#lastError ?? `exit code ${code}`);
+    });
   }
 
   nextId(): number {
@@ -117,7 +129,6 @@ class PoolWorker {
   }
 
   request(message: WorkerRequest & { readonly id: number }, transfer: ArrayBuffer[], pending: Pending): void {
-    if (this.pending.size === 0) this.thread.ref();
     this.pending.set(message.id, pending);
     try {
       this.thread.postMessage(message, transfer);
@@ -127,29 +138,42 @@ class PoolWorker {
         this.thread.postMessage(message);
       } catch (error) {
         this.pending.delete(message.id);
-        if (this.pending.size === 0) this.#wentIdle();
         pending.settle({ kind: 'failed', id: message.id, message: `cannot send the request to the worker: ${messageOf(error)}` });
+        return;
       }
     }
+    if (this.#inThread.size === 0) this.thread.ref();
+    this.#inThread.set(message.id, message.kind);
   }
 
-  /** Resolves once nothing is pending (at once if nothing is), or when the thread exits. */
-  whenIdle(): Promise<void> {
-    if (this.pending.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idle.push(resolve));
+  /** Settles once the thread has answered everything it was given (`loadsOnly`: every load), or died. */
+  whenAnswered(loadsOnly: boolean): Promise<void> {
+    if (this.#idle(loadsOnly)) return Promise.resolve();
+    return new Promise((wake) => this.#answerWaiters.push({ loadsOnly, wake }));
   }
 
-  /** Rejects whatever was pending; called once the thread has exited. */
+  /** Answers every caller at once (the thread's own answers, if any, are then ignored). */
   abandonPending(reason: string | null): void {
     const pending = [...this.pending.values()];
     this.pending.clear();
-    this.#wentIdle();
     for (const entry of pending) entry.exited(reason);
   }
 
-  #wentIdle(): void {
-    this.thread.unref();
-    for (const resolve of this.#idle.splice(0)) resolve();
+  #idle(loadsOnly: boolean): boolean {
+    if (!loadsOnly) return this.#inThread.size === 0;
+    for (const kind of this.#inThread.values()) if (kind === 'load') return false;
+    return true;
+  }
+
+  #answered(id: number): void {
+    if (!this.#inThread.delete(id)) return;
+    if (this.#inThread.size === 0) this.thread.unref();
+    const waiting = this.#answerWaiters;
+    this.#answerWaiters = [];
+    for (const waiter of waiting) {
+      if (this.#idle(waiter.loadsOnly)) waiter.wake();
+      else this.#answerWaiters.push(waiter);
+    }
   }
 }
 
@@ -160,7 +184,7 @@ export class WorkerPoolRuntime implements InferenceRuntime {
   readonly #entry = workerEntry();
   readonly #workers: PoolWorker[] = [];
   readonly #counters: PoolCounters = { runs: 0, sessionsReleased: 0, sessionsLost: 0, workerExits: 0 };
-  #closed: Promise<void> | undefined;
+  #closed: Promise<boolean> | undefined;
 
   constructor(options: WorkerPoolRuntimeOptions = {}) {
     const workers = options.workers ?? availableParallelism();
@@ -212,38 +236,60 @@ export class WorkerPoolRuntime implements InferenceRuntime {
   }
 
   /**
-   * Test hook: the worker holding `session` dies of an uncaught exception, as from a native fault,
-   * so tests can watch in-flight runs fail, the session reported lost and the worker replaced.
+   * Test hook: the worker holding `session` (one instance, not a group) dies of an uncaught
+   * exception, as from a native fault, so tests can watch in-flight runs fail, the session
+   * reported lost and the worker replaced. At once, or with `onNextRun` when the worker receives
+   * its next run (of any of its sessions), which is then in flight as the thread dies.
    */
-  simulateWorkerCrash(session: InferenceSession): void {
+  simulateWorkerCrash(session: InferenceSession, options: { readonly onNextRun?: boolean } = {}): void {
     if (!(session instanceof PooledSession)) throw new TypeError('not a session of a WorkerPoolRuntime');
-    session.worker.thread.postMessage({ kind: 'crash', message: 'simulated worker crash' } satisfies WorkerRequest);
+    session.worker.thread.postMessage({ kind: 'crash', message: 'simulated worker crash', onNextRun: options.onNextRun === true } satisfies WorkerRequest);
+  }
+
+  /** Which live worker (an index into stats().sessionsPerWorker) holds `session`; undefined once it is gone. */
+  workerIndexOf(session: InferenceSession): number | undefined {
+    if (!(session instanceof PooledSession)) return undefined;
+    const index = this.#workers.indexOf(session.worker);
+    return index < 0 || !session.worker.sessions.has(session) ? undefined : index;
   }
 
   /**
-   * Releases every session and stops the threads. With `runsGraceMs`, runs already sent to a
-   * thread get that long to finish first (new runs and loads are refused from the call on):
-   * terminating a thread while onnxruntime runs on it aborts the process.
+   * Stops every worker. Whatever is in flight is answered at once (runs SHUTTING_DOWN), but a
+   * thread is terminated only once it has answered everything it was given: terminating one while
+   * onnxruntime works on it aborts the whole process when onnxruntime returns (onnxruntime-node
+   * 1.30: "terminate called after throwing an instance of 'Napi::Error'"). Runs end, so they are
+   * waited for; a load may not (a huge graph, a file on a hung mount: stuck in a system call), so
+   * loads get `loadWaitMs`: a thread whose load still runs then is left behind (stopped once it
+   * answers, if ever) and close() resolves false. `force` terminates every thread at once instead
+   * (the second signal: the process exits next). Idempotent (the first call's options count).
    */
-  close(options: RuntimeCloseOptions = {}): Promise<void> {
+  close(options: RuntimeCloseOptions = {}): Promise<boolean> {
     this.#closed ??= (async () => {
-      // No new runs from here on; the ones already sent keep going.
-      for (const worker of this.#workers) for (const session of worker.sessions) session.closed();
-      const grace = options.runsGraceMs ?? 0;
-      if (grace > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          Promise.all(this.#workers.map((worker) => worker.whenIdle())),
-          new Promise<void>((resolve) => (timer = setTimeout(resolve, grace))),
-        ]);
-        clearTimeout(timer);
-      }
       const workers = this.#workers.splice(0);
       for (const worker of workers) {
         worker.terminating = true;
+        for (const session of worker.sessions) session.closed();
         worker.sessions.clear();
       }
-      await Promise.all(workers.map((worker) => worker.thread.terminate()));
+      if (options.force) {
+        // Callers are answered as each thread exits.
+        await Promise.all(workers.map((worker) => worker.thread.terminate()));
+        return true;
+      }
+      for (const worker of workers) worker.abandonPending(null);
+      const { loadWaitMs } = options;
+      const stopped = await Promise.all(
+        workers.map(async (worker) => {
+          if (loadWaitMs !== undefined && !(await settlesWithin(worker.whenAnswered(true), loadWaitMs))) {
+            void worker.whenAnswered(false).then(() => worker.thread.terminate());
+            return false;
+          }
+          await worker.whenAnswered(false);
+          await worker.thread.terminate();
+          return true;
+        }),
+      );
+      return stopped.every(Boolean);
     })();
     return this.#closed;
   }
@@ -279,7 +325,7 @@ export class WorkerPoolRuntime implements InferenceRuntime {
     for (const session of lost) {
       this.#counters.sessionsLost++;
       try {
-        this.#onSessionLost?.({ modelPath: session.modelPath, reason });
+        this.#onSessionLost?.({ session, modelPath: session.modelPath, reason });
       } catch {
         // One listener's fault must not keep the other sessions from being reported.
       }
@@ -314,6 +360,10 @@ class PooledSession implements InferenceSession {
     // load() hands the session out only once the worker sent its signature.
     if (!this.#signature) throw new Error(`session for ${this.modelPath} is still loading`);
     return this.#signature;
+  }
+
+  get lostReason(): string | undefined {
+    return this.#state.kind === 'lost' ? this.#state.reason : undefined;
   }
 
   ready(signature: ModelSignature): void {

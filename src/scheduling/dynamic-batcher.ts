@@ -103,6 +103,8 @@ export class DynamicBatcher implements InferenceScheduler {
           ? now + policy.defaultTimeoutMs
           : undefined;
 
+    // Accepted from here on: an unload of the version now waits for this request's answer.
+    const answered = this.#leases.admit?.(request.model, request.version);
     return new Promise<InferenceResult>((resolve, reject) => {
       const pending: Pending = {
         request,
@@ -112,10 +114,12 @@ export class DynamicBatcher implements InferenceScheduler {
         deadline,
         resolve: (result) => {
           this.#answered();
+          answered?.();
           resolve(result);
         },
         reject: (error) => {
           this.#answered();
+          answered?.();
           reject(error);
         },
         timer: undefined,

@@ -14,6 +14,12 @@ export interface SessionLease {
 
 export interface SessionLeaseProvider {
   acquire(model: string, version: number): SessionLease;
+  /**
+   * A request for the version was accepted (queued); the returned function says it was answered.
+   * A version being unloaded keeps serving the requests accepted before (drain semantics).
+   * Default: none (an unload then refuses requests still queued).
+   */
+  admit?(model: string, version: number): () => void;
 }
 
 /** Throws if the request may no longer start: client gone, or deadline passed (504). */

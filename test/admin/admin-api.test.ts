@@ -158,9 +158,9 @@ it('lists, unloads and loads models', async () => {
   const unload = await admin(t, 'POST', '/admin/models/linear/unload');
   expect(unload.status).toBe(200);
   expect(((await unload.json()) as { versions: Array<{ state: string }> }).versions.map((v) => v.state)).toEqual(['UNLOADED', 'UNLOADED']);
-  // Unloaded: the model is gone until loaded again, whichever way it is asked for (README: 404 MODEL_NOT_FOUND).
+  // Unloaded: not ready until loaded again, whichever way it is asked for (README: 503 VERSION_NOT_READY, "not loaded").
   for (const path of ['/models/linear/predict', '/models/linear/1/predict', '/models/linear/2/predict']) {
-    await expectError(t.post(path, LINEAR_INPUT), 404, 'MODEL_NOT_FOUND', "'linear'");
+    await expectError(t.post(path, LINEAR_INPUT), 503, 'VERSION_NOT_READY', "'linear' is in the repository but not loaded");
   }
 
   const load = await admin(t, 'POST', '/admin/models/linear/load');

@@ -88,6 +88,7 @@ const CHECKS: Record<SettingName, SettingCheck> = {
   ROUTE_CACHE_TTL_MS: { value: '40', field: (c) => c.routeCacheTtlMs, means: number },
   ROUTE_MAX_AGE_MS: { value: '2500', field: (c) => c.routeMaxAgeMs, means: number, unset: 1000 },
   MODEL_STABILITY_MS: { value: '0', field: (c) => c.modelStabilityMs, means: number },
+  MODEL_LOAD_TIMEOUT_MS: { value: '5000', field: (c) => c.modelLoadTimeoutMs, means: number },
   RUNTIME_WORKERS: { value: String(availableParallelism() + 3), field: (c) => c.runtime.workers, means: number },
   RUNTIME_WORKER_NICE: { value: '3', field: (c) => c.runtime.workerNice, means: number },
   RUNTIME_INTRA_OP_THREADS: { value: '3', field: (c) => c.runtime.intraOpThreads, means: number },

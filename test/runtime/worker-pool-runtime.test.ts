@@ -184,7 +184,9 @@ describe('WorkerPoolRuntime when a worker dies', () => {
       expect(error.details).toMatchObject({ reason: 'worker-exited', modelPath: linearPath });
       expect(error.message).toContain('simulated worker crash');
     }
-    expect(lost).toEqual([{ modelPath: linearPath, reason: expect.stringContaining('simulated worker crash') }]);
+    expect(lost).toEqual([{ session: doomed, modelPath: linearPath, reason: expect.stringContaining('simulated worker crash') }]);
+    expect(doomed.lostReason).toContain('simulated worker crash');
+    expect(survivor.lostReason).toBeUndefined();
     expect(runtime.stats()).toMatchObject({ workers: 1, sessions: 1, workerExits: 1, sessionsLost: 1, inFlight: 0 });
 
     const later = await rejection(doomed.run(linearInput(1)));

@@ -6,11 +6,11 @@ import { Hono } from 'hono';
 import { decodeNativeRequest, encodeNativeResponse } from '../../protocol/native-json-codec.js';
 import type { HttpServices, VersionView } from '../http-services.js';
 import { submitAsyncPrediction } from './job-routes.js';
-import { assertModelExists, signatureOf } from '../model-lookup.js';
+import { assertModelExists, signatureOf, unloadedVersions } from '../model-lookup.js';
 import { parsePrefer } from '../prefer-header.js';
 import { clientConnection, parseJsonBody, readBody, readJsonBody } from '../request-body.js';
 import { requestIdOf } from '../middleware/request-id.js';
-import { assertVersionSpec, deadlineFromTimeout } from '../request-params.js';
+import { assertModelName, assertVersionSpec, deadlineFromTimeout } from '../request-params.js';
 
 function describeVersion(services: HttpServices, model: string, view: VersionView) {
   const counters = services.scheduler.counters?.(model, view.version);
@@ -96,12 +96,17 @@ export function nativeRoutes(services: HttpServices): Hono {
   });
 
   app.get('/models/:name', async (c) => {
-    const name = c.req.param('name');
-    assertModelExists(services, name);
+    const name = assertModelName(c.req.param('name'));
+    // An unloaded model is still described: its version folders, UNLOADED (as the V2 index shows them).
+    const unloaded = unloadedVersions(services, name);
+    if (!unloaded) assertModelExists(services, name);
+    const views: readonly VersionView[] = unloaded
+      ? unloaded.map((version) => ({ version, state: 'UNLOADED', reason: 'unloaded' }))
+      : services.catalog.versions(name);
     const { config, error } = services.modelConfig(name);
     return c.json({
       name,
-      versions: services.catalog.versions(name).map((view) => describeVersion(services, name, view)),
+      versions: views.map((view) => describeVersion(services, name, view)),
       routes: await services.resolver.routes(name).catch(() => ({})),
       config,
       ...(error ? { config_error: error } : {}),

@@ -98,22 +98,9 @@ function earliest(a: number | undefined, b: number | undefined): number | undefi
 export function v2Routes(services: HttpServices): Hono {
   const app = new Hono();
 
-  /** Known to the registry; a model unloaded through the repository API is unavailable, not unknown. */
-  const assertServedModel = (model: string): void => {
-    assertModelName(model);
-    if (services.catalog.has(model)) return;
-    if (services.repository?.list().some((entry) => entry.name === model)) {
-      throw new SwitchyardError(
-        'VERSION_NOT_READY',
-        `model '${model}' is in the repository but not loaded (POST /v2/repository/models/${model}/load loads it)`,
-      );
-    }
-    assertModelExists(services, model);
-  };
-
   /** The version a path names: an integer, an alias, or (none) the `default` route. */
   const resolveVersion = async (model: string, spec: string | undefined): Promise<number> => {
-    assertServedModel(model);
+    assertModelExists(services, model);
     if (spec !== undefined) assertVersionSpec(spec);
     return (await services.resolver.resolve(model, spec)).version;
   };
@@ -149,7 +136,7 @@ export function v2Routes(services: HttpServices): Hono {
 
   const infer = async (c: Context, model: string, spec: string | undefined) => {
     const receivedAt = Date.now();
-    assertServedModel(model);
+    assertModelExists(services, model);
     if (spec !== undefined) assertVersionSpec(spec);
     const headerDeadline = deadlineFromTimeout(c.req.header('x-request-timeout-ms'), receivedAt);
     const body = await decodeContentEncoding(c.req.header('content-encoding'), await readBody(c, services.bodyLimitBytes), services.bodyLimitBytes);
@@ -195,7 +182,7 @@ export function v2Routes(services: HttpServices): Hono {
   const versionStats = (model: string, version: number): ModelStat => modelStat(model, version, services.scheduler.counters?.(model, version));
 
   const stats = async (model: string, spec: string | undefined) => {
-    assertServedModel(model);
+    assertModelExists(services, model);
     let versions: number[];
     const pinned = spec === undefined ? undefined : parseVersion(assertVersionSpec(spec));
     if (spec === undefined) {
