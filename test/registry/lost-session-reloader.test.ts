@@ -10,16 +10,15 @@ import { afterEach, expect, it } from 'vitest';
 import { LostSessionReloader } from '../../src/registry/lost-session-reloader.js';
 import { ModelRegistry } from '../../src/registry/model-registry.js';
 import { InProcessRuntime } from '../../src/runtime/in-process-runtime.js';
-import { expectedOutput, linear, modelFiles, runOnce, type ModelFiles } from './registry-fixtures.js';
+import { eventually } from '../support/eventually.js';
+import { expectedOutput, linear, modelFiles, runOnce } from './registry-fixtures.js';
 
 let runtime: InProcessRuntime | undefined;
 let registry: ModelRegistry | undefined;
-let files: ModelFiles | undefined;
 
 afterEach(async () => {
   await registry?.close({ timeoutMs: 1000 });
   await runtime?.close();
-  await files?.remove();
 });
 
 it('reloads every version serving from the lost file, logs each, and leaves other files alone', async () => {
@@ -35,7 +34,7 @@ it('reloads every version serving from the lost file, logs each, and leaves othe
   runtime = new InProcessRuntime();
   registry = new ModelRegistry({ runtime });
   const reloader = new LostSessionReloader({ registry, logger });
-  files = await modelFiles();
+  const files = await modelFiles();
   const shared = await files.linear('shared.onnx', 2);
   const other = await files.linear('other.onnx', 3);
   await registry.load('lin', 1, shared);
@@ -51,8 +50,7 @@ it('reloads every version serving from the lost file, logs each, and leaves othe
     expect.objectContaining({ model: 'lin', version: 2, reason: 'worker exited with code 1' }),
   ]);
   expect(registry.status('lin', 1)!.state).toBe('RELOADING');
-  const deadline = Date.now() + 10_000;
-  while (reloads.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  await eventually(() => reloads.length >= 2, 10_000, () => `both versions reloaded (${JSON.stringify(reloads)} so far)`);
   // Two versions reload independently: either may finish first.
   expect(reloads.sort((a, b) => a.version - b.version)).toEqual([
     { name: 'lin', version: 1 },
