@@ -2,8 +2,7 @@
  * The model builder is judged by onnxruntime itself: every generated model is loaded in a real
  * session, its declared signature read back, and its outputs compared with a JS computation.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
@@ -22,6 +21,7 @@ import {
   mlpModelWeights,
   writeModelFile,
 } from '../../tools/model-builder/index.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -272,10 +272,7 @@ describe('GraphBuilder', () => {
 describe('writeModelFile', () => {
   let dir: string;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'switchyard-model-builder-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
+    dir = (await tempDir('model-builder')).path;
   });
 
   it('creates parent folders, replaces an existing file and leaves no temp file behind', async () => {
@@ -318,13 +315,9 @@ describe('demo repository', () => {
   });
 
   it('writes the same set into another folder', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'switchyard-demo-'));
-    try {
-      const written = await buildDemoModels(join(dir, 'repo'), join(dir, 'config', 'routes.json'));
-      expect(written).toHaveLength(5);
-      expect((await readdir(join(dir, 'repo'))).sort()).toEqual(['linear', 'multi_io', 'no_batch']);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const dir = await tempDir('demo');
+    const written = await buildDemoModels(dir.join('repo'), dir.join('config', 'routes.json'));
+    expect(written).toHaveLength(5);
+    expect((await readdir(dir.join('repo'))).sort()).toEqual(['linear', 'multi_io', 'no_batch']);
   });
 });
