@@ -75,8 +75,8 @@ describe('shared through Redis', () => {
     // One of the six went to the successful poll above; five more, then the limit.
     expect(await statuses([() => predict(g), () => predict(g), () => predict(g), () => predict(g), () => predict(g)])).toEqual([200, 200, 200, 200, 200]);
     const overLimit = await predict(g);
-    expect(overLimit.status).toBe(429);
     expect(overLimit.headers.get('ratelimit-limit')).toBe('6');
+    await expectError(overLimit, 429, 'RATE_LIMITED');
 
     // rps 0: no limit for this model.
     await redis.hset(`${prefix}ratelimits:linear`, { rps: '0' });
