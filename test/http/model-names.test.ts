@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { assertModelName, assertVersionSpec } from '../../src/http/request-params.js';
 import { isValidModelName, parseVersion } from '../../src/repository/model-name.js';
-import { buildLinearModel } from '../../tools/model-builder/index.js';
 import { LINEAR_INPUT, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { linearModel } from '../support/models.js';
 
 const NAMES = [
   'm', 'M0', '0', '007', '1e3', 'my_model', 'my-model', 'v1.2.3', 'a.', 'x'.repeat(128),
@@ -24,7 +24,7 @@ const ACCEPTED_VERSIONS = ['1', '2', '10', '1000000000', String(2 ** 53 - 1)];
 let t: TestGateway;
 
 beforeAll(async () => {
-  const bytes = buildLinearModel({ inputSize: 4, outputSize: 2, scale: 1 });
+  const bytes = linearModel(1);
   // Folder names are strings; the helper's type says numbers because most tests use plain versions.
   const models: Record<string, Record<string, Uint8Array>> = { versions: Object.fromEntries(VERSIONS.map((v) => [v, bytes])) };
   for (const name of NAMES) models[name] = { 1: bytes };

@@ -1,42 +1,21 @@
-import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildLinearModel, buildMultiIoModel, buildNoBatchModel } from '../../tools/model-builder/index.js';
-import { MULTI_IO_SIGNATURE } from '../support/demo-signatures.js';
 import { LINEAR_INPUT, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { expectError } from '../support/http.js';
+import { linearVersions, MULTI_IO_SIGNATURE, multiIoModel, noBatchModel } from '../support/models.js';
 
 let t: TestGateway;
-
-/** A request whose path is sent byte for byte (fetch would normalise it first). */
-function rawPost(path: string, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(t.url, { method: 'POST', headers: { 'content-type': 'application/json' } }, (response) => {
-      let text = '';
-      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
-    });
-    request.on('error', reject);
-    request.path = path;
-    request.end(body);
-  });
-}
 
 beforeAll(async () => {
   t = await startTestGateway({
     env: { BODY_LIMIT_BYTES: '4096' },
     models: {
-      linear: { 1: buildLinearModel({ inputSize: 4, outputSize: 2, scale: 1 }), 2: buildLinearModel({ inputSize: 4, outputSize: 2, scale: 2 }) },
-      multi_io: { 1: buildMultiIoModel() },
-      no_batch: { 1: buildNoBatchModel() },
+      linear: linearVersions(1, 2),
+      multi_io: { 1: multiIoModel() },
+      no_batch: { 1: noBatchModel() },
     },
   });
 });
 afterAll(() => t.close());
-
-async function expectError(response: Response, status: number, code: string, messagePart: string): Promise<void> {
-  const body = (await response.json()) as { error: { code: string; message: string } };
-  expect({ status: response.status, code: body.error.code }).toEqual({ status, code });
-  expect(body.error.message).toContain(messagePart);
-}
 
 describe('native predict', () => {
   it('answers with outputs and the serving version in x-model-version', async () => {
@@ -121,13 +100,12 @@ describe('bad input: a clear 4xx, never a 500', () => {
   });
 
   it('`..` and other bad names', async () => {
-    // URL parsing resolves `..` segments (raw or %2E-encoded) before routing: they never name a model.
-    for (const path of ['/models/../predict', '/models/%2E%2E/predict', '/models/..%2Fetc/predict']) {
-      const raw = await rawPost(path, JSON.stringify(LINEAR_INPUT));
-      expect(raw.status, path).toBeGreaterThanOrEqual(400);
-      expect(raw.status, path).toBeLessThan(500);
-      expect((JSON.parse(raw.body) as { error: { code: string } }).error.code, path).toMatch(/NOT_FOUND|INVALID_MODEL_NAME/);
-    }
+    // Sent byte for byte, a `..` segment (raw or %2E-encoded) is resolved by URL parsing before
+    // routing: it never names a model, the request lands on no endpoint.
+    const post = (path: string) => t.raw('POST', path, JSON.stringify(LINEAR_INPUT), { 'content-type': 'application/json' });
+    for (const path of ['/models/../predict', '/models/%2E%2E/predict']) await expectError(post(path), 404, 'NOT_FOUND', 'no endpoint POST /predict');
+    // An encoded slash stays inside the segment: the name `../etc` is refused as a name.
+    await expectError(post('/models/..%2Fetc/predict'), 400, 'INVALID_MODEL_NAME', "invalid model name '../etc'");
     await expectError(await t.post('/models/a..b/predict', LINEAR_INPUT), 400, 'INVALID_MODEL_NAME', "no '..'");
     await expectError(await t.post('/models/linear/1.5/predict', LINEAR_INPUT), 400, 'INVALID_MODEL_NAME', 'invalid version');
     await expectError(await t.post('/models/linear/0/predict', LINEAR_INPUT), 400, 'INVALID_MODEL_NAME', 'positive integer');

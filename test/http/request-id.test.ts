@@ -3,6 +3,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LINEAR_INPUT, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { expectError } from '../support/http.js';
+import { LINEAR_V2_INPUT } from '../support/models.js';
 
 const lines: Array<Record<string, unknown>> = [];
 let t: TestGateway;
@@ -22,7 +24,7 @@ it('returns the client request id on answers, native and V2, success and error',
   const ok = await t.post('/models/linear/1/predict', LINEAR_INPUT, { 'x-request-id': 'client-id-1' });
   expect(ok.status).toBe(200);
   expect(ok.headers.get('x-request-id')).toBe('client-id-1');
-  const v2 = await t.post('/v2/models/linear/infer', { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] }, { 'x-request-id': 'client-id-2' });
+  const v2 = await t.post('/v2/models/linear/infer', { inputs: [LINEAR_V2_INPUT] }, { 'x-request-id': 'client-id-2' });
   expect(v2.headers.get('x-request-id')).toBe('client-id-2');
   const health = await fetch(`${t.url}/healthz`, { headers: { 'x-request-id': 'client-id-3' } });
   expect(health.headers.get('x-request-id')).toBe('client-id-3');
@@ -30,8 +32,8 @@ it('returns the client request id on answers, native and V2, success and error',
 
 it('writes the request id on the log line of an error, and answers with the same id', async () => {
   const bad = await t.post('/models/linear/1/predict', { inputs: { input: [[1, 2]] } }, { 'x-request-id': 'trace-abc' });
-  expect(bad.status).toBe(400);
   expect(bad.headers.get('x-request-id')).toBe('trace-abc');
+  await expectError(bad, 400, 'INVALID_INPUT');
   const line = lines.find((l) => l.requestId === 'trace-abc');
   expect(line).toMatchObject({ requestId: 'trace-abc', code: 'INVALID_INPUT', status: 400, path: '/models/linear/1/predict' });
 });

@@ -2,17 +2,10 @@
  * Batching, queues and per-model config.json through the real gateway: config validation and
  * reload, deadlines and disconnects over HTTP, and swaps plus config changes under batched load.
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterEach, expect, it, onTestFinished } from 'vitest';
-import { buildLinearModel } from '../../tools/model-builder/index.js';
+import { expect, it, onTestFinished } from 'vitest';
 import { eventually, LINEAR_INPUT, startTestGateway, type TestGateway } from '../support/gateway.js';
-
-let t: TestGateway | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
+import { expectError } from '../support/http.js';
+import { linearAnswer } from '../support/models.js';
 
 interface ModelView {
   config: Record<string, unknown>;
@@ -27,24 +20,16 @@ async function view(gateway: TestGateway, name = 'linear'): Promise<ModelView> {
   return (await (await fetch(`${gateway.url}/models/${name}`)).json()) as ModelView;
 }
 
-async function writeConfig(gateway: TestGateway, config: unknown, name = 'linear'): Promise<void> {
-  const path = join(gateway.repo, name, 'config.json');
-  await writeFile(`${path}.tmp`, typeof config === 'string' ? config : JSON.stringify(config));
-  const { rename } = await import('node:fs/promises');
-  await rename(`${path}.tmp`, path);
-}
 
 it('batches concurrent HTTP requests: fewer executions than requests, right answers', async () => {
-  t = await startTestGateway();
-  const gateway = t;
+  const gateway = await startTestGateway();
   const answers = await Promise.all(
     Array.from({ length: 64 }, async (_, i) => {
       const response = await gateway.post('/models/linear/1/predict', { inputs: { input: [[i, 0, 0, 0]] } });
       return { i, body: (await response.json()) as { outputs: { output: number[][] } } };
     }),
   );
-  const { weight } = (await import('../../tools/model-builder/index.js')).linearModelWeights({ inputSize: 4, outputSize: 2 });
-  for (const { i, body } of answers) expect(body.outputs.output[0]!.map((v) => v + 0)).toEqual([i * weight[0]!, i * weight[1]!].map((v) => Math.fround(v) + 0));
+  for (const { i, body } of answers) expect(body.outputs.output, `request ${i}`).toEqual(linearAnswer(1, [[i, 0, 0, 0]]));
   const stats = (await view(gateway)).versions[0]!.stats;
   expect(stats.requests).toBe(64);
   expect(stats.executions).toBeLessThan(64);
@@ -52,19 +37,18 @@ it('batches concurrent HTTP requests: fewer executions than requests, right answ
 });
 
 it('validates config.json with a clear error, keeps the last good one, and applies a good one', async () => {
-  t = await startTestGateway();
-  const gateway = t;
-  await writeConfig(gateway, { max_batch_size: 0 });
+  const gateway = await startTestGateway();
+  await gateway.writeModelConfig('linear', { max_batch_size: 0 });
   await eventually(async () => (await view(gateway)).config.max_batch_size === 0, 10_000, 'config applied');
 
-  await writeConfig(gateway, { max_batch_size: -3, instanses: 2 });
+  await gateway.writeModelConfig('linear', { max_batch_size: -3, instanses: 2 });
   await eventually(async () => (await view(gateway)).config_error !== undefined, 10_000, 'config refused');
   const refused = await view(gateway);
   expect(refused.config_error).toContain('max_batch_size');
   expect(refused.config_error).toContain('instanses');
   expect(refused.config).toEqual({ max_batch_size: 0 });
 
-  await writeConfig(gateway, '{ not json');
+  await gateway.writeModelConfig('linear', '{ not json');
   await eventually(async () => (await view(gateway)).config_error?.includes('not valid JSON') === true, 10_000, 'bad JSON refused');
 
   // Batching off: every request runs alone.
@@ -72,21 +56,18 @@ it('validates config.json with a clear error, keeps the last good one, and appli
   const stats = (await view(gateway)).versions[0]!.stats;
   expect(stats.executions).toBe(stats.requests);
 
-  await writeConfig(gateway, { max_batch_size: 8, max_queue_delay_ms: 1 });
+  await gateway.writeModelConfig('linear', { max_batch_size: 8, max_queue_delay_ms: 1 });
   await eventually(async () => (await view(gateway)).config_error === undefined, 10_000, 'good config applied');
   expect((await view(gateway)).config).toEqual({ max_batch_size: 8, max_queue_delay_ms: 1 });
 });
 
 it('answers 504 to a request whose deadline passes while queued, and drops a disconnected client', async () => {
-  t = await startTestGateway();
-  const gateway = t;
+  const gateway = await startTestGateway();
   // A long queue delay keeps lone requests waiting for company: the deadline and the disconnect happen first.
-  await writeConfig(gateway, { max_queue_delay_ms: 2000, max_batch_size: 64 });
+  await gateway.writeModelConfig('linear', { max_queue_delay_ms: 2000, max_batch_size: 64 });
   await eventually(async () => (await view(gateway)).config.max_queue_delay_ms === 2000, 10_000, 'config applied');
 
-  const late = await gateway.post('/models/linear/1/predict', LINEAR_INPUT, { 'x-request-timeout-ms': '50' });
-  expect(late.status).toBe(504);
-  expect(((await late.json()) as { error: { code: string } }).error.code).toBe('DEADLINE_EXCEEDED');
+  await expectError(gateway.post('/models/linear/1/predict', LINEAR_INPUT, { 'x-request-timeout-ms': '50' }), 504, 'DEADLINE_EXCEEDED');
 
   const controller = new AbortController();
   const abandoned = fetch(`${gateway.url}/models/linear/1/predict`, {
@@ -107,25 +88,22 @@ it('answers 504 to a request whose deadline passes while queued, and drops a dis
 });
 
 it('answers 503 QUEUE_FULL with Retry-After over HTTP when the queue is full, and keeps the queued one', async () => {
-  t = await startTestGateway();
-  const gateway = t;
+  const gateway = await startTestGateway();
   // One queued request fills the queue; the long delay keeps it there while the next one arrives.
-  await writeConfig(gateway, { max_queue_size: 1, max_queue_delay_ms: 1000 });
+  await gateway.writeModelConfig('linear', { max_queue_size: 1, max_queue_delay_ms: 1000 });
   await eventually(async () => (await view(gateway)).config.max_queue_size === 1, 10_000, 'config applied');
   const queued = gateway.post('/models/linear/1/predict', LINEAR_INPUT);
   await eventually(() => gateway.gateway.scheduler.queued('linear', 1) === 1, 5_000, 'first request queued');
   const refused = await gateway.post('/models/linear/1/predict', LINEAR_INPUT);
-  expect(refused.status).toBe(503);
   expect(refused.headers.get('retry-after')).toBe('1');
-  expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('QUEUE_FULL');
+  await expectError(refused, 503, 'QUEUE_FULL');
   // The queued request was not lost: it runs when its delay ends.
   expect((await queued).status).toBe(200);
   expect((await view(gateway)).versions[0]!.stats.rejected.queue_full).toBe(1);
 });
 
 it('loses no request across swaps and config changes under batched load', async () => {
-  t = await startTestGateway();
-  const gateway = t;
+  const gateway = await startTestGateway();
   const scales = new Set([1]);
   let stop = false;
   const failures: string[] = [];
@@ -152,8 +130,8 @@ it('loses no request across swaps and config changes under batched load', async 
   const swapsBefore = gateway.gateway.registry.stats().swaps;
   for (let i = 0; i < configs.length; i++) {
     scales.add(i + 2);
-    await gateway.writeModel('linear', 1, buildLinearModel({ inputSize: 4, outputSize: 2, scale: i + 2 }));
-    await writeConfig(gateway, configs[i]);
+    await gateway.writeLinear('linear', 1, i + 2);
+    await gateway.writeModelConfig('linear', configs[i]);
     await eventually(() => gateway.gateway.registry.stats().swaps > swapsBefore + i, 15_000, `swap ${i + 1}`);
     const wanted = sorted(configs[i]!);
     await eventually(async () => sorted((await view(gateway)).config) === wanted, 10_000, `config ${i + 1}`);

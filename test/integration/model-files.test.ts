@@ -2,58 +2,68 @@
  * Model files as operators really write them: slowly, broken, deleted while in use. Checked over
  * HTTP against a live gateway watching a temp repository.
  */
-import { appendFile, rm, truncate, writeFile } from 'node:fs/promises';
-import { mkdirSync } from 'node:fs';
+import { appendFile, mkdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { WorkerPoolRuntime } from '../../src/runtime/worker-pool-runtime.js';
-import { buildLinearModel, buildMlpModel } from '../../tools/model-builder/index.js';
-import { eventually, LINEAR_INPUT, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { eventually, LINEAR_INPUT, sleep, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { expectError } from '../support/http.js';
+import { linearAnswer, linearModel, mlpAnswer, mlpModel, mlpRows, MLP_SIZES } from '../support/models.js';
 
-let t: TestGateway | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
-
-interface VersionBody {
+interface ModelView {
+  config: Record<string, unknown>;
   versions: Array<{ version: number; state: string; reason?: string }>;
 }
 
+async function modelView(gateway: TestGateway, name: string): Promise<ModelView> {
+  return (await (await gateway.get(`/models/${name}`)).json()) as ModelView;
+}
+
 async function versionState(gateway: TestGateway, name: string, version: number) {
-  const response = await fetch(`${gateway.url}/models/${name}`);
+  const response = await gateway.get(`/models/${name}`);
   if (response.status === 404) return undefined;
-  const body = (await response.json()) as VersionBody;
+  const body = (await response.json()) as ModelView;
   return body.versions.find((v) => v.version === version);
 }
 
+/** Each value within 1e-4 of the reference, relative (onnxruntime sums in float32, the reference in float64). */
+function expectClose(actual: readonly number[], expected: readonly number[], what: string): void {
+  expect(actual, what).toHaveLength(expected.length);
+  const off = actual.flatMap((value, i) => (Math.abs(value - expected[i]!) <= 1e-4 * Math.max(1, Math.abs(expected[i]!)) ? [] : [{ i, value, expected: expected[i] }]));
+  expect(off, what).toEqual([]);
+}
+
+async function predicted(response: Response | Promise<Response>): Promise<number[][]> {
+  const settled = await response;
+  const text = await settled.text();
+  expect(settled.status, text).toBe(200);
+  return (JSON.parse(text) as { outputs: { output: number[][] } }).outputs.output;
+}
+
 it('never loads a half-written file, and loads it once complete', async () => {
-  t = await startTestGateway({ env: { MODEL_STABILITY_MS: '400' } });
-  const gateway = t;
+  const gateway = await startTestGateway({ env: { MODEL_STABILITY_MS: '400' } });
   const states: string[] = [];
   gateway.gateway.registry.on('state-changed', (e) => {
     if (e.name === 'linear' && e.version === 2) states.push(e.state);
   });
-  const bytes = buildLinearModel({ inputSize: 4, outputSize: 2, scale: 3 });
+  const bytes = linearModel(3);
   const path = join(gateway.repo, 'linear', '2', 'model.onnx');
-  mkdirSync(join(gateway.repo, 'linear', '2'), { recursive: true });
+  await mkdir(join(gateway.repo, 'linear', '2'), { recursive: true });
   const chunks = 6;
   const size = Math.ceil(bytes.length / chunks);
   await writeFile(path, bytes.subarray(0, size));
   for (let i = 1; i < chunks; i++) {
-    await new Promise((r) => setTimeout(r, 150));
+    await sleep(150);
     await appendFile(path, bytes.subarray(i * size, (i + 1) * size));
   }
   await eventually(async () => (await versionState(gateway, 'linear', 2))?.state === 'READY', 10_000, 'version 2 READY');
   expect(states).not.toContain('FAILED');
   expect(gateway.gateway.registry.stats().loadFailures).toBe(0);
-  const response = await gateway.post('/models/linear/2/predict', LINEAR_INPUT);
-  expect(((await response.json()) as { outputs: { output: number[][] } }).outputs.output).toEqual([[15, 4.5]]);
+  expect(await predicted(gateway.post('/models/linear/2/predict', LINEAR_INPUT))).toEqual(linearAnswer(3));
 });
 
 it('a corrupt file leaves the old version serving and shows FAILED with a reason; a good file recovers', async () => {
-  t = await startTestGateway();
-  const gateway = t;
+  const gateway = await startTestGateway();
   const path = join(gateway.repo, 'linear', '1', 'model.onnx');
   await writeFile(path, Buffer.from('this is not an onnx model, just bytes'));
   await eventually(async () => (await versionState(gateway, 'linear', 1))?.state === 'FAILED', 10_000, 'FAILED state');
@@ -61,9 +71,7 @@ it('a corrupt file leaves the old version serving and shows FAILED with a reason
   expect(failed?.reason).toMatch(/\S{10,}/);
 
   // The previous session keeps serving.
-  const served = await gateway.post('/models/linear/1/predict', LINEAR_INPUT);
-  expect(served.status).toBe(200);
-  expect(((await served.json()) as { outputs: { output: number[][] } }).outputs.output).toEqual([[5, 1.5]]);
+  expect(await predicted(gateway.post('/models/linear/1/predict', LINEAR_INPUT))).toEqual(linearAnswer(1));
 
   // A truncated real model is refused too.
   await gateway.writeLinear('linear', 1, 2);
@@ -77,74 +85,98 @@ it('a corrupt file leaves the old version serving and shows FAILED with a reason
   await gateway.writeLinear('linear', 1, 4);
   await eventually(async () => (await versionState(gateway, 'linear', 1))?.state === 'READY', 10_000, 'recovered');
   expect((await versionState(gateway, 'linear', 1))?.reason).toBeUndefined();
-  const recovered = await gateway.post('/models/linear/1/predict', LINEAR_INPUT);
-  expect(((await recovered.json()) as { outputs: { output: number[][] } }).outputs.output).toEqual([[20, 6]]);
+  expect(await predicted(gateway.post('/models/linear/1/predict', LINEAR_INPUT))).toEqual(linearAnswer(4));
 });
 
 it('a broken first version answers 503 with its reason; other models keep loading', async () => {
-  t = await startTestGateway();
-  const gateway = t;
-  mkdirSync(join(gateway.repo, 'broken', '1'), { recursive: true });
+  const gateway = await startTestGateway();
+  await mkdir(join(gateway.repo, 'broken', '1'), { recursive: true });
   await writeFile(join(gateway.repo, 'broken', '1', 'model.onnx'), Buffer.alloc(64, 7));
   await gateway.writeLinear('other', 1, 1);
   await eventually(async () => (await versionState(gateway, 'other', 1))?.state === 'READY', 10_000, 'other READY');
   await eventually(async () => (await versionState(gateway, 'broken', 1))?.state === 'FAILED', 10_000, 'broken FAILED');
-  const response = await gateway.post('/models/broken/1/predict', LINEAR_INPUT);
-  expect(response.status).toBe(503);
-  const body = (await response.json()) as { error: { code: string; message: string } };
-  expect(body.error.code).toBe('VERSION_NOT_READY');
-  expect(body.error.message).toContain('FAILED');
+  await expectError(gateway.post('/models/broken/1/predict', LINEAR_INPUT), 503, 'VERSION_NOT_READY', 'FAILED');
 });
 
-it('deleting a version lets its in-flight requests complete, then answers a clear 404/503', async () => {
-  // A heavier model with large batches keeps requests in flight long enough to overlap the delete.
-  const mlp = buildMlpModel({ sizes: [256, 1024, 1024, 256] });
-  t = await startTestGateway({ models: { mlp: { 1: mlp, 2: mlp } } });
-  const gateway = t;
-  const row = Array.from({ length: 256 }, (_, i) => (i % 7) / 7);
-  const body = { inputs: { input: Array.from({ length: 256 }, () => row) } };
+it('deleting a version lets every request running on it finish with 200 and the right answer, then releases its session once', async () => {
+  // Batches of up to 4 requests, one at a time, and 8 clients that never stop: whenever the delete
+  // is noticed, one batch holds the version's session and more requests wait behind it.
+  const sizes = MLP_SIZES.heavy;
+  const gateway = await startTestGateway({ models: { mlp: { 1: mlpModel(sizes), 2: mlpModel(sizes) } } });
+  const ROWS = 64;
+  await gateway.writeModelConfig('mlp', { max_batch_size: 4 * ROWS });
+  await eventually(async () => (await modelView(gateway, 'mlp')).config.max_batch_size === 4 * ROWS, 10_000, 'config applied');
+  const { registry, scheduler } = gateway.gateway;
 
-  let inFlightAtDrain = -1;
-  gateway.gateway.registry.on('state-changed', (e) => {
-    if (e.name === 'mlp' && e.version === 2 && e.state === 'DRAINING') {
-      inFlightAtDrain = gateway.gateway.registry.status('mlp', 2)?.inFlight ?? -1;
-    }
+  // The moment the version starts draining (synchronously, inside the unload): what was running on it.
+  let atDrain: { running: number; leases: number; successes: number; releasedBefore: number } | undefined;
+  const released: Array<{ cause: string; successes: number; inFlight: number }> = [];
+  registry.on('state-changed', (e) => {
+    if (e.name !== 'mlp' || e.version !== 2 || e.state !== 'DRAINING') return;
+    const c = scheduler.counters('mlp', 2)!;
+    atDrain = {
+      // Accepted by the scheduler, neither answered nor still queued: inside a batch on the session.
+      running: c.requests - c.successes - c.failures - c.cancelled - c.rejectedDeadline - scheduler.queued('mlp', 2),
+      leases: registry.status('mlp', 2)!.inFlight,
+      successes: c.successes,
+      releasedBefore: released.length,
+    };
+  });
+  registry.on('released', (e) => {
+    if (e.name === 'mlp' && e.version === 2) released.push({ cause: e.cause, successes: scheduler.counters('mlp', 2)!.successes, inFlight: registry.status('mlp', 2)?.inFlight ?? 0 });
   });
 
-  const outcomes: Array<{ status: number; code?: string }> = [];
+  const answered: Array<{ salt: number; status: number; body: any }> = [];
   let stop = false;
-  const client = async () => {
-    while (!stop) {
-      const response = await gateway.post('/models/mlp/2/predict', body);
-      const json = (await response.json()) as { error?: { code: string } };
-      outcomes.push({ status: response.status, ...(json.error ? { code: json.error.code } : {}) });
+  const client = async (index: number) => {
+    for (let round = 0; !stop; round++) {
+      const salt = index * 1000 + round;
+      const response = await gateway.post('/models/mlp/2/predict', { inputs: { input: mlpRows(ROWS, sizes[0], salt) } });
+      answered.push({ salt, status: response.status, body: await response.json() });
       if (response.status !== 200) return;
     }
   };
-  const clients = Array.from({ length: 8 }, client);
-  await eventually(() => (gateway.gateway.registry.status('mlp', 2)?.inFlight ?? 0) > 0, 10_000, 'requests in flight');
+  const clients = Array.from({ length: 8 }, (_, index) => client(index));
+  await eventually(() => (scheduler.counters('mlp', 2)?.successes ?? 0) >= 8, 20_000, 'requests served before the delete');
   await rm(join(gateway.repo, 'mlp', '2'), { recursive: true, force: true });
-  await eventually(() => !gateway.gateway.registry.knownVersions('mlp').includes(2), 15_000, 'version 2 unloaded');
+  await eventually(() => !registry.knownVersions('mlp').includes(2), 20_000, 'version 2 unloaded');
   stop = true;
   await Promise.all(clients);
 
-  expect(inFlightAtDrain).toBeGreaterThan(0);
-  const unexpected = outcomes.filter(
-    (o) => !(o.status === 200 || (o.status === 404 && o.code === 'VERSION_NOT_FOUND') || (o.status === 503 && o.code === 'VERSION_NOT_READY')),
-  );
-  expect(unexpected).toEqual([]);
-  expect(outcomes.filter((o) => o.status === 200).length).toBeGreaterThanOrEqual(inFlightAtDrain);
-  const after = await gateway.post('/models/mlp/2/predict', body);
-  expect(after.status).toBe(404);
-  expect((await gateway.post('/models/mlp/1/predict', body)).status).toBe(200);
-  // The deleted version's session was released.
-  const stats = gateway.gateway.registry.stats();
+  // A batch was running when the delete was noticed, and nothing had been released yet.
+  expect(atDrain).toBeDefined();
+  const drain = atDrain!;
+  expect(drain.leases).toBe(1);
+  expect(drain.running).toBeGreaterThan(0);
+  expect(drain.releasedBefore).toBe(0);
+  // Every one of them was answered with outputs: none failed, none was cut short.
+  const final = scheduler.counters('mlp', 2)!;
+  expect(final.successes - drain.successes).toBe(drain.running);
+  // The session went once, for the unload, after the last of them had its answer and no lease was out.
+  expect(released).toEqual([{ cause: 'unloaded', successes: drain.successes + drain.running, inFlight: 0 }]);
+
+  // Over HTTP: one 200 per success the scheduler counted, each with its own request's answer;
+  // every other answer says the version is going (503) or gone (404).
+  const ok = answered.filter((a) => a.status === 200);
+  expect(ok).toHaveLength(final.successes);
+  for (const { salt, body } of ok) {
+    const rows = mlpRows(ROWS, sizes[0], salt);
+    const [first, last] = mlpAnswer(sizes, 1, [rows[0]!, rows[ROWS - 1]!]);
+    expect(body.outputs.output).toHaveLength(ROWS);
+    expectClose(body.outputs.output[0], first!, `request ${salt}, first row`);
+    expectClose(body.outputs.output[ROWS - 1], last!, `request ${salt}, last row`);
+  }
+  const refused = answered.filter((a) => a.status !== 200).map((a) => `${a.status} ${a.body.error?.code}`);
+  expect(refused.filter((r) => r !== '503 VERSION_NOT_READY' && r !== '404 VERSION_NOT_FOUND')).toEqual([]);
+
+  await expectError(gateway.post('/models/mlp/2/predict', { inputs: { input: mlpRows(1) } }), 404, 'VERSION_NOT_FOUND');
+  expect((await gateway.post('/models/mlp/1/predict', { inputs: { input: mlpRows(1) } })).status).toBe(200);
+  const stats = registry.stats();
   expect(stats.sessionsLoaded - stats.sessionsReleased).toBe(1);
 });
 
 it('reloads a version whose worker thread died, and serves it again', async () => {
-  t = await startTestGateway();
-  const gateway = t;
+  const gateway = await startTestGateway();
   const runtime = gateway.gateway.runtime as WorkerPoolRuntime;
   const lease = gateway.gateway.registry.acquire('linear', 1);
   const loadedBefore = gateway.gateway.registry.stats().sessionsLoaded;

@@ -5,29 +5,25 @@
  * SIGTERM, a second signal exits 1 at once, and the drain timeout bounds the whole shutdown.
  */
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildIdentityModel, buildLinearModel, buildMlpModel, writeModelFile } from '../../tools/model-builder/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/gateway.js';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
+import { identityModel, linearModel, mlpModel, MLP_SIZES } from '../support/models.js';
 import { freePort } from '../support/redis-server.js';
+import { tempDir, writeRepository } from '../support/temp-dir.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 let repo: string;
 
 beforeAll(async () => {
-  repo = await mkdtemp(join(tmpdir(), 'switchyard-shutdown-conns-'));
-  await writeModelFile(join(repo, 'linear', '1', 'model.onnx'), buildLinearModel({ inputSize: 4, outputSize: 2, scale: 1 }));
-  await writeModelFile(join(repo, 'mlp', '1', 'model.onnx'), buildMlpModel({ sizes: [256, 2048, 2048, 256] }));
-  await writeModelFile(join(repo, 'identity', '1', 'model.onnx'), buildIdentityModel('FP32', [-1, -1]));
+  repo = (await tempDir('shutdown-conns')).path;
+  await writeRepository(repo, { linear: { 1: linearModel(1) }, mlp: { 1: mlpModel(MLP_SIZES.heavy) }, identity: { 1: identityModel('FP32', [-1, -1]) } });
 });
-afterAll(() => rm(repo, { recursive: true, force: true }));
 
 function start(env: Record<string, string> = {}): Promise<GatewayProcess> {
   return startGatewayProcess({ MODEL_REPO: repo, ROUTES_FILE: join(repo, 'routes.json'), REDIS_URL: '', RUNTIME_WORKERS: '1', ...env });

@@ -6,12 +6,10 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
-import { buildLinearModel, buildMlpModel, GraphBuilder } from '../../tools/model-builder/index.js';
-import { eventually, LINEAR_INPUT, startTestGateway, type TestGateway } from '../support/gateway.js';
-import { deleteKeysUnder, randomPrefix, testRedisUrl } from '../support/redis.js';
-import { startRedisServer, type OwnRedisServer } from '../support/redis-server.js';
+import { describe, expect, it } from 'vitest';
+import { eventually, LINEAR_INPUT, sleep, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { fixedRowsModel, linearModel, mlpModel, mlpRows, MLP_SIZES, type ModelSet } from '../support/models.js';
+import { randomPrefix, startPrivateRedis, testRedis } from '../support/redis.js';
 
 interface JobBody {
   job_id: string;
@@ -25,26 +23,10 @@ interface JobBody {
   error?: string;
 }
 
-const opened: TestGateway[] = [];
-const prefixes: string[] = [];
-let ownRedis: OwnRedisServer | undefined;
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((g) => g.close()));
-  await ownRedis?.stop();
-  ownRedis = undefined;
-  await Promise.all(prefixes.splice(0).map((p) => deleteKeysUnder(p)));
-});
-
-/** A gateway on the shared Redis under `prefix` (a new one unless given). */
-async function gatewayWithJobs(options: { prefix?: string; env?: Record<string, string>; models?: Record<string, Record<number, Uint8Array>> } = {}) {
+/** A gateway on the shared Redis under `prefix` (a new one unless given; its keys go when the test ends). */
+async function gatewayWithJobs(options: { prefix?: string; env?: Record<string, string>; models?: ModelSet } = {}) {
   const prefix = options.prefix ?? randomPrefix();
-  if (!prefixes.includes(prefix)) prefixes.push(prefix);
-  const gateway = await startTestGateway({
-    env: { REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, ...options.env },
-    ...(options.models ? { models: options.models } : {}),
-  });
-  opened.push(gateway);
+  const gateway = await startTestGateway({ env: options.env ?? {}, redis: { prefix }, ...(options.models ? { models: options.models } : {}) });
   return { gateway, prefix };
 }
 
@@ -70,26 +52,14 @@ async function counts(url: string): Promise<Record<string, number>> {
   return (await (await fetch(`${url}/jobs`)).json()) as Record<string, number>;
 }
 
-const MLP = buildMlpModel({ sizes: [256, 2048, 2048, 256] });
-const mlpRows = (rows: number) => ({
-  inputs: { input: Array.from({ length: rows }, (_, r) => Array.from({ length: 256 }, (_, i) => ((i + r) % 13) / 13 - 0.5)) },
-});
-
-/** Input [-1, 4] reshaped to a fixed [1, 4]: loads and warms up (one row), fails in onnxruntime for two rows. */
-function oneRowOnlyModel(): Uint8Array {
-  return new GraphBuilder({ name: 'one_row_only' })
-    .input('input', 'FP32', [-1, 4])
-    .output('output', 'FP32', [1, 4])
-    .initializer('shape', 'INT64', [2], new BigInt64Array([1n, 4n]))
-    .node('Reshape', ['input', 'shape'], ['output'])
-    .build();
-}
+const MLP = mlpModel(MLP_SIZES.heavy);
+const mlpBody = (rows: number) => ({ inputs: { input: mlpRows(rows) } });
 
 describe('async predictions', () => {
   it('runs a job PENDING -> PROCESSING -> SUCCESS with the outputs of the sync answer', async () => {
     // An API-only replica (no worker): the job waits, visibly PENDING.
     const { gateway: api, prefix } = await gatewayWithJobs({ env: { JOB_CONCURRENCY: '0' }, models: { mlp: { 1: MLP } } });
-    const body = mlpRows(256);
+    const body = mlpBody(256);
     const submitted = await submitAsync(api, '/models/mlp/1/predict', body);
     expect(submitted.status).toBe(202);
     const accepted = (await submitted.json()) as JobBody;
@@ -109,7 +79,7 @@ describe('async predictions', () => {
     do {
       last = (await getJob(api.url, accepted.job_id)).body;
       if (seen.at(-1) !== last.status) seen.push(last.status);
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
     } while (last.status === 'PENDING' || last.status === 'PROCESSING');
     expect(seen).toEqual(['PENDING', 'PROCESSING', 'SUCCESS'].slice(3 - seen.length));
     expect(seen).toContain('PROCESSING');
@@ -165,7 +135,7 @@ describe('async predictions', () => {
   it('fails a job with the reason when onnxruntime fails, when the version is gone, or when the result is too large', async () => {
     const { gateway, prefix } = await gatewayWithJobs({
       env: { JOB_MAX_RESULT_BYTES: '64' },
-      models: { odd: { 1: oneRowOnlyModel() }, linear: { 1: buildLinearModel({ inputSize: 4, outputSize: 2, scale: 1 }) } },
+      models: { odd: { 1: fixedRowsModel(4, 1) }, linear: { 1: linearModel() } },
     });
     const twoRows = { inputs: { input: [[1, 2, 3, 4], [5, 6, 7, 8]] } };
     expect((await gateway.post('/models/odd/1/predict', twoRows)).status).toBe(500); // the same failure, sync
@@ -257,16 +227,12 @@ describe('async predictions', () => {
     const { gateway, prefix } = await gatewayWithJobs({ env: { JOB_RETENTION_SECONDS: '1' } });
     const job = (await (await submitAsync(gateway, '/models/linear/1/predict', LINEAR_INPUT)).json()) as JobBody;
     expect((await finished(gateway.url, job.job_id)).status).toBe('SUCCESS');
-    const redis = new Redis(testRedisUrl());
-    try {
-      const jobKey = `${prefix}jobs:predictions:${job.job_id}`;
-      expect(await redis.exists(jobKey)).toBe(1);
-      await new Promise((r) => setTimeout(r, 1_300));
-      expect((await getJob(gateway.url, job.job_id)).status).toBe(404);
-      expect(await redis.exists(jobKey)).toBe(0);
-    } finally {
-      redis.disconnect();
-    }
+    const redis = testRedis();
+    const jobKey = `${prefix}jobs:predictions:${job.job_id}`;
+    expect(await redis.exists(jobKey)).toBe(1);
+    await sleep(1_300);
+    expect((await getJob(gateway.url, job.job_id)).status).toBe(404);
+    expect(await redis.exists(jobKey)).toBe(0);
   });
 
   it('batches async jobs with sync requests', async () => {
@@ -305,7 +271,6 @@ describe('async predictions', () => {
 
   it('answers 501 without REDIS_URL, and never queues in memory', async () => {
     const gateway = await startTestGateway();
-    opened.push(gateway);
     const requests = [
       submitAsync(gateway, '/models/linear/1/predict', LINEAR_INPUT),
       gateway.post('/jobs', { model: 'linear', ...LINEAR_INPUT }),
@@ -323,9 +288,8 @@ describe('async predictions', () => {
   });
 
   it('answers 503 at submit while Redis is down, keeps serving sync requests, and recovers', async () => {
-    ownRedis = await startRedisServer();
-    const gateway = await startTestGateway({ env: { REDIS_URL: ownRedis.url, REDIS_PREFIX: randomPrefix() } });
-    opened.push(gateway);
+    const ownRedis = await startPrivateRedis();
+    const gateway = await startTestGateway({ redis: { url: ownRedis.url } });
     const job = (await (await submitAsync(gateway, '/models/linear/1/predict', LINEAR_INPUT)).json()) as JobBody;
     expect((await finished(gateway.url, job.job_id)).status).toBe('SUCCESS');
 

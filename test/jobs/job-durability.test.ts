@@ -3,22 +3,13 @@
  * to one are worked by both, and SIGKILL on one while it holds jobs loses none of them (BullMQ's
  * stalled-job check in the other replica hands them on).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, expect, it } from 'vitest';
-import { buildMlpModel, writeModelFile } from '../../tools/model-builder/index.js';
+import { expect, it } from 'vitest';
 import { eventually } from '../support/gateway.js';
-import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
-import { deleteKeysUnder, randomPrefix, testRedisUrl } from '../support/redis.js';
-
-const processes: GatewayProcess[] = [];
-const cleanups: Array<() => Promise<void>> = [];
-
-afterEach(async () => {
-  for (const child of processes.splice(0)) child.kill('SIGKILL');
-  for (const cleanup of cleanups.splice(0)) await cleanup();
-});
+import { startGatewayProcess } from '../support/gateway-process.js';
+import { mlpModel, MLP_SIZES } from '../support/models.js';
+import { randomPrefix } from '../support/redis.js';
+import { tempDir, writeRepository } from '../support/temp-dir.js';
 
 async function finishedJobs(url: string): Promise<number> {
   const text = await (await fetch(url + '/metrics')).text();
@@ -27,26 +18,23 @@ async function finishedJobs(url: string): Promise<number> {
 }
 
 it('loses no job when a replica is SIGKILLed while it holds jobs; both replicas work jobs submitted to one', async () => {
-  const repo = await mkdtemp(join(tmpdir(), 'switchyard-jobs-'));
+  const dir = await tempDir('jobs');
+  const repo = dir.path;
   const prefix = randomPrefix();
-  cleanups.push(() => rm(repo, { recursive: true, force: true }), () => deleteKeysUnder(prefix));
   // Small bodies (quick to submit) but heavy compute (each job runs for a while, one job per
   // batch), so that all jobs are queued long before they are done.
-  await writeModelFile(join(repo, 'mlp', '1', 'model.onnx'), buildMlpModel({ sizes: [256, 4096, 4096, 256] }));
-  await writeFile(join(repo, 'mlp', 'config.json'), JSON.stringify({ max_batch_size: 64 }));
+  await writeRepository(repo, { mlp: { 1: mlpModel(MLP_SIZES.heaviest) } });
+  await dir.write('mlp/config.json', JSON.stringify({ max_batch_size: 64 }));
   const env = {
     MODEL_REPO: repo,
     ROUTES_FILE: join(repo, 'routes.json'),
-    REDIS_URL: testRedisUrl(),
-    REDIS_PREFIX: prefix,
     RUNTIME_WORKERS: '1',
     JOB_CONCURRENCY: '2',
     // A dead replica's jobs go back to the queue after 1 s (30 s by default).
     JOB_LOCK_MS: '1000',
     JOB_STALLED_INTERVAL_MS: '500',
   };
-  const [a, b] = await Promise.all([startGatewayProcess(env), startGatewayProcess(env)]);
-  processes.push(a!, b!);
+  const [a, b] = await Promise.all([startGatewayProcess(env, { redis: { prefix } }), startGatewayProcess(env, { redis: { prefix } })]);
 
   const rows = Array.from({ length: 64 }, (_, r) => Array.from({ length: 256 }, (_, i) => ((i * 7 + r) % 11) / 11 - 0.5));
   const body = JSON.stringify({ model: 'mlp', inputs: { input: rows } });

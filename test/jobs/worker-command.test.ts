@@ -5,26 +5,20 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { LINEAR_INPUT, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
-import { deleteKeysUnder, randomPrefix, testRedisUrl } from '../support/redis.js';
+import { randomPrefix } from '../support/redis.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup();
-});
 
 it('runs a worker-only replica that works jobs submitted elsewhere and stops on SIGTERM', async () => {
   const prefix = randomPrefix();
-  const api: TestGateway = await startTestGateway({ env: { REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, JOB_CONCURRENCY: '0' } });
-  cleanups.push(() => api.close(), () => deleteKeysUnder(prefix));
+  const api: TestGateway = await startTestGateway({ env: { JOB_CONCURRENCY: '0' }, redis: { prefix } });
   const worker: GatewayProcess = await startGatewayProcess(
-    { MODEL_REPO: api.repo, ROUTES_FILE: `${api.repo}/routes.json`, REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, RUNTIME_WORKERS: '1' },
-    ['src/cli/main.ts', 'worker'],
+    { MODEL_REPO: api.repo, ROUTES_FILE: `${api.repo}/routes.json`, RUNTIME_WORKERS: '1' },
+    { entry: ['src/cli/main.ts', 'worker'], redis: { prefix } },
   );
-  cleanups.unshift(async () => worker.kill('SIGKILL'));
   expect(worker.log()).toContain('"mode":"worker"');
   expect((await fetch(`${worker.url}/metrics`)).status).toBe(200);
   const refused = await fetch(`${worker.url}/models/linear/1/predict`, { method: 'POST', body: JSON.stringify(LINEAR_INPUT) });

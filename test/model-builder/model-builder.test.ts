@@ -2,8 +2,7 @@
  * The model builder is judged by onnxruntime itself: every generated model is loaded in a real
  * session, its declared signature read back, and its outputs compared with a JS computation.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
@@ -22,6 +21,8 @@ import {
   mlpModelWeights,
   writeModelFile,
 } from '../../tools/model-builder/index.js';
+import { linearOutput, mlpAnswer } from '../support/models.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -49,18 +50,6 @@ function float32(values: readonly number[], dims: readonly number[]): ort.Tensor
   return new ort.Tensor('float32', Float32Array.from(values), dims);
 }
 
-function matmulAdd(x: Float32Array | Float64Array, rows: number, weight: Float32Array, bias: Float32Array, fanIn: number, fanOut: number): Float64Array {
-  const out = new Float64Array(rows * fanOut);
-  for (let r = 0; r < rows; r++) {
-    for (let o = 0; o < fanOut; o++) {
-      let sum = bias[o]!;
-      for (let i = 0; i < fanIn; i++) sum += x[r * fanIn + i]! * weight[i * fanOut + o]!;
-      out[r * fanOut + o] = sum;
-    }
-  }
-  return out;
-}
-
 describe('buildLinearModel', () => {
   it('declares input [batch, inputSize] and output [batch, outputSize] in FP32', async () => {
     const session = await load(buildLinearModel({ inputSize: 5, outputSize: 3 }));
@@ -71,12 +60,11 @@ describe('buildLinearModel', () => {
   it('computes input · W + b with the weights linearModelWeights reports', async () => {
     const options = { inputSize: 5, outputSize: 3, scale: 1.5, bias: 0.25, seed: 7 };
     const session = await load(buildLinearModel(options));
-    const { weight, bias } = linearModelWeights(options);
-    expect(Array.from(bias)).toEqual([0.25, 0.25, 0.25]);
+    expect(Array.from(linearModelWeights(options).bias)).toEqual([0.25, 0.25, 0.25]);
     const x = Float32Array.from({ length: 4 * 5 }, (_, i) => (i % 7) - 3);
     const { output } = await session.run({ input: new ort.Tensor('float32', x, [4, 5]) });
     expect(output!.dims).toEqual([4, 3]);
-    const expected = matmulAdd(x, 4, weight, bias, 5, 3);
+    const expected = linearOutput(options, x);
     const actual = Array.from(output!.data as Float32Array);
     actual.forEach((value, i) => expect(value).toBeCloseTo(expected[i]!, 5));
   });
@@ -113,13 +101,7 @@ describe('buildMlpModel', () => {
     expect(layers.map((layer) => [layer.fanIn, layer.fanOut])).toEqual([[8, 16], [16, 4]]);
     const rows = 6;
     const x = Float32Array.from({ length: rows * 8 }, (_, i) => Math.sin(i * 0.7) * 2);
-    let activations: Float32Array | Float64Array = x;
-    layers.forEach((layer, index) => {
-      const out = matmulAdd(activations, rows, layer.weight, layer.bias, layer.fanIn, layer.fanOut);
-      if (index < layers.length - 1) for (let i = 0; i < out.length; i++) out[i] = Math.max(0, out[i]!);
-      activations = out;
-    });
-    const expected = activations;
+    const expected = mlpAnswer(sizes, 11, Array.from({ length: rows }, (_, r) => Array.from(x.subarray(r * 8, (r + 1) * 8)))).flat();
     // Negative outputs prove the last layer has no Relu.
     expect(Array.from(expected).some((value) => value < 0)).toBe(true);
     const { output } = await session.run({ input: new ort.Tensor('float32', x, [rows, 8]) });
@@ -272,10 +254,7 @@ describe('GraphBuilder', () => {
 describe('writeModelFile', () => {
   let dir: string;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'switchyard-model-builder-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
+    dir = (await tempDir('model-builder')).path;
   });
 
   it('creates parent folders, replaces an existing file and leaves no temp file behind', async () => {
@@ -318,13 +297,9 @@ describe('demo repository', () => {
   });
 
   it('writes the same set into another folder', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'switchyard-demo-'));
-    try {
-      const written = await buildDemoModels(join(dir, 'repo'), join(dir, 'config', 'routes.json'));
-      expect(written).toHaveLength(5);
-      expect((await readdir(join(dir, 'repo'))).sort()).toEqual(['linear', 'multi_io', 'no_batch']);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const dir = await tempDir('demo');
+    const written = await buildDemoModels(dir.join('repo'), dir.join('config', 'routes.json'));
+    expect(written).toHaveLength(5);
+    expect((await readdir(dir.join('repo'))).sort()).toEqual(['linear', 'multi_io', 'no_batch']);
   });
 });

@@ -12,7 +12,7 @@ import { tensorFromBinary } from '../../src/protocol/oip-binary.js';
 import { tensorFromJson } from '../../src/protocol/tensor-json.js';
 import { parseModelConfig } from '../../src/repository/model-config.js';
 import type { ModelSignature } from '../../src/tensor.js';
-import { MULTI_IO_SIGNATURE } from '../support/demo-signatures.js';
+import { MULTI_IO_SIGNATURE } from '../support/models.js';
 
 const LINEAR: ModelSignature = {
   inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }],

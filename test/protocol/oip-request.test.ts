@@ -4,7 +4,7 @@
  * to the nearest double beyond 2^53.
  */
 import { describe, expect, it } from 'vitest';
-import { SwitchyardError } from '../../src/errors.js';
+import { thrownBy } from '../support/errors.js';
 import { decodeInferRequest } from '../../src/protocol/oip-request.js';
 import type { Datatype, ModelSignature } from '../../src/tensor.js';
 
@@ -31,14 +31,8 @@ describe('INT64 and UINT64 as JSON numbers beyond 2^53', () => {
   });
 
   it('refuses a value outside the range with a 400 that shows it', () => {
-    let caught: unknown;
-    try {
-      decode('INT64', '[1,2,9223372036854775808]');
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(SwitchyardError);
-    expect({ status: (caught as SwitchyardError).status, message: (caught as Error).message }).toEqual({
+    const caught = thrownBy(() => decode('INT64', '[1,2,9223372036854775808]'));
+    expect({ status: caught.status, message: caught.message }).toEqual({
       status: 400,
       message: "input 'input': element 2 is 9223372036854775808; INT64 expects integers in the INT64 range",
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SwitchyardError } from '../../src/errors.js';
+import { thrownBy } from '../support/errors.js';
 import { fromHalfBits, toHalfBits } from '../../src/protocol/float16.js';
 import { fromHalfBits as halfToNumber } from '../../src/protocol/float16.js';
 import { tensorFromJson, tensorToJsonText } from '../../src/protocol/tensor-json.js';
@@ -39,16 +39,6 @@ function tensorToNestedJson(tensor: Tensor): unknown {
   return build(0);
 }
 
-function errorOf(fn: () => unknown): SwitchyardError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof SwitchyardError) return error;
-    throw error;
-  }
-  throw new Error('expected an error');
-}
-
 describe('tensorFromJson', () => {
   it('infers the shape of nested arrays and flattens row-major', () => {
     const t = tensorFromJson('x', 'FP32', [
@@ -66,26 +56,26 @@ describe('tensorFromJson', () => {
   });
 
   it('rejects an element count that does not match the shape', () => {
-    const e = errorOf(() => tensorFromJson('x', 'FP32', { shape: [2, 2], data: [1, 2, 3] }));
+    const e = thrownBy(() => tensorFromJson('x', 'FP32', { shape: [2, 2], data: [1, 2, 3] }));
     expect(e.code).toBe('INVALID_INPUT');
     expect(e.message).toContain('needs 4 elements, got 3');
   });
 
   it('rejects ragged arrays naming where', () => {
-    const e = errorOf(() => tensorFromJson('x', 'FP32', [[1, 2], [3]]));
+    const e = thrownBy(() => tensorFromJson('x', 'FP32', [[1, 2], [3]]));
     expect(e.message).toContain('ragged');
     expect(e.message).toContain('[1]');
   });
 
   it('rejects elements of the wrong type naming the position and datatype', () => {
-    const e = errorOf(() => tensorFromJson('x', 'FP32', [[1, 'two']]));
+    const e = thrownBy(() => tensorFromJson('x', 'FP32', [[1, 'two']]));
     expect(e.status).toBe(400);
     expect(e.message).toContain('[0,1]');
     expect(e.message).toContain('FP32 expects numbers');
-    expect(errorOf(() => tensorFromJson('b', 'BOOL', [2])).message).toContain('BOOL expects booleans');
-    expect(errorOf(() => tensorFromJson('i', 'INT8', [200])).message).toContain('INT8 range');
-    expect(errorOf(() => tensorFromJson('i', 'INT32', [1.5])).code).toBe('INVALID_INPUT');
-    expect(errorOf(() => tensorFromJson('s', 'BYTES', [1])).message).toContain('BYTES expects strings');
+    expect(thrownBy(() => tensorFromJson('b', 'BOOL', [2])).message).toContain('BOOL expects booleans');
+    expect(thrownBy(() => tensorFromJson('i', 'INT8', [200])).message).toContain('INT8 range');
+    expect(thrownBy(() => tensorFromJson('i', 'INT32', [1.5])).code).toBe('INVALID_INPUT');
+    expect(thrownBy(() => tensorFromJson('s', 'BYTES', [1])).message).toContain('BYTES expects strings');
   });
 
   it('keeps INT64 beyond 2^53 exact through strings', () => {
@@ -145,29 +135,29 @@ describe('validateInputs', () => {
   });
 
   it('names the wrong input, the wrong rank, the wrong fixed dim, the missing input', () => {
-    expect(errorOf(() => validateInputs(signature, { input: ok, extra: ok })).message).toContain("unknown input 'extra'");
-    expect(errorOf(() => validateInputs(signature, { input: tensorFromJson('input', 'FP32', [1, 2, 3, 4]) })).message).toContain(
+    expect(thrownBy(() => validateInputs(signature, { input: ok, extra: ok })).message).toContain("unknown input 'extra'");
+    expect(thrownBy(() => validateInputs(signature, { input: tensorFromJson('input', 'FP32', [1, 2, 3, 4]) })).message).toContain(
       'rank 2',
     );
-    expect(errorOf(() => validateInputs(signature, { input: tensorFromJson('input', 'FP32', [[1, 2, 3]]) })).message).toContain(
+    expect(thrownBy(() => validateInputs(signature, { input: tensorFromJson('input', 'FP32', [[1, 2, 3]]) })).message).toContain(
       'dimension 1 must be 4',
     );
-    expect(errorOf(() => validateInputs(signature, {})).message).toContain('missing input input (FP32 [-1,4])');
+    expect(thrownBy(() => validateInputs(signature, {})).message).toContain('missing input input (FP32 [-1,4])');
     expect(
-      errorOf(() => validateInputs(signature, { input: tensorFromJson('input', 'INT32', [[1, 2, 3, 4]]) })).message,
+      thrownBy(() => validateInputs(signature, { input: tensorFromJson('input', 'INT32', [[1, 2, 3, 4]]) })).message,
     ).toContain('datatype INT32; the model expects FP32');
   });
 });
 
 describe('tensorFromJson guards', () => {
   it('refuses a declared shape larger than its data before allocating it', () => {
-    const e = errorOf(() => tensorFromJson('x', 'FP32', { shape: [10_000_000_000], data: [1] }));
+    const e = thrownBy(() => tensorFromJson('x', 'FP32', { shape: [10_000_000_000], data: [1] }));
     expect(e.code).toBe('INVALID_INPUT');
     expect(e.message).toContain('needs 10000000000 elements, got 1');
   });
 
   it('refuses BYTES elements with a NUL (onnxruntime-node would cut them short)', () => {
-    const e = errorOf(() => tensorFromJson('s', 'BYTES', ['ok', 'a\u0000b']));
+    const e = thrownBy(() => tensorFromJson('s', 'BYTES', ['ok', 'a\u0000b']));
     expect(e.code).toBe('INVALID_INPUT');
     expect(e.message).toContain('without NUL');
   });
@@ -188,8 +178,8 @@ describe('tensorFromJson float fast path', () => {
     const fast = tensorFromJson('x', 'FP64', nested);
     expect(fast.shape).toEqual([2, 2, 2]);
     expect(Array.from(fast.data as Float64Array)).toEqual([1.5, -2, 3, 4e-7, 5, 6, 7, 8]);
-    expect(errorOf(() => tensorFromJson('x', 'FP32', [[1, 2], [3, true]])).message).toContain('element at [1,1] is true');
-    expect(errorOf(() => tensorFromJson('x', 'FP32', [[1, 2], 3])).message).toContain('ragged nested array at [1]');
+    expect(thrownBy(() => tensorFromJson('x', 'FP32', [[1, 2], [3, true]])).message).toContain('element at [1,1] is true');
+    expect(thrownBy(() => tensorFromJson('x', 'FP32', [[1, 2], 3])).message).toContain('ragged nested array at [1]');
     expect(tensorFromJson('x', 'FP32', []).shape).toEqual([0]);
   });
 });

@@ -31,7 +31,7 @@ for (const { label, create } of RUNTIMES) {
       const runtime = create();
       const registry = new ModelRegistry({ runtime });
       const files: ModelFiles = await modelFiles();
-      cleanup.push(() => files.remove(), () => runtime.close(), () => registry.close({ timeoutMs: 1_000 }));
+      cleanup.push(() => runtime.close(), () => registry.close({ timeoutMs: 1_000 }));
       await registry.load('lin', 1, await files.linear('v1.onnx', 2));
       await registry.load('lin', 2, await files.linear('v2.onnx', 3));
       const batcher = new DynamicBatcher({ leases: registry, policyFor: () => POLICY });

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { KeyedSerialQueue } from '../../src/registry/keyed-serial-queue.js';
+import { outcomeWithin } from '../support/eventually.js';
 
 /** A promise settled from outside, to hold a task open as long as the test needs. */
 function deferred(): { promise: Promise<void>; resolve(): void; reject(error: unknown): void } {
@@ -91,14 +92,13 @@ describe('KeyedSerialQueue', () => {
           for (let i = 0; i < hops; i++) await Promise.resolve();
           return queue.run(hops, async () => 'ran');
         });
-        let timer: NodeJS.Timeout | undefined;
-        const bound = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('never settled'), 5_000)));
-        const outcome = await Promise.race([second, bound]);
-        clearTimeout(timer);
-        return outcome;
+        const ran = second.then((value) => {
+          if (value !== 'ran') throw new Error(`the task answered ${String(value)}`);
+        });
+        return `${hops} microtasks later: ${await outcomeWithin(ran, 5_000)}`;
       }),
     );
-    expect(outcomes).toEqual(Array.from({ length: 10 }, () => 'ran'));
+    expect(outcomes).toEqual(Array.from({ length: 10 }, (_, hops) => `${hops} microtasks later: resolved`));
     await queue.idle();
     expect(queue.size).toBe(0);
   });

@@ -29,7 +29,6 @@ afterEach(async () => {
   await registry?.close({ timeoutMs: 1_000 });
   registry = undefined;
   await runtime.close();
-  await files.remove();
 });
 
 describe('a load that hangs', () => {

@@ -23,7 +23,6 @@ let files: ModelFiles | undefined;
 afterEach(async () => {
   await registry?.close({ timeoutMs: 1000 });
   await runtime?.close();
-  await files?.remove();
 });
 
 interface Harness {

@@ -2,31 +2,15 @@
  * ModelRegistry with real onnxruntime sessions: states, standby reloads, drains and failures.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ModelLoadError, SwitchyardError } from '../../src/errors.js';
+import { ModelLoadError } from '../../src/errors.js';
 import { ModelRegistry, type ModelRegistryEvents } from '../../src/registry/model-registry.js';
 import { VersionState } from '../../src/registry/version-state.js';
 import { warmupInputs } from '../../src/registry/warmup-inputs.js';
-import { buildMultiIoModel } from '../../tools/model-builder/index.js';
-import {
-  buildWarmupFailingModel,
-  expectedOutput,
-  linear,
-  modelFiles,
-  RUNTIMES,
-  runOnce,
-  type ModelFiles,
-  type RuntimeCase,
-} from './registry-fixtures.js';
-
-function caught(fn: () => unknown): SwitchyardError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof SwitchyardError) return error;
-    throw error;
-  }
-  throw new Error('expected a SwitchyardError, nothing was thrown');
-}
+import { thrownBy } from '../support/errors.js';
+import { consistently, outcomeWithin } from '../support/eventually.js';
+import { fixedRowsModel, multiIoModel } from '../support/models.js';
+import { RUNTIMES, type RuntimeCase } from '../support/runtimes.js';
+import { expectedOutput, linear, modelFiles, runOnce, type ModelFiles } from './registry-fixtures.js';
 
 /** Calls `fn` after exactly `hops` more microtasks, and settles as its promise does. */
 function inMicrotasks<T>(hops: number, fn: () => Promise<T>): Promise<T> {
@@ -37,15 +21,6 @@ function inMicrotasks<T>(hops: number, fn: () => Promise<T>): Promise<T> {
     };
     step(hops);
   });
-}
-
-/** 'resolved', 'rejected: <why>', or 'never settled' when the bound passed first (a lost operation hangs forever). */
-async function outcomeWithin(promise: Promise<unknown>, ms: number): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('never settled'), ms)));
-  const outcome = await Promise.race([promise.then(() => 'resolved', (error: unknown) => `rejected: ${String(error)}`), bound]);
-  clearTimeout(timer);
-  return outcome;
 }
 
 describe.each(RUNTIMES)('ModelRegistry on the $label runtime', (runtimeCase: RuntimeCase) => {
@@ -67,7 +42,6 @@ describe.each(RUNTIMES)('ModelRegistry on the $label runtime', (runtimeCase: Run
   afterEach(async () => {
     await registry.close({ timeoutMs: 1000 });
     await runtime.close();
-    await files.remove();
   });
 
   const count = (type: keyof ModelRegistryEvents) => events.filter((e) => e.type === type).length;
@@ -76,7 +50,7 @@ describe.each(RUNTIMES)('ModelRegistry on the $label runtime', (runtimeCase: Run
     const file = await files.linear('v1.onnx', 1);
     const loading = registry.load('lin', 1, file);
     expect(registry.versions('lin')[0]!.state).toBe(VersionState.LOADING);
-    expect(caught(() => registry.acquire('lin', 1)).code).toBe('VERSION_NOT_READY');
+    expect(thrownBy(() => registry.acquire('lin', 1)).code).toBe('VERSION_NOT_READY');
     await loading;
 
     const [status] = registry.versions('lin');
@@ -103,8 +77,8 @@ describe.each(RUNTIMES)('ModelRegistry on the $label runtime', (runtimeCase: Run
 
   it('answers 404 for unknown models and versions, 400 for bad names', async () => {
     await registry.load('lin', 2, await files.linear('v2.onnx', 1));
-    expect(caught(() => registry.acquire('nope', 1))).toMatchObject({ code: 'MODEL_NOT_FOUND', status: 404 });
-    expect(caught(() => registry.acquire('lin', 3))).toMatchObject({ code: 'VERSION_NOT_FOUND', status: 404 });
+    expect(thrownBy(() => registry.acquire('nope', 1))).toMatchObject({ code: 'MODEL_NOT_FOUND', status: 404 });
+    expect(thrownBy(() => registry.acquire('lin', 3))).toMatchObject({ code: 'VERSION_NOT_FOUND', status: 404 });
     await expect(registry.load('..', 1, 'x')).rejects.toMatchObject({ code: 'INVALID_MODEL_NAME' });
     await expect(registry.load('ok', 0, 'x')).rejects.toMatchObject({ code: 'INVALID_MODEL_NAME' });
     expect(registry.models()).toEqual(['lin']);
@@ -184,7 +158,7 @@ describe.each(RUNTIMES)('ModelRegistry on the $label runtime', (runtimeCase: Run
     expect(status!.signature).toBeUndefined();
     expect(registry.servableVersions('broken')).toEqual([]);
     expect(registry.knownVersions('broken')).toEqual([1]);
-    const error = caught(() => registry.acquire('broken', 1));
+    const error = thrownBy(() => registry.acquire('broken', 1));
     expect(error).toMatchObject({ code: 'VERSION_NOT_READY', status: 503 });
     expect(error.message).toContain('FAILED');
     expect(error.message).toContain(status!.reason!);
@@ -196,7 +170,7 @@ describe.each(RUNTIMES)('ModelRegistry on the $label runtime', (runtimeCase: Run
 
   it('fails a model that loads but cannot run its warmup, and releases that standby session', async () => {
     await registry.load('lin', 1, await files.linear('good.onnx', 1));
-    const trap = await files.bytes('trap.onnx', buildWarmupFailingModel());
+    const trap = await files.bytes('trap.onnx', fixedRowsModel(3, 2));
     await expect(registry.load('lin', 1, trap)).rejects.toThrow(/warmup/);
     expect(registry.versions('lin')[0]).toMatchObject({ state: 'FAILED', servable: true });
     expect(registry.stats()).toMatchObject({ sessionsLoaded: 2, sessionsReleased: 1, loadFailures: 1, swaps: 0 });
@@ -212,7 +186,7 @@ describe.each(RUNTIMES)('ModelRegistry on the $label runtime', (runtimeCase: Run
   });
 
   it('warms up models with INT64, BOOL and BYTES inputs', async () => {
-    await registry.load('multi', 1, await files.bytes('multi.onnx', buildMultiIoModel()));
+    await registry.load('multi', 1, await files.bytes('multi.onnx', multiIoModel()));
     expect(registry.versions('multi')[0]).toMatchObject({ state: 'READY', servable: true });
     expect(registry.stats()).toMatchObject({ sessionsLoaded: 1, loadFailures: 0 });
   });
@@ -227,13 +201,11 @@ describe.each(RUNTIMES)('ModelRegistry on the $label runtime', (runtimeCase: Run
       unloaded = true;
     });
     expect(registry.versions('lin')[0]).toMatchObject({ version: 1, state: 'DRAINING', servable: false, inFlight: 1 });
-    expect(caught(() => registry.acquire('lin', 1))).toMatchObject({ code: 'VERSION_NOT_READY', status: 503 });
+    expect(thrownBy(() => registry.acquire('lin', 1))).toMatchObject({ code: 'VERSION_NOT_READY', status: 503 });
     expect(registry.servableVersions('lin')).toEqual([2]);
 
     expect(await runOnce(held.session)).toEqual(expectedOutput(linear(1)));
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(unloaded).toBe(false);
-    expect(registry.stats().sessionsReleased).toBe(0);
+    await consistently(() => !unloaded && registry.stats().sessionsReleased === 0, 100, 'the unload waiting for the held lease');
 
     held.release();
     expect(registry.stats().sessionsReleased).toBe(1);
@@ -241,11 +213,11 @@ describe.each(RUNTIMES)('ModelRegistry on the $label runtime', (runtimeCase: Run
     expect(unloaded).toBe(true);
     expect(count('unloaded')).toBe(1);
     expect(registry.knownVersions('lin')).toEqual([2]);
-    expect(caught(() => registry.acquire('lin', 1))).toMatchObject({ code: 'VERSION_NOT_FOUND', status: 404 });
+    expect(thrownBy(() => registry.acquire('lin', 1))).toMatchObject({ code: 'VERSION_NOT_FOUND', status: 404 });
 
     await registry.unload('lin', 2);
     expect(registry.has('lin')).toBe(false);
-    expect(caught(() => registry.acquire('lin', 2)).code).toBe('MODEL_NOT_FOUND');
+    expect(thrownBy(() => registry.acquire('lin', 2)).code).toBe('MODEL_NOT_FOUND');
     // Unknown versions unload as a no-op.
     await registry.unload('lin', 2);
   });
@@ -299,11 +271,10 @@ describe.each(RUNTIMES)('ModelRegistry on the $label runtime', (runtimeCase: Run
     const closing = registry.close({ timeoutMs: 30_000 }).then(() => {
       closed = true;
     });
-    expect(caught(() => registry.acquire('other', 1))).toMatchObject({ code: 'SHUTTING_DOWN', status: 503 });
+    expect(thrownBy(() => registry.acquire('other', 1))).toMatchObject({ code: 'SHUTTING_DOWN', status: 503 });
     await expect(registry.load('other', 2, 'x')).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
     expect(await runOnce(held.session)).toEqual(expectedOutput(linear(2)));
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(closed).toBe(false);
+    await consistently(() => !closed, 100, 'the close waiting for the held lease');
 
     held.release();
     await closing;

@@ -3,18 +3,17 @@
  * with real onnxruntime sessions through RepositorySync.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ModelRegistry } from '../../src/registry/model-registry.js';
 import { RepositorySync } from '../../src/registry/repository-sync.js';
 import { ModelRepository } from '../../src/repository/model-repository.js';
 import { buildLinearModel, writeModelFile } from '../../tools/model-builder/index.js';
-import { expectedOutput, linear, RUNTIMES, runOnce, type RuntimeCase } from './registry-fixtures.js';
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
+import { consistently, eventually, sleep } from '../support/eventually.js';
+import { RUNTIMES, type RuntimeCase } from '../support/runtimes.js';
+import { tempDir } from '../support/temp-dir.js';
+import { expectedOutput, linear, runOnce } from './registry-fixtures.js';
 
 describe.each(RUNTIMES)('RepositorySync on the $label runtime', (runtimeCase: RuntimeCase) => {
   let root: string;
@@ -25,7 +24,7 @@ describe.each(RUNTIMES)('RepositorySync on the $label runtime', (runtimeCase: Ru
   let failures: { name: string; version: number; reason: string }[];
 
   beforeEach(async () => {
-    root = await mkdtemp(path.join(tmpdir(), 'switchyard-sync-'));
+    root = (await tempDir('sync')).path;
     runtime = runtimeCase.create();
     registry = new ModelRegistry({ runtime });
     failures = [];
@@ -40,19 +39,14 @@ describe.each(RUNTIMES)('RepositorySync on the $label runtime', (runtimeCase: Ru
     await repository.close();
     await registry.close({ timeoutMs: 1000 });
     await runtime.close();
-    await rm(root, { recursive: true, force: true });
   });
 
-  /** Polls a condition; on giving up, says what the repository and registry saw instead. */
-  async function until(condition: () => boolean, what: string, limitMs = 15_000): Promise<void> {
-    const start = Date.now();
-    while (!condition()) {
-      if (Date.now() - start > limitMs) {
-        const seen = registry.models().map((name) => registry.versions(name).map(({ name: n, version, state, reason }) => ({ n, version, state, reason })));
-        throw new Error(`timed out waiting for ${what}; repository: ${JSON.stringify(repository.list())}; registry: ${JSON.stringify(seen)}`);
-      }
-      await sleep(20);
-    }
+  /** Waits for a condition; on giving up, says what the repository and registry saw instead. */
+  function until(condition: () => boolean, what: string): Promise<void> {
+    return eventually(condition, 15_000, () => {
+      const seen = registry.models().map((name) => registry.versions(name).map(({ name: n, version, state, reason }) => ({ n, version, state, reason })));
+      return `${what}; repository: ${JSON.stringify(repository.list())}; registry: ${JSON.stringify(seen)}`;
+    });
   }
 
   const modelPath = (name: string, version: number) => path.join(root, name, String(version), 'model.onnx');
@@ -103,7 +97,8 @@ describe.each(RUNTIMES)('RepositorySync on the $label runtime', (runtimeCase: Ru
       await handle.close();
     }
     await until(() => stateOf('slow', 1) === 'READY', 'slow/1 READY');
-    await sleep(1000);
+    // Nothing loads it again: the one load was of the whole file.
+    await consistently(() => registry.stats().sessionsLoaded === 1, 1000, 'one load');
     await sync.whenIdle();
     expect(failures).toEqual([]);
     expect(registry.stats()).toMatchObject({ sessionsLoaded: 1, loadFailures: 0, swaps: 0 });

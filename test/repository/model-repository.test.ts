@@ -1,11 +1,12 @@
 /**
  * ModelRepository against real folders: what it announces, when, and how often.
  */
-import { mkdir, mkdtemp, open, rename, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, open, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ModelRepository, type ModelRepositoryOptions } from '../../src/repository/model-repository.js';
+import { consistently, eventually, sleep } from '../support/eventually.js';
+import { tempDir } from '../support/temp-dir.js';
 
 type Announcement =
   | { type: 'version-added' | 'version-changed'; name: string; version: number; path: string; at: number }
@@ -13,15 +14,13 @@ type Announcement =
   | { type: 'config-changed'; name: string; exists: boolean; at: number }
   | { type: 'ready'; at: number };
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 let root: string;
 let repository: ModelRepository | undefined;
 let events: Announcement[];
 let ignored: string[];
 
 beforeEach(async () => {
-  root = await mkdtemp(path.join(tmpdir(), 'switchyard-repo-'));
+  root = (await tempDir('repo')).path;
   events = [];
   ignored = [];
 });
@@ -29,7 +28,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await repository?.close();
   repository = undefined;
-  await rm(root, { recursive: true, force: true });
 });
 
 function watchRepository(options: Partial<ModelRepositoryOptions> = {}): ModelRepository {
@@ -53,14 +51,7 @@ async function writeVersion(name: string, version: number | string, content = 'm
   return file;
 }
 
-/** Polls a condition; the test timeout bounds it, so it never decides a verdict by time alone. */
-async function until(condition: () => boolean, what: string, limitMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > limitMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const until = (condition: () => boolean, what: string): Promise<void> => eventually(condition, 10_000, what);
 
 function announced(type: Announcement['type'], name?: string, version?: number): Announcement[] {
   return events.filter(
@@ -146,9 +137,7 @@ describe('ModelRepository', () => {
     }
     expect(announced('version-added', 'slow')).toHaveLength(0);
     await until(() => announced('version-added', 'slow').length === 1, 'slow/1 announced');
-    await sleep(600);
-    expect(announced('version-added', 'slow')).toHaveLength(1);
-    expect(announced('version-changed', 'slow')).toHaveLength(0);
+    await consistently(() => announced('version-added', 'slow').length === 1 && announced('version-changed', 'slow').length === 0, 600, 'one announcement');
     expect(announced('version-added', 'slow')[0]!.at).toBeGreaterThanOrEqual(lastChunkAt);
   });
 
@@ -166,8 +155,7 @@ describe('ModelRepository', () => {
       expect(announced('version-changed', 'same-size')).toHaveLength(0);
     }
     await until(() => announced('version-changed', 'same-size').length === 1, 'same-size/1 changed');
-    await sleep(500);
-    expect(announced('version-changed', 'same-size')).toHaveLength(1);
+    await consistently(() => announced('version-changed', 'same-size').length === 1, 500, 'one change announced');
   });
 
   it('announces an overwrite as version-changed and a deletion as version-removed', async () => {
@@ -191,8 +179,7 @@ describe('ModelRepository', () => {
     await until(() => announced('version-removed', 'm', 2).length === 1, 'm/2 removed');
     await rm(path.join(root, 'm'), { recursive: true });
     await until(() => announced('version-removed', 'm', 3).length === 1, 'm/3 removed');
-    await sleep(300);
-    expect(announced('version-removed')).toHaveLength(3);
+    await consistently(() => announced('version-removed').length === 3, 300, 'three removals announced');
     expect(repo.list()).toEqual([]);
   });
 
@@ -208,10 +195,11 @@ describe('ModelRepository', () => {
     await writeFile(path.join(dir, '.model.onnx.tmp2'), 'second version');
     await rename(path.join(dir, '.model.onnx.tmp2'), path.join(dir, 'model.onnx'));
     await until(() => announced('version-changed', 'atomic', 5).length === 1, 'atomic/5 changed');
-    await sleep(300);
-    expect(announced('version-added', 'atomic')).toHaveLength(1);
-    expect(announced('version-changed', 'atomic')).toHaveLength(1);
-    expect(announced('version-removed', 'atomic')).toHaveLength(0);
+    await consistently(
+      () => announced('version-added', 'atomic').length === 1 && announced('version-changed', 'atomic').length === 1 && announced('version-removed', 'atomic').length === 0,
+      300,
+      'one add and one change, no removal',
+    );
     expect(ignored).toEqual([]);
   });
 
@@ -228,9 +216,8 @@ describe('ModelRepository', () => {
     }
     await until(() => announced('version-added').length === targets.length, 'every burst version');
     expect(repo.list().flatMap((m) => m.versions.map((v) => `${m.name}/${v}`)).sort()).toEqual(targets.map((t) => `${t.name}/${t.version}`).sort());
-    await sleep(1200);
-    expect(announced('version-added')).toHaveLength(targets.length);
-    expect(announced('version-changed')).toHaveLength(0);
+    // The rescans a second after each new folder find nothing more to announce.
+    await consistently(() => announced('version-added').length === targets.length && announced('version-changed').length === 0, 1200, 'no second announcement');
   });
 
   it('follows whole model folders appearing and disappearing', async () => {

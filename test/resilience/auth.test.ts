@@ -3,51 +3,38 @@
  * wrong credentials are 401 with a Bearer challenge, right ones pass, health stays open, and the
  * V2 repository endpoints are off (404) until ADMIN_TOKEN is set.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LINEAR_INPUT, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { expectError, expectV2Error } from '../support/http.js';
+import { LINEAR_V2_INPUT } from '../support/models.js';
 
-const gateways: TestGateway[] = [];
-afterEach(async () => {
-  await Promise.allSettled(gateways.splice(0).map((g) => g.close()));
-});
+const gateway = (env: Record<string, string>): Promise<TestGateway> => startTestGateway({ env });
 
-async function gateway(env: Record<string, string>): Promise<TestGateway> {
-  const started = await startTestGateway({ env });
-  gateways.push(started);
-  return started;
-}
-
-const V2_INPUT = { inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] };
+const V2_INPUT = { inputs: [LINEAR_V2_INPUT] };
 
 describe('API keys', () => {
   it('refuses inference without a key or with a wrong one, and serves the configured keys', async () => {
     const g = await gateway({ API_KEYS: 'alpha-key, beta-key' });
 
     const missing = await g.post('/models/linear/predict', LINEAR_INPUT);
-    expect(missing.status).toBe(401);
     expect(missing.headers.get('www-authenticate')).toMatch(/^Bearer/);
-    const missingBody = (await missing.json()) as { error: { code: string; message: string } };
-    expect(missingBody.error.code).toBe('UNAUTHORIZED');
-    expect(missingBody.error.message).toContain('x-api-key');
+    await expectError(missing, 401, 'UNAUTHORIZED', 'x-api-key');
 
-    const wrong = await g.post('/models/linear/predict', LINEAR_INPUT, { authorization: 'Bearer alpha-ke' });
-    expect(wrong.status).toBe(401);
-    expect(((await wrong.json()) as { error: { message: string } }).error.message).toContain('not valid');
-    expect((await g.post('/models/linear/predict', LINEAR_INPUT, { 'x-api-key': 'alpha-key-and-more' })).status).toBe(401);
-    expect((await g.post('/models/linear/predict', LINEAR_INPUT, { authorization: 'Basic YWxwaGEta2V5' })).status).toBe(401);
+    await expectError(g.post('/models/linear/predict', LINEAR_INPUT, { authorization: 'Bearer alpha-ke' }), 401, 'UNAUTHORIZED', 'not valid');
+    await expectError(g.post('/models/linear/predict', LINEAR_INPUT, { 'x-api-key': 'alpha-key-and-more' }), 401, 'UNAUTHORIZED');
+    await expectError(g.post('/models/linear/predict', LINEAR_INPUT, { authorization: 'Basic YWxwaGEta2V5' }), 401, 'UNAUTHORIZED');
 
     expect((await g.post('/models/linear/predict', LINEAR_INPUT, { authorization: 'Bearer alpha-key' })).status).toBe(200);
     expect((await g.post('/models/linear/1/predict', LINEAR_INPUT, { 'x-api-key': 'beta-key' })).status).toBe(200);
 
     // V2 inference: the same keys, the protocol's error shape.
     const v2Missing = await g.post('/v2/models/linear/infer', V2_INPUT);
-    expect(v2Missing.status).toBe(401);
     expect(v2Missing.headers.get('www-authenticate')).toMatch(/^Bearer/);
-    expect(((await v2Missing.json()) as { error: unknown }).error).toEqual(expect.stringContaining('API key'));
+    await expectV2Error(v2Missing, 401, 'API key');
     expect((await g.post('/v2/models/linear/infer', V2_INPUT, { authorization: 'Bearer beta-key' })).status).toBe(200);
 
     // Model metadata is part of the inference API; health is not.
-    expect((await fetch(`${g.url}/models/linear`)).status).toBe(401);
+    await expectError(fetch(`${g.url}/models/linear`), 401, 'UNAUTHORIZED');
     expect((await fetch(`${g.url}/models/linear`, { headers: { 'x-api-key': 'alpha-key' } })).status).toBe(200);
     expect((await fetch(`${g.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${g.url}/v2/health/ready`)).status).toBe(200);
@@ -64,9 +51,7 @@ describe('management (V2 repository extension)', () => {
   it('is off, 404, while no ADMIN_TOKEN is configured', async () => {
     const g = await gateway({});
     for (const path of ['/v2/repository/index', '/v2/repository/models/linear/load', '/v2/repository/models/linear/unload']) {
-      const response = await g.post(path, '', { authorization: 'Bearer anything' });
-      expect(response.status).toBe(404);
-      expect(((await response.json()) as { error: string }).error).toContain('ADMIN_TOKEN');
+      await expectV2Error(g.post(path, '', { authorization: 'Bearer anything' }), 404, 'ADMIN_TOKEN');
     }
     // Nothing was unloaded.
     expect((await g.post('/models/linear/predict', LINEAR_INPUT)).status).toBe(200);
@@ -77,13 +62,12 @@ describe('management (V2 repository extension)', () => {
     const load = (headers: Record<string, string>) => g.post('/v2/repository/models/linear/load', '', headers);
 
     const missing = await load({});
-    expect(missing.status).toBe(401);
     expect(missing.headers.get('www-authenticate')).toMatch(/^Bearer/);
-    expect(((await missing.json()) as { error: string }).error).toContain('bearer token');
-    expect((await load({ authorization: 'Bearer admin-secre' })).status).toBe(401);
-    expect((await load({ authorization: 'Bearer admin-secret-and-more' })).status).toBe(401);
-    expect((await load({ authorization: 'Bearer client-key' })).status).toBe(401);
-    expect((await g.post('/v2/repository/models/linear/unload', '', { authorization: 'Bearer wrong' })).status).toBe(401);
+    await expectV2Error(missing, 401, 'bearer token');
+    await expectV2Error(load({ authorization: 'Bearer admin-secre' }), 401);
+    await expectV2Error(load({ authorization: 'Bearer admin-secret-and-more' }), 401);
+    await expectV2Error(load({ authorization: 'Bearer client-key' }), 401);
+    await expectV2Error(g.post('/v2/repository/models/linear/unload', '', { authorization: 'Bearer wrong' }), 401);
 
     expect((await load({ authorization: 'Bearer admin-secret' })).status).toBe(200);
     const index = await g.post('/v2/repository/index', '', { authorization: 'Bearer admin-secret' });

@@ -4,29 +4,17 @@
  * limiter works without Redis, and a dead Redis degrades to per-replica limits, never to errors.
  * Limits use long windows (burst 5 at 0.1 rps = 50 s) so no assertion depends on the clock.
  */
-import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, LINEAR_INPUT, startTestGateway, type TestGateway } from '../support/gateway.js';
-import { startRedisServer, type OwnRedisServer } from '../support/redis-server.js';
-import { randomPrefix, testRedisUrl } from '../support/redis.js';
-import { buildLinearModel } from '../../tools/model-builder/index.js';
+import { describe, expect, it } from 'vitest';
+import { eventually, LINEAR_INPUT, startTestGateway, type RedisChoice, type TestGateway } from '../support/gateway.js';
+import { expectError, expectV2Error } from '../support/http.js';
+import { LINEAR_V2_INPUT, linearModel, type ModelSet } from '../support/models.js';
+import { randomPrefix, startPrivateRedis, testRedis } from '../support/redis.js';
 
-const gateways: TestGateway[] = [];
-const cleanups: Array<() => Promise<unknown>> = [];
-
-afterEach(async () => {
-  await Promise.allSettled(gateways.splice(0).map((g) => g.close()));
-  await Promise.allSettled(cleanups.splice(0).map((cleanup) => cleanup()));
-});
-
-async function gateway(env: Record<string, string>, models?: Record<string, Record<number, Uint8Array>>): Promise<TestGateway> {
-  const started = await startTestGateway({ env, ...(models ? { models } : {}) });
-  gateways.push(started);
-  return started;
-}
+const gateway = (env: Record<string, string>, options: { models?: ModelSet; redis?: RedisChoice } = {}): Promise<TestGateway> =>
+  startTestGateway({ env, ...options });
 
 const predict = (g: TestGateway, headers: Record<string, string> = {}, model = 'linear') => g.post(`/models/${model}/predict`, LINEAR_INPUT, headers);
-const V2_INPUT = { inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] };
+const V2_INPUT = { inputs: [LINEAR_V2_INPUT] };
 
 async function statuses(requests: Array<() => Promise<Response>>): Promise<number[]> {
   const result: number[] = [];
@@ -40,16 +28,14 @@ async function statuses(requests: Array<() => Promise<Response>>): Promise<numbe
 
 describe('shared through Redis', () => {
   it('two gateways with one Redis enforce one client limit together, and the 429 says when to retry', async () => {
-    const env = { REDIS_URL: testRedisUrl(), REDIS_PREFIX: randomPrefix(), RATE_LIMIT_CLIENT_RPS: '0.1', RATE_LIMIT_CLIENT_BURST: '5' };
-    const [a, b] = [await gateway(env), await gateway(env)];
+    const redis = { prefix: randomPrefix() };
+    const env = { RATE_LIMIT_CLIENT_RPS: '0.1', RATE_LIMIT_CLIENT_BURST: '5' };
+    const [a, b] = [await gateway(env, { redis }), await gateway(env, { redis })];
     // Five requests spread over both replicas: one bucket of five.
     expect(await statuses([() => predict(a), () => predict(b), () => predict(a), () => predict(b), () => predict(a)])).toEqual([200, 200, 200, 200, 200]);
 
     const refused = await predict(b);
-    expect(refused.status).toBe(429);
-    const body = (await refused.json()) as { error: { code: string; message: string; details: unknown } };
-    expect(body.error.code).toBe('RATE_LIMITED');
-    expect(body.error.details).toEqual({ scope: 'client', limit: 5, window_seconds: 50 });
+    expect((await expectError(refused, 429, 'RATE_LIMITED')).details).toEqual({ scope: 'client', limit: 5, window_seconds: 50 });
     const retryAfter = Number(refused.headers.get('retry-after'));
     expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 50).toBe(true);
     expect(refused.headers.get('ratelimit-limit')).toBe('5');
@@ -58,12 +44,11 @@ describe('shared through Redis', () => {
     expect(refused.headers.get('ratelimit-policy')).toBe('5;w=50');
 
     // The other replica agrees, and V2 infer counts against the same client (in the V2 error shape).
-    expect((await predict(a)).status).toBe(429);
+    await expectError(predict(a), 429, 'RATE_LIMITED');
     const v2 = await a.post('/v2/models/linear/infer', V2_INPUT);
-    expect(v2.status).toBe(429);
     expect(v2.headers.get('retry-after')).not.toBeNull();
     expect(v2.headers.get('ratelimit-limit')).toBe('5');
-    expect(((await v2.json()) as { error: unknown }).error).toEqual(expect.stringContaining('rate limit'));
+    await expectV2Error(v2, 429, 'rate limit');
 
     // Health, metadata and metrics are not limited; the refusals are counted.
     expect((await fetch(`${a.url}/healthz`)).status).toBe(200);
@@ -74,19 +59,14 @@ describe('shared through Redis', () => {
 
   it('applies a per-model override from Redis without a restart, and rps 0 lifts the limit', async () => {
     const prefix = randomPrefix();
-    const redis = new Redis(testRedisUrl());
-    cleanups.push(async () => {
-      await redis.del(`${prefix}ratelimits:linear`);
-      await redis.quit();
-    });
+    const redis = testRedis();
     const g = await gateway(
-      { REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, RATE_LIMIT_MODEL_RPS: '0.1', RATE_LIMIT_MODEL_BURST: '3', RATE_LIMIT_CACHE_TTL_MS: '50' },
-      { linear: { 1: buildLinearModel({ inputSize: 4, outputSize: 2, scale: 1 }) }, other: { 1: buildLinearModel({ inputSize: 4, outputSize: 2, scale: 1 }) } },
+      { RATE_LIMIT_MODEL_RPS: '0.1', RATE_LIMIT_MODEL_BURST: '3', RATE_LIMIT_CACHE_TTL_MS: '50' },
+      { models: { linear: { 1: linearModel() }, other: { 1: linearModel() } }, redis: { prefix } },
     );
     // The configured model limit: three, then 429 for that model only.
     expect(await statuses([() => predict(g), () => predict(g), () => predict(g), () => predict(g)])).toEqual([200, 200, 200, 429]);
-    const refused = await predict(g);
-    expect(((await refused.json()) as { error: { details: { scope: string } } }).error.details.scope).toBe('model');
+    expect((await expectError(predict(g), 429, 'RATE_LIMITED')).details).toMatchObject({ scope: 'model' });
     expect((await predict(g, {}, 'other')).status).toBe(200);
 
     // A larger limit for linear: fresh counters once the cache refreshes, then six in all.
@@ -95,8 +75,8 @@ describe('shared through Redis', () => {
     // One of the six went to the successful poll above; five more, then the limit.
     expect(await statuses([() => predict(g), () => predict(g), () => predict(g), () => predict(g), () => predict(g)])).toEqual([200, 200, 200, 200, 200]);
     const overLimit = await predict(g);
-    expect(overLimit.status).toBe(429);
     expect(overLimit.headers.get('ratelimit-limit')).toBe('6');
+    await expectError(overLimit, 429, 'RATE_LIMITED');
 
     // rps 0: no limit for this model.
     await redis.hset(`${prefix}ratelimits:linear`, { rps: '0' });
@@ -127,15 +107,9 @@ describe('without Redis', () => {
 });
 
 describe('Redis outage', () => {
-  let server: OwnRedisServer | undefined;
-  afterEach(async () => {
-    await server?.kill();
-    server = undefined;
-  });
-
   it('keeps serving with per-replica limits when Redis dies', async () => {
-    server = await startRedisServer();
-    const g = await gateway({ REDIS_URL: server.url, REDIS_PREFIX: randomPrefix(), RATE_LIMIT_CLIENT_RPS: '0.1', RATE_LIMIT_CLIENT_BURST: '3' });
+    const server = await startPrivateRedis();
+    const g = await gateway({ RATE_LIMIT_CLIENT_RPS: '0.1', RATE_LIMIT_CLIENT_BURST: '3' }, { redis: { url: server.url } });
     expect(await statuses([() => predict(g), () => predict(g)])).toEqual([200, 200]);
     await server.kill();
 

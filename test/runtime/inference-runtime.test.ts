@@ -4,41 +4,26 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ModelLoadError, SwitchyardError } from '../../src/errors.js';
-import { InProcessRuntime } from '../../src/runtime/in-process-runtime.js';
-import type { InferenceRuntime } from '../../src/runtime/inference-runtime.js';
+import { ModelLoadError, type SwitchyardError } from '../../src/errors.js';
 import type { RuntimeFailureReason } from '../../src/runtime/runtime-errors.js';
-import { WorkerPoolRuntime } from '../../src/runtime/worker-pool-runtime.js';
 import { DATATYPES, TYPED_ARRAY_OF, type Datatype, type Tensor, type TensorData } from '../../src/tensor.js';
-import { buildIdentityModel, buildLinearModel, buildMultiIoModel } from '../../tools/model-builder/index.js';
-import { integerRows, linearExpected, modelFolder, type ModelFolder } from './runtime-fixtures.js';
-
-interface RuntimeUnderTest {
-  readonly name: string;
-  create(): InferenceRuntime & { stats(): { sessions: number } };
-}
-
-const RUNTIMES: readonly RuntimeUnderTest[] = [
-  { name: 'InProcessRuntime', create: () => new InProcessRuntime() },
-  { name: 'WorkerPoolRuntime', create: () => new WorkerPoolRuntime({ workers: 2 }) },
-];
+import { buildLinearModel } from '../../tools/model-builder/index.js';
+import { rejectionOf } from '../support/errors.js';
+import { identityModel, integerRows, linearOutput, multiIoModel } from '../support/models.js';
+import { RUNTIMES, type RuntimeCase } from '../support/runtimes.js';
+import { tempDir, type TempDir } from '../support/temp-dir.js';
 
 const LINEAR = { inputSize: 4, outputSize: 3, scale: 1, bias: 0.5, seed: 7 } as const;
 
-let folder: ModelFolder;
+let folder: TempDir;
 let linearPath: string;
 let multiIoPath: string;
 
 beforeAll(async () => {
-  folder = await modelFolder();
-  linearPath = await folder.write('linear', buildLinearModel(LINEAR));
-  multiIoPath = await folder.write('multi-io', buildMultiIoModel());
-});
-
-afterAll(async () => {
-  await folder.remove();
+  folder = await tempDir('runtime');
+  linearPath = await folder.write('linear.onnx', buildLinearModel(LINEAR));
+  multiIoPath = await folder.write('multi-io.onnx', multiIoModel());
 });
 
 function fp32(shape: number[], data: Float32Array): Tensor {
@@ -46,12 +31,7 @@ function fp32(shape: number[], data: Float32Array): Tensor {
 }
 
 async function expectFailure(promise: Promise<unknown>, code: string, reason: RuntimeFailureReason): Promise<SwitchyardError> {
-  const error = await promise.then(
-    () => expect.fail('expected a rejection'),
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(SwitchyardError);
-  const failure = error as SwitchyardError;
+  const failure = await rejectionOf(promise);
   expect(failure.code).toBe(code);
   expect(failure.details).toMatchObject({ reason });
   return failure;
@@ -78,8 +58,8 @@ function sampleData(datatype: Datatype): TensorData {
   }
 }
 
-describe.each(RUNTIMES)('$name', ({ create }) => {
-  let runtime: ReturnType<RuntimeUnderTest['create']>;
+describe.each(RUNTIMES)('$label', ({ create }) => {
+  let runtime: ReturnType<RuntimeCase['create']>;
 
   beforeAll(() => {
     runtime = create();
@@ -97,7 +77,7 @@ describe.each(RUNTIMES)('$name', ({ create }) => {
     });
     await session.release();
 
-    const named = await runtime.load(await folder.write('named-dims', buildIdentityModel('INT32', ['rows', 2, 'cols'])));
+    const named = await runtime.load(await folder.write('named-dims.onnx', identityModel('INT32', ['rows', 2, 'cols'])));
     expect(named.signature.inputs).toEqual([{ name: 'input', datatype: 'INT32', shape: [-1, 2, -1] }]);
     await named.release();
   });
@@ -109,7 +89,7 @@ describe.each(RUNTIMES)('$name', ({ create }) => {
     expect(Object.keys(outputs)).toEqual(['output']);
     expect(outputs.output!.datatype).toBe('FP32');
     expect(outputs.output!.shape).toEqual([2, 3]);
-    expect(Array.from(outputs.output!.data as Float32Array)).toEqual(Array.from(linearExpected(LINEAR, input)));
+    expect(Array.from(outputs.output!.data as Float32Array)).toEqual(Array.from(linearOutput(LINEAR, input)));
     await session.release();
   });
 
@@ -119,7 +99,7 @@ describe.each(RUNTIMES)('$name', ({ create }) => {
     const results = await Promise.all(inputs.map((input) => session.run({ input: fp32([input.length / 4, 4], input.slice()) })));
     results.forEach((outputs, i) => {
       expect(outputs.output!.shape).toEqual([inputs[i]!.length / 4, 3]);
-      expect(Array.from(outputs.output!.data as Float32Array)).toEqual(Array.from(linearExpected(LINEAR, inputs[i]!)));
+      expect(Array.from(outputs.output!.data as Float32Array)).toEqual(Array.from(linearOutput(LINEAR, inputs[i]!)));
     });
     await session.release();
   });
@@ -149,7 +129,7 @@ describe.each(RUNTIMES)('$name', ({ create }) => {
   });
 
   it.each(DATATYPES)('round-trips %s through an Identity model', async (datatype) => {
-    const session = await runtime.load(await folder.write(`identity-${datatype}`, buildIdentityModel(datatype, [-1, 3])));
+    const session = await runtime.load(await folder.write(`identity-${datatype}.onnx`, identityModel(datatype, [-1, 3])));
     expect(session.signature.outputs).toEqual([{ name: 'output', datatype, shape: [-1, 3] }]);
     const outputs = await session.run({ input: { datatype, shape: [1, 3], data: sampleData(datatype) } });
     expect(outputs.output).toEqual({ datatype, shape: [1, 3], data: sampleData(datatype) });
@@ -157,7 +137,7 @@ describe.each(RUNTIMES)('$name', ({ create }) => {
   });
 
   it('rejects a file of random bytes with ModelLoadError carrying onnxruntime\'s reason', async () => {
-    const path = await folder.write('random', randomBytes(2048));
+    const path = await folder.write('random.onnx', randomBytes(2048));
     const error = await runtime.load(path).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ModelLoadError);
     expect((error as Error).message).toContain(path);
@@ -166,12 +146,12 @@ describe.each(RUNTIMES)('$name', ({ create }) => {
 
   it('rejects a truncated real model with ModelLoadError and keeps serving', async () => {
     const whole = await readFile(linearPath);
-    const path = await folder.write('truncated', whole.subarray(0, Math.floor(whole.length / 2)));
+    const path = await folder.write('truncated.onnx', whole.subarray(0, Math.floor(whole.length / 2)));
     const error = await runtime.load(path).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ModelLoadError);
     expect((error as Error).message).toMatch(/onnxruntime could not load .*truncated\.onnx: \S+/);
 
-    const missing = await runtime.load(join(folder.dir, 'missing.onnx')).catch((caught: unknown) => caught);
+    const missing = await runtime.load(folder.join('missing.onnx')).catch((caught: unknown) => caught);
     expect(missing).toBeInstanceOf(ModelLoadError);
     expect((missing as Error).message).toMatch(/doesn't exist|No such file/i);
 
@@ -187,7 +167,7 @@ describe.each(RUNTIMES)('$name', ({ create }) => {
     const session = await runtime.load(linearPath, { intraOpThreads: 2, interOpThreads: 1, graphOptimizationLevel: 'disabled' });
     const input = integerRows(3, 4, 5);
     const outputs = await session.run({ input: fp32([3, 4], input.slice()) });
-    expect(Array.from(outputs.output!.data as Float32Array)).toEqual(Array.from(linearExpected(LINEAR, input)));
+    expect(Array.from(outputs.output!.data as Float32Array)).toEqual(Array.from(linearOutput(LINEAR, input)));
     await session.release();
   });
 
@@ -195,17 +175,17 @@ describe.each(RUNTIMES)('$name', ({ create }) => {
     const session = await runtime.load(linearPath);
     const backing = integerRows(4, 4, 1);
     const view = await session.run({ input: fp32([2, 4], backing.subarray(4, 12)) });
-    expect(Array.from(view.output!.data as Float32Array)).toEqual(Array.from(linearExpected(LINEAR, backing.slice(4, 12))));
+    expect(Array.from(view.output!.data as Float32Array)).toEqual(Array.from(linearOutput(LINEAR, backing.slice(4, 12))));
     expect(Array.from(backing)).toEqual(Array.from(integerRows(4, 4, 1)));
 
     const shared = new Float32Array(new SharedArrayBuffer(32));
     shared.set([1, 2, 3, 4, -1, -2, -3, -4]);
     const fromShared = await session.run({ input: fp32([2, 4], shared) });
-    expect(Array.from(fromShared.output!.data as Float32Array)).toEqual(Array.from(linearExpected(LINEAR, shared.slice())));
+    expect(Array.from(fromShared.output!.data as Float32Array)).toEqual(Array.from(linearOutput(LINEAR, shared.slice())));
     expect(Array.from(shared)).toEqual([1, 2, 3, 4, -1, -2, -3, -4]);
     await session.release();
 
-    const identity = await runtime.load(await folder.write('identity-uint8', buildIdentityModel('UINT8', [-1])));
+    const identity = await runtime.load(await folder.write('identity-uint8.onnx', identityModel('UINT8', [-1])));
     const pooled = Buffer.from([7, 8, 9]);
     const echoed = await identity.run({ input: { datatype: 'UINT8', shape: [3], data: pooled } });
     expect(Array.from(echoed.output!.data as Uint8Array)).toEqual([7, 8, 9]);
@@ -254,13 +234,13 @@ describe.each(RUNTIMES)('$name', ({ create }) => {
     const results = await Promise.all(runs);
     await released;
     for (const outputs of results) {
-      expect(Array.from(outputs.output!.data as Float32Array)).toEqual(Array.from(linearExpected(LINEAR, input)));
+      expect(Array.from(outputs.output!.data as Float32Array)).toEqual(Array.from(linearOutput(LINEAR, input)));
     }
   });
 });
 
-describe.each(RUNTIMES)('$name after close()', ({ create }) => {
-  let runtime: ReturnType<RuntimeUnderTest['create']>;
+describe.each(RUNTIMES)('$label after close()', ({ create }) => {
+  let runtime: ReturnType<RuntimeCase['create']>;
 
   afterEach(async () => {
     await runtime.close();

@@ -7,23 +7,18 @@
  * test/support/stuck-file.ts) leaves its thread behind and close() says so. Were a thread
  * terminated mid-load, these tests would take the test process down with it.
  */
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { WorkerPoolRuntime } from '../../src/runtime/worker-pool-runtime.js';
 import { buildLinearModel } from '../../tools/model-builder/index.js';
 import { stuckFile } from '../support/stuck-file.js';
-import { modelFolder, type ModelFolder } from './runtime-fixtures.js';
+import { LINEAR } from '../support/models.js';
+import { tempDir } from '../support/temp-dir.js';
 
-const LINEAR = { inputSize: 4, outputSize: 2 } as const;
-let folder: ModelFolder | undefined;
-
-afterEach(async () => {
-  await folder?.remove();
-});
 
 it('answers a running load at once but stops its thread only once onnxruntime is done with it', async () => {
-  folder = await modelFolder();
+  const folder = await tempDir('runtime-close');
   const runtime = new WorkerPoolRuntime({ workers: 2 });
-  const serving = await runtime.load(await folder.write('linear', buildLinearModel(LINEAR)));
+  const serving = await runtime.load(await folder.write('linear.onnx', buildLinearModel(LINEAR)));
   const stuck = await stuckFile();
   const loading = runtime.load(stuck.path).catch((error: unknown) => error);
   await stuck.readerWaiting();

@@ -5,36 +5,32 @@
  */
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SwitchyardError } from '../../src/errors.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InProcessRuntime } from '../../src/runtime/in-process-runtime.js';
 import type { InferenceRuntime } from '../../src/runtime/inference-runtime.js';
 import { WorkerPoolRuntime, type SessionLostEvent } from '../../src/runtime/worker-pool-runtime.js';
 import type { Tensor } from '../../src/tensor.js';
-import { buildIdentityModel, buildLinearModel, buildMlpModel } from '../../tools/model-builder/index.js';
-import { integerRows, linearExpected, modelFolder, type ModelFolder } from './runtime-fixtures.js';
+import { buildLinearModel } from '../../tools/model-builder/index.js';
+import { rejectionOf } from '../support/errors.js';
+import { identityModel, integerRows, linearOutput, mlpModel } from '../support/models.js';
+import { tempDir, type TempDir } from '../support/temp-dir.js';
 
 const LINEAR = { inputSize: 4, outputSize: 3, bias: -1, seed: 3 } as const;
 const MLP_SIZES = [512, 2048, 2048, 512];
 
-let folder: ModelFolder;
+let folder: TempDir;
 let linearPath: string;
 let uint8Path: string;
 let mlpPath: string;
 let runtime: WorkerPoolRuntime;
 
 beforeAll(async () => {
-  folder = await modelFolder();
-  linearPath = await folder.write('linear', buildLinearModel(LINEAR));
-  uint8Path = await folder.write('identity-uint8', buildIdentityModel('UINT8', [-1]));
-  mlpPath = await folder.write('mlp', buildMlpModel({ sizes: MLP_SIZES, seed: 2 }));
-});
-
-afterAll(async () => {
-  await folder.remove();
+  folder = await tempDir('worker-pool');
+  linearPath = await folder.write('linear.onnx', buildLinearModel(LINEAR));
+  uint8Path = await folder.write('identity-uint8.onnx', identityModel('UINT8', [-1]));
+  mlpPath = await folder.write('mlp.onnx', mlpModel(MLP_SIZES, 2));
 });
 
 afterEach(async () => {
@@ -45,21 +41,12 @@ function linearInput(rows: number, offset = 0): Record<string, Tensor> {
   return { input: { datatype: 'FP32', shape: [rows, 4], data: integerRows(rows, 4, offset) } };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<SwitchyardError> {
-  const error = await promise.then(
-    () => expect.fail('expected a rejection'),
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(SwitchyardError);
-  return error as SwitchyardError;
-}
-
 describe('WorkerPoolRuntime tensor transfer', () => {
   it('detaches whole input buffers and hands back outputs that own theirs', async () => {
     runtime = new WorkerPoolRuntime({ workers: 1 });
     const session = await runtime.load(linearPath);
     const input = { datatype: 'FP32', shape: [3, 4], data: integerRows(3, 4, 1) } satisfies Tensor;
-    const expected = linearExpected(LINEAR, input.data.slice());
+    const expected = linearOutput(LINEAR, input.data.slice());
     const outputs = await session.run({ input });
     expect(input.data.length).toBe(0);
     expect((input.data as Float32Array).buffer.byteLength).toBe(0);
@@ -77,7 +64,7 @@ describe('WorkerPoolRuntime tensor transfer', () => {
     const outputs = await linear.run({ input: { datatype: 'FP32', shape: [2, 4], data: view } });
     expect(backing.byteLength).toBe(64);
     expect(view.length).toBe(8);
-    expect(Array.from(outputs.output!.data as Float32Array)).toEqual(Array.from(linearExpected(LINEAR, backing.slice(4, 12))));
+    expect(Array.from(outputs.output!.data as Float32Array)).toEqual(Array.from(linearOutput(LINEAR, backing.slice(4, 12))));
 
     // Buffer.from() carves small buffers out of Node's shared 8 KiB pool.
     const identity = await runtime.load(uint8Path);
@@ -97,13 +84,13 @@ describe('WorkerPoolRuntime tensor transfer', () => {
     shared.set([1, 2, 3, 4]);
     const outputs = await session.run({ input: { datatype: 'FP32', shape: [1, 4], data: shared } });
     expect(Array.from(shared)).toEqual([1, 2, 3, 4]);
-    expect(Array.from(outputs.output!.data as Float32Array)).toEqual(Array.from(linearExpected(LINEAR, new Float32Array([1, 2, 3, 4]))));
+    expect(Array.from(outputs.output!.data as Float32Array)).toEqual(Array.from(linearOutput(LINEAR, new Float32Array([1, 2, 3, 4]))));
   });
 
   it('rejects, rather than throws, when an input is not a tensor', async () => {
     runtime = new WorkerPoolRuntime({ workers: 1 });
     const session = await runtime.load(linearPath);
-    const error = await rejection(session.run({ input: undefined as unknown as Tensor }));
+    const error = await rejectionOf(session.run({ input: undefined as unknown as Tensor }));
     expect(error.code).toBe('INFERENCE_FAILED');
   });
 });
@@ -178,7 +165,7 @@ describe('WorkerPoolRuntime when a worker dies', () => {
     expect(runtime.stats().sessionsPerWorker).toEqual([1, 1]);
 
     runtime.simulateWorkerCrash(doomed);
-    const inFlight = await Promise.all([rejection(doomed.run(linearInput(1))), rejection(doomed.run(linearInput(2)))]);
+    const inFlight = await Promise.all([rejectionOf(doomed.run(linearInput(1))), rejectionOf(doomed.run(linearInput(2)))]);
     for (const error of inFlight) {
       expect(error.code).toBe('INFERENCE_FAILED');
       expect(error.details).toMatchObject({ reason: 'worker-exited', modelPath: linearPath });
@@ -189,7 +176,7 @@ describe('WorkerPoolRuntime when a worker dies', () => {
     expect(survivor.lostReason).toBeUndefined();
     expect(runtime.stats()).toMatchObject({ workers: 1, sessions: 1, workerExits: 1, sessionsLost: 1, inFlight: 0 });
 
-    const later = await rejection(doomed.run(linearInput(1)));
+    const later = await rejectionOf(doomed.run(linearInput(1)));
     expect(later.code).toBe('VERSION_NOT_READY');
     expect(later.details).toMatchObject({ reason: 'session-lost' });
     expect(later.message).toMatch(/lost .*must be loaded again/);
@@ -202,7 +189,7 @@ describe('WorkerPoolRuntime when a worker dies', () => {
     const reloaded = await runtime.load(linearPath);
     expect(runtime.stats()).toMatchObject({ workers: 2, sessions: 2 });
     const outputs = await reloaded.run(linearInput(2, 5));
-    expect(Array.from(outputs.output!.data as Float32Array)).toEqual(Array.from(linearExpected(LINEAR, integerRows(2, 4, 5))));
+    expect(Array.from(outputs.output!.data as Float32Array)).toEqual(Array.from(linearOutput(LINEAR, integerRows(2, 4, 5))));
     expect(lost).toHaveLength(1);
   });
 });
@@ -213,14 +200,14 @@ describe('WorkerPoolRuntime close()', () => {
     const session = await runtime.load(mlpPath);
     const running = session.run({ input: { datatype: 'FP32', shape: [64, 512], data: new Float32Array(64 * 512) } });
     await Promise.all([runtime.close(), runtime.close()]);
-    const error = await rejection(running);
+    const error = await rejectionOf(running);
     expect(error.code).toBe('SHUTTING_DOWN');
     expect(runtime.stats()).toMatchObject({ workers: 0, sessions: 0, inFlight: 0 });
     await runtime.close();
   });
 
   it('never keeps a process alive by itself, and keeps it alive while a run is pending', async () => {
-    const script = join(folder.dir, 'no-close.mts');
+    const script = folder.join('no-close.mts');
     const poolModule = new URL('../../src/runtime/worker-pool-runtime.ts', import.meta.url).href;
     await writeFile(
       script,
@@ -235,6 +222,6 @@ describe('WorkerPoolRuntime close()', () => {
     );
     const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { cwd: projectRoot, timeout: 30_000 });
-    expect(JSON.parse(stdout)).toEqual(Array.from(linearExpected(LINEAR, new Float32Array([1, 1, 1, 1]))));
+    expect(JSON.parse(stdout)).toEqual(Array.from(linearOutput(LINEAR, new Float32Array([1, 1, 1, 1]))));
   });
 });

@@ -4,7 +4,6 @@
  * that actually ran (and can hold a batch at a gate, to fill the queue deterministically).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SwitchyardError } from '../../src/errors.js';
 import type { InferenceSession } from '../../src/runtime/inference-runtime.js';
 import { InProcessRuntime } from '../../src/runtime/in-process-runtime.js';
 import { WorkerPoolRuntime } from '../../src/runtime/worker-pool-runtime.js';
@@ -13,8 +12,10 @@ import { DynamicBatcher } from '../../src/scheduling/dynamic-batcher.js';
 import type { ClientConnection, InferenceRequest } from '../../src/scheduling/inference-scheduler.js';
 import type { SessionLeaseProvider } from '../../src/scheduling/session-lease.js';
 import type { Tensor } from '../../src/tensor.js';
-import { buildIdentityModel, buildMlpModel } from '../../tools/model-builder/index.js';
-import { modelFolder, type ModelFolder } from '../runtime/runtime-fixtures.js';
+import { rejectionOf, thrownBy } from '../support/errors.js';
+import { eventually } from '../support/eventually.js';
+import { identityModel, mlpModel } from '../support/models.js';
+import { tempDir, type TempDir } from '../support/temp-dir.js';
 
 class RecordingLeases implements SessionLeaseProvider {
   readonly batches: Array<{ rows: number; shapes: Record<string, readonly number[]>; firstValues: number[] }> = [];
@@ -54,29 +55,18 @@ function request(inputs: Record<string, Tensor>, extra: Partial<InferenceRequest
   return { model: 'm', version: 1, inputs, ...extra };
 }
 
-async function errorOf(promise: Promise<unknown>): Promise<SwitchyardError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof SwitchyardError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
-
-let folder: ModelFolder;
+let folder: TempDir;
 const runtime = new InProcessRuntime();
 let mlp: InferenceSession;
 let identity: InferenceSession;
 
 beforeAll(async () => {
-  folder = await modelFolder();
-  mlp = await runtime.load(await folder.write('mlp', buildMlpModel({ sizes: [16, 32, 8] })));
-  identity = await runtime.load(await folder.write('identity', buildIdentityModel('FP32', [-1, -1])));
+  folder = await tempDir('batcher');
+  mlp = await runtime.load(await folder.write('mlp.onnx', mlpModel([16, 32, 8])));
+  identity = await runtime.load(await folder.write('identity.onnx', identityModel('FP32', [-1, -1])));
 });
 afterAll(async () => {
   await runtime.close();
-  await folder.remove();
 });
 
 describe('DynamicBatcher', () => {
@@ -130,7 +120,7 @@ describe('DynamicBatcher', () => {
     const first = batcher.infer(request({ input: rowsTensor(1, 16, 1) }));
     const marked = rowsTensor(1, 16, 99);
     const late = batcher.infer(request({ input: marked }, { deadline: Date.now() + 30 }));
-    const error = await errorOf(late);
+    const error = await rejectionOf(late);
     expect(error.code).toBe('DEADLINE_EXCEEDED');
     expect(error.status).toBe(504);
     held.release();
@@ -149,15 +139,10 @@ describe('DynamicBatcher', () => {
     const running = batcher.infer(request({ input: rowsTensor(1, 16, 1) }));
     await held.started;
     const queued = [batcher.infer(request({ input: rowsTensor(1, 16, 2) })), batcher.infer(request({ input: rowsTensor(1, 16, 3) }))];
-    let refused: unknown;
-    try {
-      await batcher.infer(request({ input: rowsTensor(1, 16, 4) }));
-    } catch (error) {
-      refused = error;
-    }
-    expect(refused).toBeInstanceOf(SwitchyardError);
-    expect((refused as SwitchyardError).code).toBe('QUEUE_FULL');
-    expect((refused as SwitchyardError).retryAfterSeconds).toBeGreaterThan(0);
+    // At once: infer() throws before it returns a promise, nothing is queued.
+    const refused = thrownBy(() => batcher.infer(request({ input: rowsTensor(1, 16, 4) })));
+    expect(refused.code).toBe('QUEUE_FULL');
+    expect(refused.retryAfterSeconds).toBeGreaterThan(0);
     held.release();
     await Promise.all([running, ...queued]);
     expect(batcher.counters('m', 1)!.rejectedQueueFull).toBe(1);
@@ -185,7 +170,7 @@ describe('DynamicBatcher', () => {
     expect(batcher.queued('m', 1)).toBe(1);
     gone = true;
     for (const listener of [...listeners]) listener();
-    expect((await errorOf(abandoned)).code).toBe('REQUEST_CANCELLED');
+    expect((await rejectionOf(abandoned)).code).toBe('REQUEST_CANCELLED');
     expect(batcher.queued('m', 1)).toBe(0);
     held.release();
     await running;
@@ -218,7 +203,7 @@ describe('merge buffers', () => {
   it('are handed back by the worker pool and reused by the next batch of that size', async () => {
     const pool = new WorkerPoolRuntime({ workers: 1 });
     try {
-      const session = await pool.load(await folder.write('mlp-pool', buildMlpModel({ sizes: [16, 32, 8] })));
+      const session = await pool.load(await folder.write('mlp-pool.onnx', mlpModel([16, 32, 8])));
       const leases = new RecordingLeases(session);
       const batcher = new DynamicBatcher({ leases, policyFor: () => policy() });
       for (let round = 0; round < 3; round++) {
@@ -268,7 +253,7 @@ function holdFirstBatch(leases: RecordingLeases) {
     release: () => open(),
     async queued(batcher: DynamicBatcher, count: number) {
       await startedPromise;
-      while (batcher.queued('m', 1) < count) await new Promise((r) => setTimeout(r, 2));
+      await eventually(() => batcher.queued('m', 1) >= count, 10_000, () => `${count} queued (${batcher.queued('m', 1)} so far)`);
     },
   };
 }

@@ -44,3 +44,18 @@ export async function consistently(check: () => boolean | Promise<boolean>, dura
     await sleep(POLL_MS);
   }
 }
+
+/**
+ * How `promise` settled within `ms`: 'resolved', 'rejected: <error>', or 'never settled' when the
+ * bound passed first. For operations that must not be lost (a lost one hangs forever): the bound
+ * only turns a hang into a readable failure.
+ */
+export async function outcomeWithin(promise: Promise<unknown>, ms: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('never settled'), ms)));
+  try {
+    return await Promise.race([promise.then(() => 'resolved', (error: unknown) => `rejected: ${String(error)}`), bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -12,8 +12,10 @@ import {
   buildNoBatchModel,
   GraphBuilder,
   linearModelWeights,
+  mlpModelWeights,
   type DimSpec,
   type LinearModelOptions,
+  type MlpLayerWeights,
 } from '../../tools/model-builder/index.js';
 
 /** name -> version -> model.onnx bytes: what a model repository holds. */
@@ -90,9 +92,41 @@ export function mlpModel(sizes: readonly number[] = MLP_SIZES.tiny, seed = 1): U
   return cached(`mlp:${sizes.join('x')}:${seed}`, () => buildMlpModel({ sizes, seed }));
 }
 
-/** `rows` deterministic rows of `width` values in [-0.5, 0.5); `salt` makes them differ per request. */
+/** `rows` deterministic rows of `width` values in [-0.5, 0.5]; every row of every `salt` differs from the others. */
 export function mlpRows(rows: number, width = 256, salt = 0): number[][] {
-  return Array.from({ length: rows }, (_, r) => Array.from({ length: width }, (_, i) => (((i * 7 + r * 3 + salt * 11) % 13) / 13) - 0.5));
+  return Array.from({ length: rows }, (_, r) => Array.from({ length: width }, (_, i) => 0.5 * Math.sin(i * 0.37 + r * 1.71 + salt * 2.93 + 0.1)));
+}
+
+const mlpWeights = new Map<string, MlpLayerWeights[]>();
+
+/**
+ * What mlpModel(sizes, seed) answers for `rows`: a float64 forward pass of the float32 inputs
+ * (ReLU between layers, none after the last), computed independently of onnxruntime. Compare with
+ * a tolerance: onnxruntime sums in float32. Costs what the model does, in JS: check a few rows.
+ */
+export function mlpAnswer(sizes: readonly number[], seed: number, rows: readonly (readonly number[])[]): number[][] {
+  const key = `${sizes.join('x')}:${seed}`;
+  let layers = mlpWeights.get(key);
+  if (!layers) {
+    layers = mlpModelWeights({ sizes, seed });
+    mlpWeights.set(key, layers);
+  }
+  const network = layers;
+  return rows.map((row) => {
+    let activations: Float64Array = Float64Array.from(row, (value) => Math.fround(value));
+    network.forEach(({ weight, bias, fanIn, fanOut }, index) => {
+      const out = new Float64Array(fanOut);
+      for (let o = 0; o < fanOut; o++) out[o] = bias[o]!;
+      for (let i = 0; i < fanIn; i++) {
+        const x = activations[i]!;
+        if (x === 0) continue;
+        for (let o = 0; o < fanOut; o++) out[o] = out[o]! + x * weight[i * fanOut + o]!;
+      }
+      if (index < network.length - 1) for (let o = 0; o < fanOut; o++) out[o] = Math.max(0, out[o]!);
+      activations = out;
+    });
+    return Array.from(activations);
+  });
 }
 
 /** x FP32 [-1,4], ids INT64 [-1,3], mask BOOL [-1,3], text BYTES [-1,2] -> sum, ids_plus_one, mask_not, text_copy. */

@@ -5,10 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Datatype } from '../../src/tensor.js';
-import { buildIdentityModel, buildLinearModel, buildMlpModel, buildMultiIoModel, buildNoBatchModel } from '../../tools/model-builder/index.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { expectV2Error } from '../support/http.js';
+import { identityModel, identityModels, identityName, linearModel, mlpModel, MLP_SIZES, MULTI_IO_SIGNATURE, multiIoModel, noBatchModel } from '../support/models.js';
 import { binaryRequest, bytesOf, json, parseInferResponse, send, serializeBytes } from './oip-wire.js';
-import { MULTI_IO_SIGNATURE } from '../support/demo-signatures.js';
 
 /** IEEE half bits of a number exactly representable in half precision (test values only). */
 function halfBits(value: number): number {
@@ -87,20 +87,20 @@ const CASES: Case[] = [
   },
 ];
 
-const modelOf = (datatype: Datatype) => `id_${datatype.toLowerCase()}`;
 const LARGE = 1 << 20;
 
 let t: TestGateway;
 
 beforeAll(async () => {
-  const models: Record<string, Record<number, Uint8Array>> = {};
-  for (const { datatype } of CASES) models[modelOf(datatype)] = { 1: buildIdentityModel(datatype, [-1, 3]) };
-  models.id_vector = { 1: buildIdentityModel('FP32', [-1]) };
-  models.id_text = { 1: buildIdentityModel('BYTES', [-1]) };
-  models.linear = { 1: buildLinearModel({ inputSize: 4, outputSize: 2 }) };
-  models.multi_io = { 1: buildMultiIoModel() };
-  models.no_batch = { 1: buildNoBatchModel() };
-  models.mlp = { 1: buildMlpModel({ sizes: [8, 16, 3] }) };
+  const models = {
+    ...identityModels(CASES.map((c) => c.datatype)),
+    id_vector: { 1: identityModel('FP32', [-1]) },
+    id_text: { 1: identityModel('BYTES', [-1]) },
+    linear: { 1: linearModel() },
+    multi_io: { 1: multiIoModel() },
+    no_batch: { 1: noBatchModel() },
+    mlp: { 1: mlpModel(MLP_SIZES.tiny) },
+  };
   t = await startTestGateway({ models });
 });
 afterAll(() => t.close());
@@ -115,7 +115,7 @@ function inferJson(model: string, body: unknown) {
 }
 
 describe.each(CASES)('$datatype', (testCase) => {
-  const model = modelOf(testCase.datatype);
+  const model = identityName(testCase.datatype);
   const input = { name: 'input', shape: [2, 3], datatype: testCase.datatype };
 
   it('round-trips as JSON (flat and nested data)', async () => {
@@ -172,7 +172,7 @@ describe('64-bit integers beyond 2^53 (binary in, exact JSON numbers out)', () =
       ['INT64', BigInt64Array.from([-9223372036854775808n, 9223372036854775807n, 9007199254740993n]), ['-9223372036854775808', '9223372036854775807', '9007199254740993']],
     ] as const) {
       const bytes = bytesOf(array);
-      const model = modelOf(datatype);
+      const model = identityName(datatype);
       const request = binaryRequest({ inputs: [{ name: 'input', shape: [1, 3], datatype, parameters: { binary_data_size: bytes.length } }] }, [bytes]);
       const response = await send(t.url, 'POST', `/v2/models/${model}/infer`, request.body, request.headers);
       expect(response.status).toBe(200);
@@ -205,12 +205,8 @@ describe('raw binary request (Inference-Header-Content-Length: 0)', () => {
   });
 
   it('refuses models with several inputs and sizes that are no whole number of elements', async () => {
-    const multi = await send(t.url, 'POST', '/v2/models/multi_io/infer', Buffer.alloc(16), { 'Inference-Header-Content-Length': '0' });
-    expect(multi.status).toBe(400);
-    expect(json(multi).error).toMatch(/1 input/);
-    const ragged = await send(t.url, 'POST', '/v2/models/id_fp32/infer', Buffer.alloc(10), { 'Inference-Header-Content-Length': '0' });
-    expect(ragged.status).toBe(400);
-    expect(typeof json(ragged).error).toBe('string');
+    await expectV2Error(send(t.url, 'POST', '/v2/models/multi_io/infer', Buffer.alloc(16), { 'Inference-Header-Content-Length': '0' }), 400, /1 input/);
+    await expectV2Error(send(t.url, 'POST', '/v2/models/id_fp32/infer', Buffer.alloc(10), { 'Inference-Header-Content-Length': '0' }), 400);
   });
 });
 
@@ -240,7 +236,7 @@ describe('model metadata matches the ONNX graph of each model', () => {
     id_vector: { inputs: [{ name: 'input', datatype: 'FP32', shape: [-1] }], outputs: [{ name: 'output', datatype: 'FP32', shape: [-1] }] },
   };
   for (const { datatype } of CASES) {
-    expected[modelOf(datatype)] = {
+    expected[identityName(datatype)] = {
       inputs: [{ name: 'input', datatype, shape: [-1, 3] }],
       outputs: [{ name: 'output', datatype, shape: [-1, 3] }],
     };

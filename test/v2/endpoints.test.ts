@@ -7,8 +7,9 @@ import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildIdentityModel, buildLinearModel, buildMultiIoModel } from '../../tools/model-builder/index.js';
 import { eventually, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { expectV2Error } from '../support/http.js';
+import { identityModel, LINEAR_V2_INPUT, linearModel, linearVersions, multiIoModel } from '../support/models.js';
 import { json, parseInferResponse, send, serializeBytes } from './oip-wire.js';
 
 let t: TestGateway;
@@ -18,18 +19,16 @@ beforeAll(async () => {
   t = await startTestGateway({
     env: { ADMIN_TOKEN },
     models: {
-      linear: { 1: buildLinearModel({ inputSize: 4, outputSize: 2, scale: 1 }), 2: buildLinearModel({ inputSize: 4, outputSize: 2, scale: 2 }) },
-      multi_io: { 1: buildMultiIoModel() },
-      counted: { 1: buildIdentityModel('INT32', [-1, 2]) },
-      id_fp32: { 1: buildIdentityModel('FP32', [-1]) },
-      spare: { 1: buildLinearModel({ inputSize: 4, outputSize: 2, scale: 1 }) },
+      linear: linearVersions(1, 2),
+      multi_io: { 1: multiIoModel() },
+      counted: { 1: identityModel('INT32', [-1, 2]) },
+      id_fp32: { 1: identityModel('FP32', [-1]) },
+      spare: { 1: linearModel(1) },
       broken: { 1: new Uint8Array([0x08, 0x01, 0xff, 0xff]) },
     },
   });
 });
 afterAll(() => t.close());
-
-const LINEAR_INPUT = { name: 'input', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] };
 
 /** The repository extension is management: it needs the admin token. */
 function manage(path: string, body?: string) {
@@ -72,7 +71,7 @@ describe('model readiness, versions and aliases', () => {
   });
 
   it('serves an integer version, the default route (latest without one), and aliases from the routing table', async () => {
-    const version = async (path: string) => json(await post(path, { inputs: [LINEAR_INPUT] }));
+    const version = async (path: string) => json(await post(path, { inputs: [LINEAR_V2_INPUT] }));
     expect(await version('/v2/models/linear/versions/1/infer')).toMatchObject({ model_name: 'linear', model_version: '1', outputs: [{ data: [5, 1.5] }] });
     expect(await version('/v2/models/linear/infer')).toMatchObject({ model_version: '2', outputs: [{ data: [10, 3] }] });
 
@@ -89,14 +88,14 @@ describe('model readiness, versions and aliases', () => {
 
 describe('inference requests', () => {
   it('echoes the request id, and leaves it out when none was given', async () => {
-    expect(json(await post('/v2/models/linear/versions/1/infer', { id: 'req-42', inputs: [LINEAR_INPUT] })).id).toBe('req-42');
-    expect(json(await post('/v2/models/linear/versions/1/infer', { inputs: [LINEAR_INPUT] }))).not.toHaveProperty('id');
+    expect(json(await post('/v2/models/linear/versions/1/infer', { id: 'req-42', inputs: [LINEAR_V2_INPUT] })).id).toBe('req-42');
+    expect(json(await post('/v2/models/linear/versions/1/infer', { inputs: [LINEAR_V2_INPUT] }))).not.toHaveProperty('id');
   });
 
   it('accepts request, input and output parameters it does not use', async () => {
     const response = await post('/v2/models/linear/versions/1/infer', {
       parameters: { priority: 1, my_custom_parameter: 42, flag: true, note: 'x' },
-      inputs: [{ ...LINEAR_INPUT, parameters: { anything: 'goes' } }],
+      inputs: [{ ...LINEAR_V2_INPUT, parameters: { anything: 'goes' } }],
       outputs: [{ name: 'output', parameters: { other: 1 } }],
     });
     expect(response.status).toBe(200);
@@ -123,7 +122,7 @@ describe('inference requests', () => {
   });
 
   it('takes a gzip-compressed body (Content-Encoding), as Triton clients can send', async () => {
-    const body = gzipSync(Buffer.from(JSON.stringify({ inputs: [LINEAR_INPUT] })));
+    const body = gzipSync(Buffer.from(JSON.stringify({ inputs: [LINEAR_V2_INPUT] })));
     const response = await send(t.url, 'POST', '/v2/models/linear/versions/1/infer', body, { 'Content-Encoding': 'gzip' });
     expect(response.status).toBe(200);
     expect(json(response).outputs[0].data).toEqual([5, 1.5]);
@@ -132,9 +131,7 @@ describe('inference requests', () => {
   it('answers 504 when the timeout parameter (microseconds) has passed before the request can run', async () => {
     // A 1 µs budget is spent long before a JSON body of 200 000 numbers is parsed and validated.
     const data = Array.from({ length: 200_000 }, (_, i) => i % 1000);
-    const expired = await post('/v2/models/id_fp32/infer', { inputs: [{ name: 'input', shape: [data.length], datatype: 'FP32', data }], parameters: { timeout: 1 } });
-    expect(expired.status).toBe(504);
-    expect(Object.keys(json(expired))).toEqual(['error']);
+    await expectV2Error(post('/v2/models/id_fp32/infer', { inputs: [{ name: 'input', shape: [data.length], datatype: 'FP32', data }], parameters: { timeout: 1 } }), 504);
     const generous = await post('/v2/models/id_fp32/infer', {
       inputs: [{ name: 'input', shape: [3], datatype: 'FP32', data: [1, 2, 3] }],
       parameters: { timeout: 60_000_000 },
@@ -149,8 +146,7 @@ describe('statistics extension', () => {
       const ok = await post('/v2/models/counted/infer', { inputs: [{ name: 'input', shape: [1, 2], datatype: 'INT32', data: [i, i] }] });
       expect(ok.status).toBe(200);
     }
-    const refused = await post('/v2/models/counted/infer', { inputs: [{ name: 'input', shape: [1, 3], datatype: 'INT32', data: [1, 2, 3] }] });
-    expect(refused.status).toBe(400);
+    await expectV2Error(post('/v2/models/counted/infer', { inputs: [{ name: 'input', shape: [1, 3], datatype: 'INT32', data: [1, 2, 3] }] }), 400);
 
     for (const path of ['/v2/models/counted/stats', '/v2/models/counted/versions/1/stats']) {
       const response = await send(t.url, 'GET', path);
@@ -203,29 +199,25 @@ describe('model repository extension', () => {
     const notReady = await send(t.url, 'GET', '/v2/models/spare/ready');
     expect(notReady.status).toBe(503);
     expect(json(notReady)).toMatchObject({ name: 'spare', ready: false });
-    expect((await post('/v2/models/spare/infer', { inputs: [LINEAR_INPUT] })).status).toBe(503);
+    await expectV2Error(post('/v2/models/spare/infer', { inputs: [LINEAR_V2_INPUT] }), 503);
 
     await t.writeLinear('spare', 1, 3);
     const load = await manage('/v2/repository/models/spare/load', '{}');
     expect(load.status).toBe(200);
     expect((await send(t.url, 'GET', '/v2/models/spare/ready')).status).toBe(200);
     expect(entry(await index(), 'spare')).toMatchObject({ state: 'READY' });
-    const answer = json(await post('/v2/models/spare/infer', { inputs: [LINEAR_INPUT] }));
+    const answer = json(await post('/v2/models/spare/infer', { inputs: [LINEAR_V2_INPUT] }));
     expect(answer.outputs[0].data).toEqual([15, 4.5]);
   });
 
   it('answers a failed load with its reason, and unknown models with 404', async () => {
-    const failed = await manage('/v2/repository/models/broken/load');
-    expect(failed.status).toBe(400);
-    expect(json(failed).error).toContain('broken');
+    await expectV2Error(manage('/v2/repository/models/broken/load'), 400, 'broken');
     expect(entry(await index(), 'broken')!.state).toBe('FAILED');
-    expect((await manage('/v2/repository/models/nope/load')).status).toBe(404);
-    expect((await manage('/v2/repository/models/nope/unload')).status).toBe(404);
+    await expectV2Error(manage('/v2/repository/models/nope/load'), 404, 'nope');
+    await expectV2Error(manage('/v2/repository/models/nope/unload'), 404, 'nope');
   });
 
   it('refuses load parameters that would replace the model from the request', async () => {
-    const response = await manage('/v2/repository/models/linear/load', JSON.stringify({ parameters: { config: '{}' } }));
-    expect(response.status).toBe(400);
-    expect(json(response).error).toContain('config');
+    await expectV2Error(manage('/v2/repository/models/linear/load', JSON.stringify({ parameters: { config: '{}' } })), 400, 'config');
   });
 });

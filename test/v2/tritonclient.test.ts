@@ -10,8 +10,9 @@ import { access, constants } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATATYPES } from '../../src/tensor.js';
-import { buildIdentityModel, buildLinearModel, buildMultiIoModel, linearModelWeights, type LinearModelOptions } from '../../tools/model-builder/index.js';
+import { linearModelWeights, type LinearModelOptions } from '../../tools/model-builder/index.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { identityModels, identityName, LINEAR, linearModel, multiIoModel } from '../support/models.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PYTHON = `${ROOT}.venv/bin/python`;
@@ -21,8 +22,9 @@ const SETUP_HINT = 'run `bash tools/python/setup-venv.sh` (npm test runs it as p
 const DRIVER_TIMEOUT_MS = 150_000;
 
 const ADMIN_TOKEN = 'tritonclient-test-admin-token';
-const LINEAR: Record<string, LinearModelOptions> = { 1: { inputSize: 4, outputSize: 2, scale: 1 }, 2: { inputSize: 4, outputSize: 2, scale: 2 } };
-const IDENTITY = Object.fromEntries(DATATYPES.map((datatype) => [datatype, `identity_${datatype.toLowerCase()}`]));
+/** The linear model's versions as the driver checks them: version 2 has every weight doubled. */
+const LINEAR_VERSIONS: Record<string, LinearModelOptions> = { 1: { ...LINEAR, scale: 1 }, 2: { ...LINEAR, scale: 2 } };
+const IDENTITY = Object.fromEntries(DATATYPES.map((datatype) => [datatype, identityName(datatype)]));
 
 const modes = ['in=binary out=binary', 'in=binary out=json', 'in=json out=binary', 'in=json out=json'];
 const EXPECTED_CHECKS: readonly string[] = [
@@ -129,16 +131,16 @@ let setupError: Error | undefined;
 beforeAll(async () => {
   try {
     await assertVenv();
-    const models: Record<string, Record<number, Uint8Array>> = {
-      linear: { 1: buildLinearModel(LINEAR[1]!), 2: buildLinearModel(LINEAR[2]!) },
-      spare: { 1: buildLinearModel(LINEAR[1]!) },
-      multi_io: { 1: buildMultiIoModel() },
+    const models = {
+      linear: { 1: linearModel(1), 2: linearModel(2) },
+      spare: { 1: linearModel(1) },
+      multi_io: { 1: multiIoModel() },
+      ...identityModels(DATATYPES),
     };
-    for (const datatype of DATATYPES) models[IDENTITY[datatype]!] = { 1: buildIdentityModel(datatype, [-1, 3]) };
     t = await startTestGateway({ env: { ADMIN_TOKEN }, models });
 
     const linear = Object.fromEntries(
-      Object.entries(LINEAR).map(([version, options]) => {
+      Object.entries(LINEAR_VERSIONS).map(([version, options]) => {
         const { weight, bias } = linearModelWeights(options);
         return [version, { inputSize: options.inputSize, outputSize: options.outputSize, weight: Array.from(weight), bias: Array.from(bias) }];
       }),
