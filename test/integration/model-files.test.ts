@@ -98,7 +98,7 @@ it('a broken first version answers 503 with its reason; other models keep loadin
   await expectError(gateway.post('/models/broken/1/predict', LINEAR_INPUT), 503, 'VERSION_NOT_READY', 'FAILED');
 });
 
-it('deleting a version lets every request running on it finish with 200 and the right answer, then releases its session once', async () => {
+it('deleting a version lets every request running or queued on it finish with 200 and the right answer, then releases its session once', async () => {
   // Batches of up to 4 requests, one at a time, and 8 clients that never stop: whenever the delete
   // is noticed, one batch holds the version's session and more requests wait behind it.
   const sizes = MLP_SIZES.heavy;
@@ -109,7 +109,7 @@ it('deleting a version lets every request running on it finish with 200 and the 
   const { registry, scheduler } = gateway.gateway;
 
   // The moment the version starts draining (synchronously, inside the unload): what was running on it.
-  let atDrain: { running: number; leases: number; successes: number; releasedBefore: number } | undefined;
+  let atDrain: { running: number; queued: number; leases: number; successes: number; failures: number; releasedBefore: number } | undefined;
   const released: Array<{ cause: string; successes: number; inFlight: number }> = [];
   registry.on('state-changed', (e) => {
     if (e.name !== 'mlp' || e.version !== 2 || e.state !== 'DRAINING') return;
@@ -117,8 +117,11 @@ it('deleting a version lets every request running on it finish with 200 and the 
     atDrain = {
       // Accepted by the scheduler, neither answered nor still queued: inside a batch on the session.
       running: c.requests - c.successes - c.failures - c.cancelled - c.rejectedDeadline - scheduler.queued('mlp', 2),
+      // Accepted and waiting in the batcher: these are served by the draining version too.
+      queued: scheduler.queued('mlp', 2),
       leases: registry.status('mlp', 2)!.inFlight,
       successes: c.successes,
+      failures: c.failures,
       releasedBefore: released.length,
     };
   });
@@ -149,11 +152,12 @@ it('deleting a version lets every request running on it finish with 200 and the 
   expect(drain.leases).toBe(1);
   expect(drain.running).toBeGreaterThan(0);
   expect(drain.releasedBefore).toBe(0);
-  // Every one of them was answered with outputs: none failed, none was cut short.
+  // Every one of them, running or queued, was answered with outputs: none failed, none was cut short.
   const final = scheduler.counters('mlp', 2)!;
-  expect(final.successes - drain.successes).toBe(drain.running);
+  expect(final.successes - drain.successes).toBe(drain.running + drain.queued);
+  expect(final.failures).toBe(drain.failures);
   // The session went once, for the unload, after the last of them had its answer and no lease was out.
-  expect(released).toEqual([{ cause: 'unloaded', successes: drain.successes + drain.running, inFlight: 0 }]);
+  expect(released).toEqual([{ cause: 'unloaded', successes: drain.successes + drain.running + drain.queued, inFlight: 0 }]);
 
   // Over HTTP: one 200 per success the scheduler counted, each with its own request's answer;
   // every other answer says the version is going (503) or gone (404).
