@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { ModelLimitOverrides } from './model-limit-overrides.js';
 import { windowOf, type RateLimitPolicy, type RateLimitWindow } from './rate-limit-policy.js';
+import { closeRedisConnection } from '../redis-connection-close.js';
 
 export type RateLimitScope = 'client' | 'model';
 
@@ -110,13 +111,7 @@ export class RateLimits {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       const redis = this.#redis;
-      if (!redis || redis.status === 'end') return;
-      try {
-        if (redis.status === 'ready') await redis.quit();
-        else redis.disconnect();
-      } catch {
-        redis.disconnect();
-      }
+      if (redis) await closeRedisConnection(redis);
     })();
     return this.#closed;
   }

@@ -34,6 +34,7 @@ import {
   type RouteStore,
 } from './route-source.js';
 import { routesFrom, type Routes } from './route-table.js';
+import { closeRedisConnection } from '../redis-connection-close.js';
 
 export const DEFAULT_REDIS_PREFIX = 'switchyard:';
 
@@ -279,7 +280,7 @@ export class RedisRouteSource implements RouteSource, RouteStore {
       const closed = new SwitchyardError('ROUTING_UNAVAILABLE', 'The routing table source is closed');
       for (const waiter of this.#readyWaiters) waiter.reject(closed);
       this.#readyWaiters.clear();
-      await Promise.all([quit(this.#client), quit(this.#subscriber)]);
+      await Promise.all([closeRedisConnection(this.#client), closeRedisConnection(this.#subscriber)]);
     })();
     return this.#closed;
   }
@@ -434,13 +435,3 @@ function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
 }
 
-async function quit(connection: Redis): Promise<void> {
-  if (connection.status === 'end') return;
-  try {
-    // QUIT only works on a live connection; otherwise drop it (and stop reconnecting) at once.
-    if (connection.status === 'ready') await connection.quit();
-    else connection.disconnect();
-  } catch {
-    connection.disconnect();
-  }
-}
