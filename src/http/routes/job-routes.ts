@@ -16,12 +16,11 @@ import { parsePrefer } from '../prefer-header.js';
 import { readJsonBody } from '../request-body.js';
 import { requestIdOf } from '../middleware/request-id.js';
 import { assertVersionSpec, timeoutHeaderMs } from '../request-params.js';
+import { idempotencyKeyOf } from '../idempotency-key.js';
 
 /** Longest wait a `GET /jobs/:id` may ask for, in seconds. */
 export const MAX_JOB_WAIT_SECONDS = 60;
 
-/** A printable token of at most 255 characters, as the IETF Idempotency-Key draft suggests. */
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 export function requireJobs(services: HttpServices): AsyncJobs {
   if (!services.jobs) {
@@ -46,10 +45,7 @@ export interface AsyncPrediction {
 /** Resolves, validates like a sync request, then queues; answers 202 with the job. */
 export async function submitAsyncPrediction(c: Context, services: HttpServices, request: AsyncPrediction): Promise<Response> {
   const jobs = requireJobs(services);
-  const key = c.req.header('idempotency-key');
-  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
-    throw new SwitchyardError('INVALID_REQUEST', 'Idempotency-Key must be 1 to 255 printable ASCII characters without spaces');
-  }
+  const key = idempotencyKeyOf(c);
   // A job has no deadline, but a timeout is held to the rule of every route: a bad one is a 400 here too.
   timeoutHeaderMs(c.req.header('x-request-timeout-ms'));
   const { model, versionSpec } = request;
