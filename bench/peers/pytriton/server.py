@@ -4,7 +4,8 @@ Usage: server.py MODEL_PATH PORT. Serves the model as `mlp` on 127.0.0.1:PORT
 (/v2/models/mlp/infer, /v2/models/mlp/ready). PyTriton starts the tritonserver binary shipped in
 its wheel; Triton's dynamic batcher merges queued requests (up to 64 rows, no queue delay: Triton's
 default, and Switchyard's) and hands each batch to the @batch inference function, which runs it
-as one onnxruntime session.run in this process. gRPC and metrics listen on free loopback ports.
+as one onnxruntime session.run in this process. gRPC and metrics listen on free loopback ports;
+the statistics API is left open (PyTriton guards it with a token) so the bench can show the batching.
 SIGTERM stops Triton and its proxy cleanly (PyTriton itself only handles SIGINT).
 """
 import os
@@ -18,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 from pytriton.decorators import batch  # noqa: E402
 from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor  # noqa: E402
-from pytriton.triton import Triton, TritonConfig  # noqa: E402
+from pytriton.triton import DEFAULT_PROTECTED_ENDPOINTS, Triton, TritonConfig, TritonSecurityConfig  # noqa: E402
 
 from onnx_session import open_session  # noqa: E402
 
@@ -68,7 +69,10 @@ def main() -> None:
         metrics_port=free_port(),
         log_verbose=0,
     )
-    with Triton(config=config) as triton:
+    # PyTriton puts Triton's statistics behind a generated token; the bench reads them (rows per
+    # execution, i.e. the batching) on loopback, so they alone are left open.
+    security = TritonSecurityConfig(restricted_endpoints=[e for e in DEFAULT_PROTECTED_ENDPOINTS if e != "statistics"])
+    with Triton(config=config, security_config=security) as triton:
         triton.bind(
             model_name="mlp",
             infer_func=infer,
