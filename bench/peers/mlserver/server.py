@@ -13,6 +13,7 @@ off, which turns off the per-request access log, as Switchyard's is in the bench
 import asyncio
 import json
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -48,7 +49,10 @@ async def main() -> None:
     with open(os.path.join(HERE, "model-settings.json")) as file:
         raw = json.load(file)
     raw["parameters"]["uri"] = model_path
-    await MLServer(settings).start([ModelSettings(**raw)])
+    try:
+        await MLServer(settings).start([ModelSettings(**raw)])
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
