@@ -7,6 +7,7 @@ import { asyncJobsScenario } from './scenarios/async-jobs.js';
 import { coreGatewayScenario, type ScenarioReport } from './scenarios/core-gateway.js';
 import { openInferenceProtocolScenario } from './scenarios/open-inference-protocol.js';
 import { operationsScenario } from './scenarios/operations.js';
+import { peersScenario } from './scenarios/peers.js';
 import { throughputScenario } from './scenarios/throughput.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
@@ -18,6 +19,7 @@ const scenarios: Array<[string, (seconds: number) => Promise<ScenarioReport>]> =
   ['oip', openInferenceProtocolScenario],
   ['operations', operationsScenario],
   ['async', asyncJobsScenario],
+  ['peers', peersScenario],
 ];
 
 let failed = false;

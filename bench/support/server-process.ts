@@ -3,14 +3,22 @@
  * a readiness URL, stopped with SIGTERM (SIGKILL if it hangs).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface ServerProcessOptions {
-  /** Script to run with node. */
+  /** Script to run with node (or with `command`). */
   readonly script: string;
-  readonly args?: readonly string[];
+  /** Arguments after the script; a function of the chosen port for servers that take it as one. */
+  readonly args?: readonly string[] | ((port: number) => readonly string[]);
+  /** Program that runs the script, e.g. a Python interpreter; default this node (with nodeArgs). */
+  readonly command?: string;
+  /** How long to wait for readiness. Default 60 s. */
+  readonly readyTimeoutMs?: number;
+  /** Append the child's stdout and stderr to this file instead of inheriting them. */
+  readonly logFile?: string;
   readonly env?: Readonly<Record<string, string>>;
   /** Path polled until it answers 200. Default '/healthz'. */
   readonly readyPath?: string;
@@ -39,14 +47,31 @@ export function freePort(): Promise<number> {
 export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script, ...(options.args ?? [])], {
+  const args = typeof options.args === 'function' ? options.args(port) : (options.args ?? []);
+  const [program, programArgs] = options.command === undefined
+    ? [process.execPath, [...(options.nodeArgs ?? []), options.script, ...args]]
+    : [options.command, [options.script, ...args]];
+  const log = options.logFile === undefined ? 'inherit' : openSync(options.logFile, 'a');
+  const child = spawn(program, programArgs, {
     env: { ...process.env, LOG_LEVEL: 'warn', ...options.env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', log, log],
   });
+  if (typeof log === 'number') closeSync(log); // the child holds its own copy
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 60_000;
+  const stop = async (): Promise<number | null> => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    child.kill('SIGTERM'); // not SIGKILL first: a Python peer must get to stop the server it started
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  };
+  const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
+  const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${options.script} exited with ${child.exitCode} before it was ready`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${options.script} exited with ${child.exitCode ?? child.signalCode} before it was ready`);
+    }
     try {
       const response = await fetch(url + (options.readyPath ?? '/healthz'));
       if (response.ok) break;
@@ -54,24 +79,12 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
       // not listening yet
     }
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`${options.script} was not ready within 60 s`);
+      await stop();
+      throw new Error(`${options.script} was not ready within ${readyTimeoutMs / 1000} s`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return {
-    url,
-    port,
-    child,
-    async stop() {
-      if (child.exitCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
+  return { url, port, child, stop };
 }
 
 /** The compiled gateway (dist/src/main.js) serving `repoRoot`, ready once /readyz answers 200. */
