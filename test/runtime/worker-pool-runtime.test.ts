@@ -199,8 +199,10 @@ describe('WorkerPoolRuntime close()', () => {
     runtime = new WorkerPoolRuntime({ workers: 1 });
     const session = await runtime.load(mlpPath);
     const running = session.run({ input: { datatype: 'FP32', shape: [64, 512], data: new Float32Array(64 * 512) } });
+    // Listen before closing: close() answers the run at once, then waits for its thread.
+    const rejected = rejectionOf(running);
     await Promise.all([runtime.close(), runtime.close()]);
-    const error = await rejectionOf(running);
+    const error = await rejected;
     expect(error.code).toBe('SHUTTING_DOWN');
     expect(runtime.stats()).toMatchObject({ workers: 0, sessions: 0, inFlight: 0 });
     await runtime.close();
