@@ -16,6 +16,7 @@ import type { InferenceRequest, InferenceResult, InferenceScheduler } from './in
 import { BufferPool } from './buffer-pool.js';
 import { batchKey, mergeInputs, rowsOf, sliceOutputs } from './tensor-batch.js';
 import { emptyCounters, type VersionCounters } from './version-counters.js';
+import { timerDelayMs } from './timer-delay.js';
 
 export interface DynamicBatcherOptions {
   readonly leases: SessionLeaseProvider;
@@ -130,7 +131,7 @@ export class DynamicBatcher implements InferenceScheduler {
       queue.counters.requests += 1;
       this.#busy += 1;
       if (deadline !== undefined) {
-        pending.timer = setTimeout(() => this.#drop(queue, pending, 'deadline'), Math.max(0, deadline - now));
+        pending.timer = setTimeout(() => this.#drop(queue, pending, 'deadline'), timerDelayMs(deadline - now));
       }
       if (request.client?.onGone) pending.stopWatchingClient = request.client.onGone(() => this.#drop(queue, pending, 'cancelled'));
       this.#pump(queue);
@@ -354,3 +355,4 @@ function pick(outputs: Record<string, Tensor>, names: readonly string[] | undefi
   for (const name of names) if (outputs[name]) picked[name] = outputs[name];
   return picked;
 }
+
