@@ -4,7 +4,8 @@
  */
 import { expect, it } from 'vitest';
 import { startGatewayProcess } from '../support/gateway-process.js';
-import { eventually, sleep } from '../support/gateway.js';
+import { eventually } from '../support/gateway.js';
+import { parseExposition, valueOf } from '../metrics/prometheus-text.js';
 import { mlpModel, MLP_SIZES } from '../support/models.js';
 
 it('finishes every in-flight request on SIGTERM and exits 0', async () => {
@@ -12,14 +13,21 @@ it('finishes every in-flight request on SIGTERM and exits 0', async () => {
   const url = gateway.url;
   const row = Array.from({ length: 256 }, (_, i) => (i % 5) / 5);
   const body = JSON.stringify({ inputs: { input: Array.from({ length: 512 }, () => row) } });
+  let answered = 0;
   const requests = Array.from({ length: 12 }, () =>
-    fetch(url + '/models/mlp/1/predict', { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(
-      async (r) => ({ status: r.status, rows: ((await r.json()) as { outputs?: { output: unknown[] } }).outputs?.output.length }),
-    ),
+    fetch(url + '/models/mlp/1/predict', { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(async (r) => {
+      answered += 1;
+      return { status: r.status, rows: ((await r.json()) as { outputs?: { output: unknown[] } }).outputs?.output.length };
+    }),
   );
   // Small bodies, heavy compute: all are accepted at once, then one worker runs them one by one
-  // (seconds in all), so the signal arrives with most of them still in flight.
-  await sleep(300);
+  // (seconds in all), so the signal arrives with most of them still in flight. Signal once the
+  // gateway has accepted all 12, in flight or answered (a request still on its way at the signal
+  // rightly gets 503).
+  await eventually(async () => {
+    const text = await (await fetch(url + '/metrics')).text();
+    return (valueOf(parseExposition(text), 'switchyard_requests_in_flight') ?? 0) + answered >= 12;
+  }, 20_000, 'all 12 requests accepted');
   gateway.kill('SIGTERM');
   await eventually(() => gateway.log().includes('shutdown: refusing new requests'), 5_000, 'shutdown started');
   const late = await fetch(url + '/models/mlp/1/predict', { method: 'POST', body }).catch(() => undefined);
