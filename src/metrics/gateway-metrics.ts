@@ -73,6 +73,7 @@ interface BatchSeries {
   readonly batchSize: HistogramSeries;
   readonly compute: HistogramSeries;
   readonly queue: HistogramSeries;
+  readonly splits: CounterSeries;
 }
 
 /**
@@ -136,6 +137,7 @@ export class GatewayMetrics {
   readonly #batchSize: HistogramFamily;
   readonly #rows: CounterFamily;
   readonly #executions: CounterFamily;
+  readonly #splits: CounterFamily;
   readonly #modelState: Gauge<'model' | 'version' | 'state'>;
   readonly #loadDuration: Histogram<'model' | 'result'>;
   readonly #swaps: Counter<'model' | 'version'>;
@@ -220,6 +222,12 @@ export class GatewayMetrics {
     this.#executions = new CounterFamily({
       name: name('inference_executions_total'),
       help: 'Batch executions (session runs).',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.#splits = new CounterFamily({
+      name: name('batch_splits_total'),
+      help: 'Merged batches onnxruntime rejected and the batcher reran one request at a time, so only the bad request failed.',
       labelNames: ['model', 'version'],
       registers,
     });
@@ -353,6 +361,11 @@ export class GatewayMetrics {
     this.#batch(model, version).queue.observe(waitedMs / 1000);
   }
 
+  /** Batcher observer: onnxruntime rejected a merged batch; its requests are rerun one at a time. */
+  split(model: string, version: number): void {
+    this.#batch(model, version).splits.inc();
+  }
+
   /** A request refused by a rate limit. `scope` is the limit's kind (a fixed set, e.g. client, model). */
   rateLimited(model: string | undefined, scope: string): void {
     this.#rateLimited.labels(model === undefined ? UNKNOWN_MODEL : this.#modelLabel(model), scope).inc();
@@ -428,6 +441,7 @@ export class GatewayMetrics {
         batchSize: this.#batchSize.labels(model, v),
         compute: this.#computeDuration.labels(model, v),
         queue: this.#queueDuration.labels(model, v),
+        splits: this.#splits.labels(model, v),
       };
       byVersion.set(version, series);
     }
