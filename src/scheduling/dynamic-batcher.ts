@@ -26,6 +26,17 @@ export interface DynamicBatcherOptions {
   readonly policyFor: (model: string, version: number) => BatchingPolicy;
   /** Told about every batch and queue wait (the metrics). Default: none. */
   readonly observer?: BatchObserver | undefined;
+  /**
+   * News of versions going away (the registry, structurally): an unloaded version's queue and
+   * counters are dropped once nothing of it is queued or running. Default: kept forever.
+   */
+  readonly versions?: VersionEvents | undefined;
+}
+
+/** The registry's events the batcher follows to forget versions that are gone. */
+export interface VersionEvents {
+  on(event: 'unloaded', listener: (e: { name: string; version: number }) => void): unknown;
+  on(event: 'loaded', listener: (e: { name: string; version: number }) => void): unknown;
 }
 
 /**
@@ -59,6 +70,8 @@ class VersionQueue {
   readonly items: Pending[] = [];
   running = 0;
   delayTimer: NodeJS.Timeout | undefined;
+  /** The version went away: the queue is dropped as soon as it is idle. */
+  retired = false;
   readonly counters = emptyCounters();
   constructor(
     readonly model: string,
@@ -83,6 +96,27 @@ export class DynamicBatcher implements InferenceScheduler {
     this.#leases = options.leases;
     this.#policyFor = options.policyFor;
     this.#observer = options.observer;
+    options.versions?.on('unloaded', ({ name, version }) => this.forget(name, version));
+    options.versions?.on('loaded', ({ name, version }) => {
+      const queue = this.#queues.get(queueId(name, version));
+      if (queue) queue.retired = false;
+    });
+  }
+
+  /**
+   * Drops a version's queue and counters: at once when nothing of it is queued or running, else
+   * as soon as the last of it has been answered. Requests arriving meanwhile are still served.
+   */
+  forget(model: string, version: number): void {
+    const queue = this.#queues.get(queueId(model, version));
+    if (!queue) return;
+    queue.retired = true;
+    this.#pruneIfIdle(queue);
+  }
+
+  /** Versions the batcher holds a queue and counters for (to see that pruning works). */
+  get versionCount(): number {
+    return this.#queues.size;
   }
 
   infer(request: InferenceRequest): Promise<InferenceResult> {
@@ -140,13 +174,13 @@ export class DynamicBatcher implements InferenceScheduler {
 
   /** Counters of one version; undefined before its first request. */
   counters(model: string, version: number): VersionCounters | undefined {
-    const queue = this.#queues.get(`${model}\u0000${version}`);
+    const queue = this.#queues.get(queueId(model, version));
     return queue && { ...queue.counters };
   }
 
   /** Requests queued (not yet running) for a version. */
   queued(model: string, version: number): number {
-    return this.#queues.get(`${model}\u0000${version}`)?.items.length ?? 0;
+    return this.#queues.get(queueId(model, version))?.items.length ?? 0;
   }
 
   drain(): Promise<void> {
@@ -155,7 +189,7 @@ export class DynamicBatcher implements InferenceScheduler {
   }
 
   #queue(model: string, version: number): VersionQueue {
-    const id = `${model}\u0000${version}`;
+    const id = queueId(model, version);
     let queue = this.#queues.get(id);
     if (!queue) {
       queue = new VersionQueue(model, version);
@@ -177,6 +211,15 @@ export class DynamicBatcher implements InferenceScheduler {
       });
       policy = this.#policyFor(queue.model, queue.version);
     }
+    this.#pruneIfIdle(queue);
+  }
+
+  #pruneIfIdle(queue: VersionQueue): void {
+    if (!queue.retired || queue.items.length > 0 || queue.running > 0) return;
+    clearTimeout(queue.delayTimer);
+    queue.delayTimer = undefined;
+    const id = queueId(queue.model, queue.version);
+    if (this.#queues.get(id) === queue) this.#queues.delete(id);
   }
 
   /** With a queue delay: wait while the head's batch is below target and the head is young enough. */
@@ -257,6 +300,7 @@ export class DynamicBatcher implements InferenceScheduler {
     if (index < 0) return; // already in a batch: it runs
     queue.items.splice(index, 1);
     this.#settle(pending);
+    this.#pruneIfIdle(queue);
     if (why === 'deadline') {
       queue.counters.rejectedDeadline += 1;
       pending.reject(deadlineExceeded());
@@ -278,6 +322,8 @@ export class DynamicBatcher implements InferenceScheduler {
       lease = this.#leases.acquire(queue.model, queue.version);
     } catch (error) {
       queue.counters.failures += batch.length;
+      // A version the registry no longer has: nothing more of it will run here.
+      if (isSwitchyardError(error) && (error.code === 'VERSION_NOT_FOUND' || error.code === 'MODEL_NOT_FOUND')) queue.retired = true;
       for (const pending of batch) pending.reject(error);
       return;
     }
@@ -375,6 +421,10 @@ export class DynamicBatcher implements InferenceScheduler {
       for (const wake of waiters) wake();
     }
   }
+}
+
+function queueId(model: string, version: number): string {
+  return `${model}\u0000${version}`;
 }
 
 interface MergedRun {
