@@ -145,6 +145,8 @@ export class Switchyard {
       leases: this.registry,
       policyFor: (model, version) => this.policies.policyFor(model, version),
       observer: this.metrics,
+      // Queues and counters of unloaded versions are dropped (as are their policies and series).
+      versions: this.registry,
     });
     this.jobWorker =
       config.redisUrl === undefined || config.jobs.concurrency === 0
@@ -393,6 +395,7 @@ export class Switchyard {
   #createMetrics(): GatewayMetrics {
     const metrics = new GatewayMetrics({
       knownModel: (name) => this.registry.has(name),
+      knownVersion: (name, version) => this.registry.status(name, version) !== undefined,
       inFlight: () => this.gate.inFlight,
       queueDepths: () =>
         this.registry.models().flatMap((model) =>

@@ -21,6 +21,9 @@ export type RequestProtocol = 'native' | 'v2';
 /** Version states as the registry names them; each version gets one 0/1 series per state. */
 const MODEL_STATES = ['LOADING', 'READY', 'RELOADING', 'FAILED', 'DRAINING', 'UNLOADED'] as const;
 
+/** The scopes of the rate limits (RateLimitScope), the only values of rate_limited_total's `scope`. */
+const RATE_LIMIT_SCOPES = ['client', 'model'] as const;
+
 /** Seconds: from well under a millisecond (the linear model) to long queues and slow models. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const LOAD_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -36,11 +39,18 @@ export interface ModelLifecycleEvents {
   on(event: 'loaded', listener: (e: { name: string; version: number }) => void): unknown;
   on(event: 'swapped', listener: (e: { name: string; version: number }) => void): unknown;
   on(event: 'failed', listener: (e: { name: string; version: number }) => void): unknown;
+  on(event: 'unloaded', listener: (e: { name: string; version: number }) => void): unknown;
 }
 
 export interface GatewayMetricsOptions {
   /** True when the registry knows the model; only such names become label values. */
   readonly knownModel: (name: string) => boolean;
+  /**
+   * True while the registry knows this version; asked only when a version's series would be
+   * created, so a request or batch that finishes after its version was unloaded does not bring the
+   * series back. Default: every version is known.
+   */
+  readonly knownVersion?: (name: string, version: number) => boolean;
   /** Requests accepted and not yet answered (read at scrape time). Default: no series. */
   readonly inFlight?: () => number;
   /** Queued requests per model version (read at scrape time). Default: no series. */
@@ -82,6 +92,7 @@ interface BatchSeries {
   readonly batchSize: HistogramSeries;
   readonly compute: HistogramSeries;
   readonly queue: HistogramSeries;
+  readonly splits: CounterSeries;
 }
 
 /**
@@ -111,6 +122,11 @@ export class RequestRecorder {
       this.#series.set(label, byVersion);
     }
     let series = byVersion.get(versionKey);
+    if (!series && versionKey >= 0 && !this.metrics.knownVersion(label, versionKey)) {
+      // Answered after its version went away: counted as a request that never got a version.
+      this.record(model, undefined, status, seconds);
+      return;
+    }
     if (!series) {
       series = { version: versionKey < 0 ? '' : String(versionKey), byStatus: new Map(), durationByClass: [] };
       byVersion.set(versionKey, series);
@@ -129,12 +145,23 @@ export class RequestRecorder {
     }
     duration.observe(seconds);
   }
+
+  /** Forgets the cached series of a version that went away (GatewayMetrics removes the series themselves). */
+  forget(model: string, version: number): void {
+    const byVersion = this.#series.get(model);
+    if (!byVersion) return;
+    byVersion.delete(version);
+    // Requests that never got a version (-1) stay while the model is known; they go with it.
+    if (!this.metrics.knownModel(model)) byVersion.delete(-1);
+    if (byVersion.size === 0) this.#series.delete(model);
+  }
 }
 
 export class GatewayMetrics {
   /** Private to this gateway; `GET /metrics` renders it. */
   readonly registry = new Registry();
   readonly knownModel: (name: string) => boolean;
+  readonly knownVersion: (name: string, version: number) => boolean;
 
   // Per request or per batch: the allocation-free families (series-family.ts). The rest is rare
   // (lifecycle) or read at scrape time, and uses prom-client's own metrics.
@@ -145,6 +172,7 @@ export class GatewayMetrics {
   readonly #batchSize: HistogramFamily;
   readonly #rows: CounterFamily;
   readonly #executions: CounterFamily;
+  readonly #splits: CounterFamily;
   readonly #modelState: Gauge<'model' | 'version' | 'state'>;
   readonly #loadDuration: Histogram<'model' | 'result'>;
   readonly #swaps: Counter<'model' | 'version'>;
@@ -160,6 +188,7 @@ export class GatewayMetrics {
 
   constructor(options: GatewayMetricsOptions) {
     this.knownModel = options.knownModel;
+    this.knownVersion = options.knownVersion ?? (() => true);
     const registers = [this.registry];
     const name = (suffix: string) => METRIC_PREFIX + suffix;
 
@@ -229,6 +258,12 @@ export class GatewayMetrics {
     this.#executions = new CounterFamily({
       name: name('inference_executions_total'),
       help: 'Batch executions (session runs).',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.#splits = new CounterFamily({
+      name: name('batch_splits_total'),
+      help: 'Merged batches onnxruntime rejected and the batcher reran one request at a time, so only the bad request failed.',
       labelNames: ['model', 'version'],
       registers,
     });
@@ -369,6 +404,7 @@ export class GatewayMetrics {
   /** Batcher observer: one batch ran on a session. */
   executed(model: string, version: number, rows: number, _requests: number, computeMs: number): void {
     const series = this.#batch(model, version);
+    if (!series) return;
     series.executions.inc();
     series.rows.inc(rows);
     series.batchSize.observe(rows);
@@ -377,7 +413,12 @@ export class GatewayMetrics {
 
   /** Batcher observer: a request left its queue for a batch after waiting `waitedMs`. */
   queued(model: string, version: number, waitedMs: number): void {
-    this.#batch(model, version).queue.observe(waitedMs / 1000);
+    this.#batch(model, version)?.queue.observe(waitedMs / 1000);
+  }
+
+  /** Batcher observer: onnxruntime rejected a merged batch; its requests are rerun one at a time. */
+  split(model: string, version: number): void {
+    this.#batch(model, version)?.splits.inc();
   }
 
   /** A request refused by a rate limit. `scope` is the limit's kind (a fixed set, e.g. client, model). */
@@ -417,6 +458,35 @@ export class GatewayMetrics {
       this.#loadFailures.labels(name, String(version)).inc();
       this.#loadFinished(name, version, 'failure');
     });
+    events.on('unloaded', ({ name, version }) => this.forgetVersion(name, version));
+  }
+
+  /**
+   * Removes every series of a version that was unloaded (its file deleted, or an unload through
+   * the API), so versions that come and go leave nothing behind; once the model has no version
+   * left, its model-level series go too. A version that loads again starts from zero.
+   */
+  forgetVersion(model: string, version: number): void {
+    const v = String(version);
+    const labels = { model, version: v };
+    for (const family of [this.requests, this.requestDuration, this.#queueDuration, this.#computeDuration, this.#batchSize, this.#rows, this.#executions, this.#splits]) {
+      family.remove(labels);
+    }
+    for (const state of MODEL_STATES) this.#modelState.remove({ ...labels, state });
+    this.#swaps.remove(labels);
+    this.#loadFailures.remove(labels);
+    this.#loadStarted.delete(`${model}\u0000${version}`);
+    this.#batchSeries.get(model)?.delete(version);
+    if (this.#batchSeries.get(model)?.size === 0) this.#batchSeries.delete(model);
+    for (const recorder of this.#recorders.values()) recorder.forget(model, version);
+    if (this.knownModel(model)) return;
+    // The model is gone: its requests that never reached a version, and its model-level series.
+    for (const family of [this.requests, this.requestDuration]) family.remove({ model, version: '' });
+    for (const result of ['success', 'failure']) this.#loadDuration.remove({ model, result });
+    for (const scope of RATE_LIMIT_SCOPES) this.#rateLimited.remove({ model, scope });
+    this.#jobsSubmitted.remove({ model });
+    for (const outcome of ['success', 'failure', 'cancelled']) this.#jobsFinished.remove({ model, outcome });
+    for (const outcome of ['success', 'failure']) this.#jobDuration.remove({ model, outcome });
   }
 
   /** The text exposition format, for `GET /metrics`. */
@@ -440,7 +510,11 @@ export class GatewayMetrics {
     this.#loadDuration.labels(name, result).observe((performance.now() - started) / 1000);
   }
 
-  #batch(model: string, version: number): BatchSeries {
+  /** The version's batch series; undefined (nothing recorded) once the version is gone. */
+  #batch(model: string, version: number): BatchSeries | undefined {
+    const cached = this.#batchSeries.get(model)?.get(version);
+    if (cached) return cached;
+    if (!this.knownVersion(model, version)) return undefined;
     let byVersion = this.#batchSeries.get(model);
     if (!byVersion) {
       byVersion = new Map();
@@ -455,6 +529,7 @@ export class GatewayMetrics {
         batchSize: this.#batchSize.labels(model, v),
         compute: this.#computeDuration.labels(model, v),
         queue: this.#queueDuration.labels(model, v),
+        splits: this.#splits.labels(model, v),
       };
       byVersion.set(version, series);
     }

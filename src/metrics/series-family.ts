@@ -52,7 +52,7 @@ interface FamilyOptions {
   readonly registers: readonly Registry[];
 }
 
-/** A metric name with one series per label combination; series are created once and kept. */
+/** A metric name with one series per label combination; series are created once and kept until removed. */
 abstract class SeriesFamily<S> {
   readonly name: string;
   readonly help: string;
@@ -80,6 +80,18 @@ abstract class SeriesFamily<S> {
       this.series.set(key, entry);
     }
     return entry.series;
+  }
+
+  /** Drops every series whose labels include all of `labels` (a version that went away). Returns how many. */
+  remove(labels: Readonly<Record<string, string>>): number {
+    let removed = 0;
+    for (const [key, entry] of this.series) {
+      if (Object.entries(labels).every(([name, value]) => entry.labels[name] === value)) {
+        this.series.delete(key);
+        removed++;
+      }
+    }
+    return removed;
   }
 
   protected abstract create(): S;

@@ -48,6 +48,19 @@ export function runtimeClosedError(modelPath: string): SwitchyardError {
   });
 }
 
+/**
+ * True when onnxruntime itself refused or failed the run (inferenceFailedError): the inputs were
+ * the problem, so the same session may still answer other inputs. False for a worker that died,
+ * a lost or released session, a closed runtime, or anything else.
+ */
+export function isOnnxruntimeFailure(error: unknown): boolean {
+  return (
+    error instanceof SwitchyardError &&
+    error.code === 'INFERENCE_FAILED' &&
+    (error.details as Partial<RuntimeFailureDetails> | undefined)?.reason === 'onnxruntime'
+  );
+}
+
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

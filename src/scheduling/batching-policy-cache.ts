@@ -4,7 +4,7 @@
  * every batch. It follows the config store's and the registry's events (structurally, as the
  * metrics do): a changed config drops the model's policies, a version that (re)loaded drops its
  * own (its signature may differ), and a version that was unloaded drops its own, so the cache
- * holds nothing for versions that are gone.
+ * holds nothing for versions that are gone (nor is anything cached for a version it does not know).
  */
 import type { ModelConfig } from '../repository/model-config.js';
 import type { ModelSignature } from '../tensor.js';
@@ -47,7 +47,11 @@ export class BatchingPolicyCache {
     let versions = this.#policies.get(model);
     let policy = versions?.get(version);
     if (!policy) {
-      policy = resolveBatchingPolicy(this.#configs.get(model), this.#versions.status(model, version)?.signature);
+      const status = this.#versions.status(model, version);
+      policy = resolveBatchingPolicy(this.#configs.get(model), status?.signature);
+      // A version the registry does not know (a request that raced its unload) is not cached:
+      // no 'unloaded' would ever come to drop it.
+      if (!status) return policy;
       if (!versions) {
         versions = new Map();
         this.#policies.set(model, versions);

@@ -5,13 +5,16 @@
  * forms large batches. A request's deadline and its client are checked before it joins a batch;
  * an expired or abandoned request is answered (504) or dropped and never executed. The session is
  * taken from the registry when the batch executes, so queued requests always run on whatever
- * version is active then, and a swap never loses one.
+ * version is active then, and a swap never loses one. When onnxruntime rejects a merged batch, its
+ * requests are rerun one at a time on the same session, so one bad request fails alone (a dead
+ * worker, a lost session or a shutdown fails the batch as it is: rerunning would not help).
  */
 import { performance } from 'node:perf_hooks';
 import { SwitchyardError, isSwitchyardError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import type { BatchingPolicy } from './batching-policy.js';
-import { assertMayStart, type SessionLeaseProvider } from './session-lease.js';
+import { isOnnxruntimeFailure } from '../runtime/runtime-errors.js';
+import { assertMayStart, type SessionLease, type SessionLeaseProvider } from './session-lease.js';
 import type { InferenceRequest, InferenceResult, InferenceScheduler } from './inference-scheduler.js';
 import { BufferPool } from './buffer-pool.js';
 import { batchKey, mergeInputs, rowsOf, sliceOutputs } from './tensor-batch.js';
@@ -24,6 +27,17 @@ export interface DynamicBatcherOptions {
   readonly policyFor: (model: string, version: number) => BatchingPolicy;
   /** Told about every batch and queue wait (the metrics). Default: none. */
   readonly observer?: BatchObserver | undefined;
+  /**
+   * News of versions going away (the registry, structurally): an unloaded version's queue and
+   * counters are dropped once nothing of it is queued or running. Default: kept forever.
+   */
+  readonly versions?: VersionEvents | undefined;
+}
+
+/** The registry's events the batcher follows to forget versions that are gone. */
+export interface VersionEvents {
+  on(event: 'unloaded', listener: (e: { name: string; version: number }) => void): unknown;
+  on(event: 'loaded', listener: (e: { name: string; version: number }) => void): unknown;
 }
 
 /**
@@ -35,6 +49,8 @@ export interface BatchObserver {
   executed(model: string, version: number, rows: number, requests: number, computeMs: number): void;
   /** A request left its queue for a batch after waiting `waitedMs`. */
   queued?(model: string, version: number, waitedMs: number): void;
+  /** onnxruntime rejected a merged batch of `requests` requests; each is rerun alone. */
+  split?(model: string, version: number, requests: number): void;
 }
 
 interface Pending {
@@ -55,6 +71,8 @@ class VersionQueue {
   readonly items: Pending[] = [];
   running = 0;
   delayTimer: NodeJS.Timeout | undefined;
+  /** The version went away: the queue is dropped as soon as it is idle. */
+  retired = false;
   readonly counters = emptyCounters();
   constructor(
     readonly model: string,
@@ -79,6 +97,27 @@ export class DynamicBatcher implements InferenceScheduler {
     this.#leases = options.leases;
     this.#policyFor = options.policyFor;
     this.#observer = options.observer;
+    options.versions?.on('unloaded', ({ name, version }) => this.forget(name, version));
+    options.versions?.on('loaded', ({ name, version }) => {
+      const queue = this.#queues.get(queueId(name, version));
+      if (queue) queue.retired = false;
+    });
+  }
+
+  /**
+   * Drops a version's queue and counters: at once when nothing of it is queued or running, else
+   * as soon as the last of it has been answered. Requests arriving meanwhile are still served.
+   */
+  forget(model: string, version: number): void {
+    const queue = this.#queues.get(queueId(model, version));
+    if (!queue) return;
+    queue.retired = true;
+    this.#pruneIfIdle(queue);
+  }
+
+  /** Versions the batcher holds a queue and counters for (to see that pruning works). */
+  get versionCount(): number {
+    return this.#queues.size;
   }
 
   infer(request: InferenceRequest): Promise<InferenceResult> {
@@ -140,13 +179,13 @@ export class DynamicBatcher implements InferenceScheduler {
 
   /** Counters of one version; undefined before its first request. */
   counters(model: string, version: number): VersionCounters | undefined {
-    const queue = this.#queues.get(`${model}\u0000${version}`);
+    const queue = this.#queues.get(queueId(model, version));
     return queue && { ...queue.counters };
   }
 
   /** Requests queued (not yet running) for a version. */
   queued(model: string, version: number): number {
-    return this.#queues.get(`${model}\u0000${version}`)?.items.length ?? 0;
+    return this.#queues.get(queueId(model, version))?.items.length ?? 0;
   }
 
   drain(): Promise<void> {
@@ -155,7 +194,7 @@ export class DynamicBatcher implements InferenceScheduler {
   }
 
   #queue(model: string, version: number): VersionQueue {
-    const id = `${model}\u0000${version}`;
+    const id = queueId(model, version);
     let queue = this.#queues.get(id);
     if (!queue) {
       queue = new VersionQueue(model, version);
@@ -177,6 +216,15 @@ export class DynamicBatcher implements InferenceScheduler {
       });
       policy = this.#policyFor(queue.model, queue.version);
     }
+    this.#pruneIfIdle(queue);
+  }
+
+  #pruneIfIdle(queue: VersionQueue): void {
+    if (!queue.retired || queue.items.length > 0 || queue.running > 0) return;
+    clearTimeout(queue.delayTimer);
+    queue.delayTimer = undefined;
+    const id = queueId(queue.model, queue.version);
+    if (this.#queues.get(id) === queue) this.#queues.delete(id);
   }
 
   /** With a queue delay: wait while the head's batch is below target and the head is young enough. */
@@ -257,6 +305,7 @@ export class DynamicBatcher implements InferenceScheduler {
     if (index < 0) return; // already in a batch: it runs
     queue.items.splice(index, 1);
     this.#settle(pending);
+    this.#pruneIfIdle(queue);
     if (why === 'deadline') {
       queue.counters.rejectedDeadline += 1;
       pending.reject(deadlineExceeded());
@@ -278,45 +327,87 @@ export class DynamicBatcher implements InferenceScheduler {
       lease = this.#leases.acquire(queue.model, queue.version);
     } catch (error) {
       queue.counters.failures += batch.length;
+      // A version the registry no longer has: nothing more of it will run here.
+      if (isSwitchyardError(error) && (error.code === 'VERSION_NOT_FOUND' || error.code === 'MODEL_NOT_FOUND')) queue.retired = true;
       for (const pending of batch) pending.reject(error);
       return;
     }
     try {
-      const requested = outputNamesOf(batch);
-      const totalRows = batch.reduce((sum, p) => sum + p.rows, 0);
-      const merged = batch.length > 1;
-      const inputs = merged ? mergeInputs(batch.map((p) => p.request.inputs), totalRows, this.pool) : batch[0]!.request.inputs;
-      // Only merged inputs are ours to reuse; a lone request's tensors belong to its caller.
-      const outputs = await lease.session.run(inputs, requested, merged ? { recycleInputs: this.#recycle } : undefined);
-      const names = requested ?? Object.keys(outputs);
-      const finished = performance.now();
-      queue.counters.computeTimeMs += finished - started;
-      queue.counters.executions += 1;
-      queue.counters.inferredRows += totalRows;
-      queue.counters.lastInferenceAt = Date.now();
-      this.#observer?.executed(queue.model, queue.version, totalRows, batch.length, finished - started);
       if (batch.length === 1) {
-        batch[0]!.resolve({ model: queue.model, version: lease.version, outputs: pick(outputs, batch[0]!.request.outputs) });
-      } else {
-        let firstRow = 0;
-        const results = batch.map((pending) => {
-          const wanted = pending.request.outputs ?? names;
-          const sliced = sliceOutputs(outputs, wanted, totalRows, firstRow, pending.rows);
-          firstRow += pending.rows;
-          return sliced;
-        });
-        batch.forEach((pending, i) => pending.resolve({ model: queue.model, version: lease.version, outputs: results[i]! }));
+        await this.#runAlone(queue, lease, batch[0]!);
+        return;
       }
-      queue.counters.successes += batch.length;
-    } catch (error) {
-      queue.counters.failures += batch.length;
-      const failure = isSwitchyardError(error)
-        ? error
-        : new SwitchyardError('INFERENCE_FAILED', `inference failed: ${(error as Error).message}`, { cause: error });
-      for (const pending of batch) pending.reject(failure);
+      try {
+        this.#answerBatch(queue, lease, batch, await this.#runMerged(queue, lease, batch));
+      } catch (error) {
+        if (!isOnnxruntimeFailure(error)) {
+          queue.counters.failures += batch.length;
+          for (const pending of batch) pending.reject(asInferenceFailure(error));
+          return;
+        }
+        // onnxruntime refused the merged inputs: one of the requests is bad. Rerun each alone, one
+        // after another on the same lease, so only the bad one fails, with its own error.
+        queue.counters.splits += 1;
+        this.#observer?.split?.(queue.model, queue.version, batch.length);
+        for (const pending of batch) await this.#runAlone(queue, lease, pending);
+      }
     } finally {
       lease.release();
     }
+  }
+
+  /** Runs the batch as one merged execution; resolves with the batch's outputs (not yet sliced). */
+  async #runMerged(queue: VersionQueue, lease: SessionLease, batch: readonly Pending[]): Promise<MergedRun> {
+    const started = performance.now();
+    const requested = outputNamesOf(batch);
+    const totalRows = batch.reduce((sum, p) => sum + p.rows, 0);
+    const inputs = mergeInputs(batch.map((p) => p.request.inputs), totalRows, this.pool);
+    // Merged inputs are ours to reuse: the runtime hands their buffers back.
+    const outputs = await lease.session.run(inputs, requested, { recycleInputs: this.#recycle });
+    this.#executed(queue, totalRows, batch.length, started);
+    return { outputs, names: requested ?? Object.keys(outputs), totalRows };
+  }
+
+  /** Hands each request of a merged batch its rows; a batch whose outputs can not be split fails whole. */
+  #answerBatch(queue: VersionQueue, lease: SessionLease, batch: readonly Pending[], run: MergedRun): void {
+    let results: Array<Record<string, Tensor>>;
+    try {
+      let firstRow = 0;
+      results = batch.map((pending) => {
+        const sliced = sliceOutputs(run.outputs, pending.request.outputs ?? run.names, run.totalRows, firstRow, pending.rows);
+        firstRow += pending.rows;
+        return sliced;
+      });
+    } catch (error) {
+      queue.counters.failures += batch.length;
+      for (const pending of batch) pending.reject(asInferenceFailure(error));
+      return;
+    }
+    queue.counters.successes += batch.length;
+    batch.forEach((pending, i) => pending.resolve({ model: queue.model, version: lease.version, outputs: results[i]! }));
+  }
+
+  /** Runs one request on its own inputs (a lone request's tensors belong to its caller: not recycled). */
+  async #runAlone(queue: VersionQueue, lease: SessionLease, pending: Pending): Promise<void> {
+    const started = performance.now();
+    try {
+      const outputs = await lease.session.run(pending.request.inputs, outputNamesOf([pending]));
+      this.#executed(queue, pending.rows, 1, started);
+      queue.counters.successes += 1;
+      pending.resolve({ model: queue.model, version: lease.version, outputs: pick(outputs, pending.request.outputs) });
+    } catch (error) {
+      queue.counters.failures += 1;
+      pending.reject(asInferenceFailure(error));
+    }
+  }
+
+  #executed(queue: VersionQueue, rows: number, requests: number, started: number): void {
+    const finished = performance.now();
+    queue.counters.computeTimeMs += finished - started;
+    queue.counters.executions += 1;
+    queue.counters.inferredRows += rows;
+    queue.counters.lastInferenceAt = Date.now();
+    this.#observer?.executed(queue.model, queue.version, rows, requests, finished - started);
   }
 
   /** The request leaves the queue's bookkeeping: timers and listeners off, idle waiters woken. */
@@ -335,6 +426,24 @@ export class DynamicBatcher implements InferenceScheduler {
       for (const wake of waiters) wake();
     }
   }
+}
+
+function queueId(model: string, version: number): string {
+  return `${model}\u0000${version}`;
+}
+
+interface MergedRun {
+  readonly outputs: Record<string, Tensor>;
+  /** The outputs a request without its own list gets. */
+  readonly names: readonly string[];
+  readonly totalRows: number;
+}
+
+/** A run's failure as the catalog error its requests get. */
+function asInferenceFailure(error: unknown): SwitchyardError {
+  return isSwitchyardError(error)
+    ? error
+    : new SwitchyardError('INFERENCE_FAILED', `inference failed: ${(error as Error).message}`, { cause: error });
 }
 
 function deadlineExceeded(): SwitchyardError {

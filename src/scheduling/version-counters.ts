@@ -24,6 +24,11 @@ export interface VersionCounters {
   readonly rejectedDeadline: number;
   /** Dropped because the client went away before they ran. */
   readonly cancelled: number;
+  /**
+   * Merged batches that onnxruntime rejected and that were rerun one request at a time, so only
+   * the request that caused the failure fails (each rerun counts as an execution).
+   */
+  readonly splits: number;
   /** When the last execution finished, epoch ms; 0 before the first. */
   readonly lastInferenceAt: number;
 }
@@ -40,6 +45,7 @@ export function emptyCounters(): { -readonly [K in keyof VersionCounters]: Versi
     rejectedQueueFull: 0,
     rejectedDeadline: 0,
     cancelled: 0,
+    splits: 0,
     lastInferenceAt: 0,
   };
 }

@@ -7,6 +7,7 @@ import type { Datatype } from '../../src/tensor.js';
 import {
   buildIdentityModel,
   buildLinearModel,
+  buildLookupModel,
   buildMlpModel,
   buildMultiIoModel,
   buildNoBatchModel,
@@ -166,6 +167,15 @@ export function identityName(datatype: Datatype): string {
 /** One identity model per datatype, as version 1 of id_<datatype>. */
 export function identityModels(datatypes: readonly Datatype[], shape: readonly DimSpec[] = [-1, 3]): ModelSet {
   return Object.fromEntries(datatypes.map((datatype) => [identityName(datatype), { 1: identityModel(datatype, shape) }]));
+}
+
+/**
+ * index INT64 [-1, 1] -> value FP32 [-1, 1] = table[index] over a table of `size` (lookupValue(i)
+ * from tools/model-builder): an index >= size makes onnxruntime refuse the run, so one bad row
+ * fails a merged batch while the good rows alone succeed.
+ */
+export function lookupModel(size = 8): Uint8Array {
+  return cached(`lookup:${size}`, () => buildLookupModel({ size }));
 }
 
 /** x FP32 [3] -> y = 2x: no batch dimension, so every request runs alone. */

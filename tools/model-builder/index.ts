@@ -7,6 +7,8 @@ export type { AttributeValue, DimSpec, GraphBuilderOptions, InitializerData } fr
 export { buildIdentityModel } from './identity-model.js';
 export { buildLinearModel, linearModelWeights } from './linear-model.js';
 export type { LinearModelOptions, LinearModelWeights } from './linear-model.js';
+export { buildLookupModel, lookupValue } from './lookup-model.js';
+export type { LookupModelOptions } from './lookup-model.js';
 export { buildMlpModel, mlpModelWeights } from './mlp-model.js';
 export type { MlpLayerWeights, MlpModelOptions } from './mlp-model.js';
 export { buildMultiIoModel } from './multi-io-model.js';

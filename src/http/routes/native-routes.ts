@@ -26,6 +26,7 @@ function describeVersion(services: HttpServices, model: string, view: VersionVie
       successes: counters?.successes ?? 0,
       failures: counters?.failures ?? 0,
       executions: counters?.executions ?? 0,
+      splits: counters?.splits ?? 0,
       average_batch_size: counters && counters.executions > 0 ? round(counters.inferredRows / counters.executions) : 0,
       average_queue_ms: counters && counters.requests > 0 ? round(counters.queueTimeMs / counters.requests) : 0,
       average_compute_ms: counters && counters.executions > 0 ? round(counters.computeTimeMs / counters.executions) : 0,
