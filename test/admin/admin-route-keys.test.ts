@@ -4,18 +4,16 @@
  * names that Object.prototype happens to have (`constructor`, `toString`) are ordinary names.
  * Through the admin API over real HTTP, on both routing sources, and through the operator CLI.
  */
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runCli as cli } from '../support/cli.js';
 import { eventually, LINEAR_INPUT, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { expectError, json } from '../support/http.js';
 import { linearVersions } from '../support/models.js';
 import { randomPrefix, testRedis, testRedisUrl } from '../support/redis.js';
 
 const TOKEN = 'route-keys-token-0123456789';
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 
 function start(redis: boolean): Promise<TestGateway> {
@@ -83,17 +81,6 @@ it('reports a __proto__ alias written around the API (routes file, raw Redis) in
   expect(await readFile(join(file.repo, 'routes.json'), 'utf8')).toContain('__proto__');
 });
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 it('the CLI refuses a __proto__ alias and a dot-segment name instead of editing something else', async () => {
   const prefix = randomPrefix();

@@ -3,38 +3,16 @@
  * replicas sharing one prefix (applied through its announcement, not a cache refresh), and admin
  * API mode.
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
+import { runCli as cli } from '../support/cli.js';
 import { consistently, eventually, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { linearVersions } from '../support/models.js';
 import { randomPrefix, testRedis, testRedisUrl } from '../support/redis.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TOKEN = 'cli-test-token';
 const twoVersions = { linear: linearVersions(1, 2) };
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    // A clean environment: no REDIS_URL or ADMIN_TOKEN leaking in from the test runner.
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function start(env: Record<string, string>, prefix?: string): Promise<TestGateway> {
   return startTestGateway({ models: twoVersions, env, ...(prefix ? { redis: { prefix } } : {}) });

@@ -1,22 +1,16 @@
 /** Request ids flow from the x-request-id header to the log line of an error and back to the client. */
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LINEAR_INPUT, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { expectError } from '../support/http.js';
+import { captureLog } from '../support/log-capture.js';
 import { LINEAR_V2_INPUT } from '../support/models.js';
 
-const lines: Array<Record<string, unknown>> = [];
+const log = captureLog();
+const lines = log.lines;
 let t: TestGateway;
 
 beforeAll(async () => {
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  t = await startTestGateway({ logger: pino({ level: 'info' }, sink) });
+  t = await startTestGateway({ logger: log.logger });
 });
 afterAll(() => t.close());
 

@@ -8,11 +8,10 @@
  * hangs; the crashed versions leave the rotation at once (no request reaches the dead session);
  * exactly the versions whose sessions lived on that worker load again, once each; all recover.
  */
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { expect, it } from 'vitest';
 import type { WorkerPoolRuntime } from '../../src/runtime/worker-pool-runtime.js';
 import { LINEAR_INPUT, eventually, startTestGateway } from '../support/gateway.js';
+import { captureLog } from '../support/log-capture.js';
 import { linearAnswer, linearModel } from '../support/models.js';
 
 const MODELS = { m_a: 1, m_b: 2, m_c: 3, m_d: 4 } as const;
@@ -26,16 +25,7 @@ interface Answer {
 }
 
 it('fails the in-flight batch cleanly, takes the lost versions out of rotation, reloads exactly them and all recover', async () => {
-  const lostLines: Array<{ model: string; version: number }> = [];
-  const logger = pino(
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        const line = JSON.parse(chunk.toString('utf8'));
-        if (line.event === 'session-lost') lostLines.push(line);
-        done();
-      },
-    }),
-  );
+  const { logger, lines: lostLines } = captureLog<Array<{ model: string; version: number }>[number]>({ keep: (line) => line.event === 'session-lost' });
   const models = Object.fromEntries(Object.entries(MODELS).map(([name, scale]) => [name, { 1: linearModel(scale) }]));
   const t = await startTestGateway({ models, logger, env: { RUNTIME_WORKERS: '2' } });
   const { registry } = t.gateway;

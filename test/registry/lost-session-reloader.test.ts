@@ -6,14 +6,13 @@
  * The gateway-level picture (clients with requests in flight, several models on the crashed
  * worker) is test/integration/worker-crash.test.ts.
  */
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, expect, it } from 'vitest';
 import { LostSessionReloader } from '../../src/registry/lost-session-reloader.js';
 import { ModelRegistry, type ModelLoadSettings } from '../../src/registry/model-registry.js';
 import { sessionInstances } from '../../src/runtime/session-group.js';
 import { WorkerPoolRuntime } from '../../src/runtime/worker-pool-runtime.js';
 import { consistently, eventually } from '../support/eventually.js';
+import { captureLog } from '../support/log-capture.js';
 import { expectedOutput, linear, modelFiles, runOnce, type ModelFiles } from './registry-fixtures.js';
 
 let runtime: WorkerPoolRuntime | undefined;
@@ -38,16 +37,7 @@ interface Harness {
 }
 
 async function harness(instances = 1): Promise<Harness> {
-  const lostLines: Harness['lostLines'] = [];
-  const logger = pino(
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        const line = JSON.parse(chunk.toString('utf8'));
-        if (line.event === 'session-lost') lostLines.push(line);
-        done();
-      },
-    }),
-  );
+  const { logger, lines: lostLines } = captureLog<Harness['lostLines'][number]>({ keep: (line) => line.event === 'session-lost' });
   const afterLoss: Harness['afterLoss'] = [];
   let reloader: LostSessionReloader | undefined;
   runtime = new WorkerPoolRuntime({

@@ -4,25 +4,18 @@
  * replica out), in GET /admin/routes/:model and in switchyard_route_errors, while the last good
  * table keeps serving. (The 1 s bound on a raw HSET through HTTP: test/integration/redis-routes.test.ts.)
  */
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { expect, it } from 'vitest';
 import { eventually, LINEAR_INPUT, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { expectError } from '../support/http.js';
 import { parseExposition, valueOf } from '../metrics/prometheus-text.js';
 import { linearVersions } from '../support/models.js';
 import { randomPrefix, testRedis } from '../support/redis.js';
+import { captureLog, type CapturedLog } from '../support/log-capture.js';
 
 const TOKEN = 'route-issues-token-0123456789';
 
-async function start(prefix: string, lines: Array<Record<string, unknown>> = []): Promise<TestGateway> {
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return startTestGateway({ models: { linear: linearVersions(1, 2) }, env: { ADMIN_TOKEN: TOKEN }, redis: { prefix }, logger: pino({ level: 'info' }, sink) });
+async function start(prefix: string, log: CapturedLog = captureLog()): Promise<TestGateway> {
+  return startTestGateway({ models: { linear: linearVersions(1, 2) }, env: { ADMIN_TOKEN: TOKEN }, redis: { prefix }, logger: log.logger });
 }
 
 async function served(t: TestGateway): Promise<string | null> {
@@ -45,8 +38,9 @@ it('logs a key of the wrong type once, shows it, keeps the last good table, and 
   const redis = testRedis();
   const key = `${prefix}routes:linear`;
   await redis.hset(key, 'default', '1');
-  const lines: Array<Record<string, unknown>> = [];
-  const t = await start(prefix, lines);
+  const log = captureLog();
+  const lines = log.lines;
+  const t = await start(prefix, log);
   expect(await served(t)).toBe('1');
   expect((await readyz(t)).body).toEqual({ ready: true, reasons: [] });
 
@@ -81,8 +75,9 @@ it('shows and logs an alias that can not route, once, the other aliases serving'
   const prefix = randomPrefix();
   const redis = testRedis();
   await redis.hset(`${prefix}routes:linear`, 'default', '1');
-  const lines: Array<Record<string, unknown>> = [];
-  const t = await start(prefix, lines);
+  const log = captureLog();
+  const lines = log.lines;
+  const t = await start(prefix, log);
   expect(await served(t)).toBe('1');
 
   await redis.hset(`${prefix}routes:linear`, 'canary', 'stable');
