@@ -10,18 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { eventually, LINEAR_INPUT, sleep, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { fixedRowsModel, linearModel, mlpModel, mlpRows, MLP_SIZES, type ModelSet } from '../support/models.js';
 import { randomPrefix, startPrivateRedis, testRedis } from '../support/redis.js';
+import type { JobBody } from '../support/jobs.js';
 
-interface JobBody {
-  job_id: string;
-  status: string;
-  model_name: string;
-  model_version: string;
-  created_at: string;
-  started_at?: string;
-  finished_at?: string;
-  outputs?: Record<string, number[][]>;
-  error?: string;
-}
 
 /** A gateway on the shared Redis under `prefix` (a new one unless given; its keys go when the test ends). */
 async function gatewayWithJobs(options: { prefix?: string; env?: Record<string, string>; models?: ModelSet } = {}) {
