@@ -1,0 +1,102 @@
+/**
+ * HTTP_LOOPS > 1: this process serves nothing itself. It forks that many loops with node:cluster,
+ * each today's whole gateway (src/main.ts) in a process of its own, all sharing the one listening
+ * port (cluster hands each accepted connection to a loop, round-robin). It then:
+ * - replaces a loop that exits while the server runs, and logs it (`loop-exited`, `loop-replaced`);
+ *   a loop that exits before it ever listened (a taken port, a bad setting) ends the server, since
+ *   its replacement would fail the same way;
+ * - on SIGTERM/SIGINT asks every loop to drain (each runs its own ordered shutdown), waits for all
+ *   of them and exits 0 when every loop did; a second signal makes each loop stop at once.
+ * Unless RUNTIME_WORKERS is set, the cores are split: each loop gets CPU count / loops inference
+ * threads (at least 1). Measured on the MLP (README, Several HTTP loops), 2 loops with 2 threads
+ * each are no faster than 1 loop, and 2 loops with 1 thread each are ~1.6x.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import type { Logger } from 'pino';
+import { isLoopListening, LOOP_INDEX_ENV, type LoopCommand } from './loop-messages.js';
+
+export interface LoopPrimaryOptions {
+  readonly loops: number;
+  readonly logger: Logger;
+  /** Called once with the exit code when every loop has exited (default process.exit). */
+  readonly exit?: (code: number) => void;
+}
+
+interface LoopState {
+  readonly index: number;
+  readonly worker: Worker;
+  listened: boolean;
+  /** True for a loop started in place of one that exited. */
+  readonly replacement: boolean;
+}
+
+export function runLoopPrimary(options: LoopPrimaryOptions): void {
+  const { loops, logger } = options;
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const running = new Map<number, LoopState>();
+  const threadsPerLoop = process.env.RUNTIME_WORKERS ? {} : { RUNTIME_WORKERS: String(Math.max(1, Math.floor(availableParallelism() / loops))) };
+  let stopping: 'shutdown' | 'abort' | undefined;
+  let exitCode = 0;
+  let announced = false;
+
+  const send = (state: LoopState, command: LoopCommand['switchyardLoop']) => {
+    if (state.worker.isConnected()) state.worker.send({ switchyardLoop: command } satisfies LoopCommand);
+    else state.worker.process.kill(command === 'abort' ? 'SIGKILL' : 'SIGTERM');
+  };
+
+  const stopAll = (command: 'shutdown' | 'abort') => {
+    stopping = command;
+    for (const state of running.values()) send(state, command);
+    if (running.size === 0) exit(exitCode);
+  };
+
+  const fork = (index: number, replacement: boolean) => {
+    const worker = cluster.fork({ [LOOP_INDEX_ENV]: String(index), ...threadsPerLoop });
+    const state: LoopState = { index, worker, listened: false, replacement };
+    running.set(index, state);
+    worker.on('message', (message: unknown) => {
+      if (!isLoopListening(message) || state.listened) return;
+      state.listened = true;
+      if (replacement) logger.info({ event: 'loop-replaced', loop: index, pid: worker.process.pid }, 'HTTP loop replaced');
+      if (!announced && [...running.values()].every((s) => s.listened)) {
+        announced = true;
+        logger.info({ event: 'loops-listening', loops, port: message.port }, 'every HTTP loop listens');
+      }
+      // A loop that came up while the server was already stopping is stopped too.
+      if (stopping) send(state, stopping);
+    });
+    worker.once('exit', (code, signal) => {
+      if (running.get(index) === state) running.delete(index);
+      if (code !== 0) exitCode = 1;
+      if (stopping) {
+        logger.info({ event: 'loop-stopped', loop: index, pid: worker.process.pid, code, signal }, 'HTTP loop stopped');
+        if (running.size === 0) exit(exitCode);
+        return;
+      }
+      if (!state.listened) {
+        logger.fatal({ event: 'loop-failed', loop: index, pid: worker.process.pid, code, signal }, 'HTTP loop exited before it listened; stopping the server');
+        exitCode = 1;
+        stopAll('shutdown');
+        return;
+      }
+      logger.error({ event: 'loop-exited', loop: index, pid: worker.process.pid, code, signal }, 'HTTP loop exited; starting a replacement');
+      fork(index, true);
+    });
+  };
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping === undefined) {
+      logger.info({ signal, loops: running.size }, 'signal received: draining every HTTP loop');
+      stopAll('shutdown');
+    } else {
+      logger.warn({ signal }, 'second signal: stopping every HTTP loop without waiting');
+      stopAll('abort');
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  logger.info({ event: 'loops-starting', loops, pid: process.pid }, 'starting HTTP loops');
+  for (let index = 0; index < loops; index += 1) fork(index, false);
+}
