@@ -51,6 +51,9 @@ async function main(): Promise<void> {
   // One of several loops: the primary's shutdown is a first signal (ignored when one came already), its abort a second.
   followPrimary({ shutdown: () => stopping || stop('SIGTERM'), abort: () => stop('SIGTERM') });
 
+  // One of several loops takes connections only once its models are loaded: cluster hands a
+  // listening loop its share at once, and a replacement loop must not answer them 404.
+  if (loop !== undefined) await gateway.loadRepository();
   try {
     await gateway.listen();
   } catch (error) {
@@ -61,7 +64,7 @@ async function main(): Promise<void> {
   }
   announceListening(gateway.port);
   gateway.logger.info({ port: gateway.port, host: config.host, mode: config.mode, modelRepo: config.modelRepo, routing: config.redisUrl ? 'redis' : config.routesFile }, 'listening');
-  await gateway.loadRepository();
+  if (loop === undefined) await gateway.loadRepository();
 }
 
 main().catch((error: unknown) => {

@@ -4,7 +4,9 @@
  * port (cluster hands each accepted connection to a loop, round-robin). It then:
  * - replaces a loop that exits while the server runs, and logs it (`loop-exited`, `loop-replaced`);
  *   a loop that exits before it ever listened (a taken port, a bad setting) ends the server, since
- *   its replacement would fail the same way;
+ *   its replacement would fail the same way (a replacement that never listened is retried every
+ *   REPLACEMENT_RETRY_MS); a loop loads its models before it listens, so it takes no connection
+ *   it could not answer;
  * - on SIGTERM/SIGINT asks every loop to drain (each runs its own ordered shutdown), waits for all
  *   of them and exits 0 when every loop did; a second signal makes each loop stop at once.
  * Unless RUNTIME_WORKERS is set, the cores are split: each loop gets CPU count / loops inference
@@ -15,6 +17,8 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { isLoopListening, LOOP_INDEX_ENV, type LoopCommand } from './loop-messages.js';
+
+const REPLACEMENT_RETRY_MS = 1_000;
 
 export interface LoopPrimaryOptions {
   readonly loops: number;
@@ -58,6 +62,7 @@ export function runLoopPrimary(options: LoopPrimaryOptions): void {
     worker.on('message', (message: unknown) => {
       if (!isLoopListening(message) || state.listened) return;
       state.listened = true;
+      logger.info({ event: 'loop-listening', loop: index, pid: worker.process.pid, port: message.port }, 'HTTP loop listening');
       if (replacement) logger.info({ event: 'loop-replaced', loop: index, pid: worker.process.pid }, 'HTTP loop replaced');
       if (!announced && [...running.values()].every((s) => s.listened)) {
         announced = true;
@@ -68,20 +73,23 @@ export function runLoopPrimary(options: LoopPrimaryOptions): void {
     });
     worker.once('exit', (code, signal) => {
       if (running.get(index) === state) running.delete(index);
-      if (code !== 0) exitCode = 1;
       if (stopping) {
+        // The server's exit code says whether every loop drained; a loop replaced earlier does not count.
+        if (code !== 0) exitCode = 1;
         logger.info({ event: 'loop-stopped', loop: index, pid: worker.process.pid, code, signal }, 'HTTP loop stopped');
         if (running.size === 0) exit(exitCode);
         return;
       }
-      if (!state.listened) {
+      if (!state.listened && !replacement) {
         logger.fatal({ event: 'loop-failed', loop: index, pid: worker.process.pid, code, signal }, 'HTTP loop exited before it listened; stopping the server');
         exitCode = 1;
         stopAll('shutdown');
         return;
       }
-      logger.error({ event: 'loop-exited', loop: index, pid: worker.process.pid, code, signal }, 'HTTP loop exited; starting a replacement');
-      fork(index, true);
+      logger.error({ event: 'loop-exited', loop: index, pid: worker.process.pid, code, signal, listened: state.listened }, 'HTTP loop exited; starting a replacement');
+      // A replacement that died before it listened is retried after a pause, not in a tight loop.
+      if (state.listened) fork(index, true);
+      else setTimeout(() => stopping === undefined && fork(index, true), REPLACEMENT_RETRY_MS);
     });
   };
 

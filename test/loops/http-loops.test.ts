@@ -1,0 +1,128 @@
+/**
+ * HTTP_LOOPS=2 on the real process: the primary forks two gateway processes sharing the port.
+ * Predictions and hot swaps under load on every loop lose nothing, SIGTERM under keep-alive load
+ * drains every loop without a reset connection, and a loop killed with SIGKILL is logged and
+ * replaced while the other keeps serving.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { writeModelFile } from '../../tools/model-builder/index.js';
+import { eventually, LINEAR_INPUT } from '../support/gateway.js';
+import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
+import { send } from '../support/http.js';
+import { keepAliveLoad, LINEAR_BODY } from '../support/keep-alive-load.js';
+import { linearModel } from '../support/models.js';
+
+const LOOPS = 2;
+
+/** Starts HTTP_LOOPS=2 and waits until both loops have listened and scanned the repository. */
+async function startLoops(env: Record<string, string> = {}): Promise<GatewayProcess> {
+  const gateway = await startGatewayProcess({ HTTP_LOOPS: String(LOOPS), RUNTIME_WORKERS: '1', MODEL_STABILITY_MS: '100', ...env });
+  await eventually(() => linesWith(gateway, 'repository scanned').length === LOOPS, 30_000, 'both loops scanned the repository');
+  return gateway;
+}
+
+function linesWith(gateway: GatewayProcess, msg: string): Array<Record<string, unknown>> {
+  return gateway.logLines().filter((line) => line.msg === msg);
+}
+
+/** Loop index -> pid, from the primary's `loop-listening` lines (the latest per loop). */
+function loopPids(gateway: GatewayProcess): Map<number, number> {
+  return new Map(gateway.logLines().filter((line) => line.event === 'loop-listening').map((line) => [line.loop as number, line.pid as number]));
+}
+
+/** One prediction on a connection of its own (so cluster hands it to the next loop in turn). */
+async function predictOnNewConnection(url: string): Promise<number> {
+  const answer = await send(url, 'POST', '/models/linear/1/predict', LINEAR_BODY, { 'content-type': 'application/json', connection: 'close' });
+  return answer.status;
+}
+
+describe('HTTP_LOOPS=2', () => {
+  it('runs two loops, each a gateway process of its own, that answer predictions', async () => {
+    const gateway = await startLoops();
+    const pids = loopPids(gateway);
+    expect([...pids.keys()].sort()).toEqual([0, 1]);
+    expect(new Set([gateway.pid, ...pids.values()]).size).toBe(3);
+    const statuses = await Promise.all(Array.from({ length: 20 }, () => predictOnNewConnection(gateway.url)));
+    expect(statuses.every((status) => status === 200)).toBe(true);
+    const answer = await fetch(gateway.url + '/models/linear/1/predict', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(LINEAR_INPUT) });
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('x-request-id')).toBeTruthy();
+    // Each loop logs with its index.
+    expect(new Set(linesWith(gateway, 'repository scanned').map((line) => line.loop))).toEqual(new Set([0, 1]));
+  });
+
+  it('loses no request while versions are swapped under load on every loop', async () => {
+    const gateway = await startLoops();
+    let stop = false;
+    const failures: string[] = [];
+    let answered = 0;
+    const client = async () => {
+      while (!stop) {
+        try {
+          // A fresh connection each time, so both loops keep getting requests.
+          const status = await predictOnNewConnection(gateway.url);
+          if (status === 200) answered++;
+          else failures.push(String(status));
+        } catch (error) {
+          failures.push(String(error));
+        }
+      }
+    };
+    const clients = Array.from({ length: 16 }, client);
+    const SWAPS = 4;
+    for (let i = 0; i < SWAPS; i++) {
+      await writeModelFile(join(gateway.repo, 'linear', '1', 'model.onnx'), linearModel(i + 2));
+      // Every loop watches the repository and swaps its own session.
+      await eventually(
+        () => new Set(gateway.logLines().filter((line) => line.msg === 'model swapped' && line.version === 1).map((line) => `${line.loop}`)).size === LOOPS &&
+          gateway.logLines().filter((line) => line.msg === 'model swapped' && line.version === 1).length >= LOOPS * (i + 1),
+        20_000,
+        `swap ${i + 1} on both loops`,
+      );
+    }
+    stop = true;
+    await Promise.all(clients);
+    expect(failures).toEqual([]);
+    expect(answered).toBeGreaterThan(16 * SWAPS);
+  });
+
+  it('drains every loop on SIGTERM under keep-alive load: no socket error, exit 0', async () => {
+    const gateway = await startLoops();
+    let signalled = false;
+    const result = await keepAliveLoad(gateway.url, 32, (total) => {
+      if (!signalled && total >= 300) {
+        signalled = true;
+        gateway.kill('SIGTERM');
+      }
+    });
+    expect(result.errors).toEqual([]);
+    expect(result.closes).toBe(32);
+    expect([...result.statuses.keys()].every((status) => status === 200 || status === 503)).toBe(true);
+    expect(await gateway.exited).toBe(0);
+    // Each loop ran its own drain to the end.
+    const complete = linesWith(gateway, 'shutdown complete');
+    expect(new Set(complete.map((line) => line.loop))).toEqual(new Set([0, 1]));
+    expect(complete.every((line) => line.drained === true)).toBe(true);
+  });
+
+  it('replaces a loop killed with SIGKILL, logs it, and the other loop keeps serving', async () => {
+    const gateway = await startLoops();
+    const victim = loopPids(gateway).get(0)!;
+    process.kill(victim, 'SIGKILL');
+    await eventually(() => gateway.logLines().some((line) => line.event === 'loop-exited' && line.pid === victim), 10_000, 'the primary saw the loop exit');
+    const exited = gateway.logLines().find((line) => line.event === 'loop-exited' && line.pid === victim)!;
+    expect(exited).toMatchObject({ loop: 0, signal: 'SIGKILL', level: 50 });
+    // While (or before) the replacement starts, every new connection goes to a live loop.
+    const statuses = await Promise.all(Array.from({ length: 10 }, () => predictOnNewConnection(gateway.url)));
+    expect(statuses.every((status) => status === 200)).toBe(true);
+    await eventually(() => gateway.logLines().some((line) => line.event === 'loop-replaced' && line.loop === 0), 30_000, 'loop 0 replaced');
+    const replacement = loopPids(gateway).get(0)!;
+    expect(replacement).not.toBe(victim);
+    await eventually(() => linesWith(gateway, 'repository scanned').length === LOOPS + 1, 30_000, 'the replacement scanned the repository');
+    const after = await Promise.all(Array.from({ length: 10 }, () => predictOnNewConnection(gateway.url)));
+    expect(after.every((status) => status === 200)).toBe(true);
+    gateway.kill('SIGTERM');
+    expect(await gateway.exited).toBe(0);
+  });
+});
