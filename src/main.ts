@@ -6,6 +6,7 @@ import { exitAfterShutdown } from './process-exit.js';
 import cluster from 'node:cluster';
 import { createLogger } from './logger.js';
 import { announceListening, followPrimary, loopIndex } from './loops/loop-child.js';
+import { shareLoopMetrics } from './loops/loop-metrics.js';
 import { runLoopPrimary } from './loops/loop-primary.js';
 
 exitUnlessSupportedNode();
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
   }
   const loop = loopIndex();
   const gateway = new Switchyard(config, loop === undefined ? {} : { logger: createLogger(config.logLevel).child({ loop }) });
+  if (loop !== undefined && gateway.metrics) shareLoopMetrics(gateway.metrics);
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {

@@ -9,6 +9,7 @@
  *   it could not answer;
  * - on SIGTERM/SIGINT asks every loop to drain (each runs its own ordered shutdown), waits for all
  *   of them and exits 0 when every loop did; a second signal makes each loop stop at once.
+ * It also answers the loops' requests for the metrics of every loop (loop-metrics.ts).
  * Unless RUNTIME_WORKERS is set, the cores are split: each loop gets CPU count / loops inference
  * threads (at least 1). Measured on the MLP (README, Several HTTP loops), 2 loops with 2 threads
  * each are no faster than 1 loop, and 2 loops with 1 thread each are ~1.6x.
@@ -16,6 +17,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
+import { serveLoopMetrics } from './loop-metrics.js';
 import { isLoopListening, LOOP_INDEX_ENV, type LoopCommand } from './loop-messages.js';
 
 const REPLACEMENT_RETRY_MS = 1_000;
@@ -105,6 +107,7 @@ export function runLoopPrimary(options: LoopPrimaryOptions): void {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
+  serveLoopMetrics();
   logger.info({ event: 'loops-starting', loops, pid: process.pid }, 'starting HTTP loops');
   for (let index = 0; index < loops; index += 1) fork(index, false);
 }

@@ -126,3 +126,50 @@ describe('HTTP_LOOPS=2', () => {
     expect(await gateway.exited).toBe(0);
   });
 });
+
+/** The sum of a metric's samples whose labels include every `labels` pair. */
+function metricSum(exposition: string, metric: string, labels: Record<string, string>): number {
+  let sum = 0;
+  for (const line of exposition.split('\n')) {
+    if (!line.startsWith(`${metric}{`)) continue;
+    if (!Object.entries(labels).every(([name, value]) => line.includes(`${name}="${value}"`))) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+async function metricsOnNewConnection(url: string): Promise<string> {
+  const answer = await send(url, 'GET', '/metrics', undefined, { connection: 'close' });
+  expect(answer.status).toBe(200);
+  return answer.body.toString();
+}
+
+describe('HTTP_LOOPS=2: one /metrics and one model listing for the whole server', () => {
+  it('counts the requests of every loop in /metrics, whichever loop answers the scrape', async () => {
+    const gateway = await startLoops();
+    const REQUESTS = 20;
+    const statuses = await Promise.all(Array.from({ length: REQUESTS }, () => predictOnNewConnection(gateway.url)));
+    expect(statuses.every((status) => status === 200)).toBe(true);
+    // Several scrapes on new connections reach both loops; each must hold all the requests.
+    for (let i = 0; i < 4; i++) {
+      const text = await metricsOnNewConnection(gateway.url);
+      expect(metricSum(text, 'switchyard_requests_total', { model: 'linear', version: '1' })).toBe(REQUESTS);
+      // A state gauge is not summed over the loops: the version is READY once, not twice.
+      expect(metricSum(text, 'switchyard_model_state', { model: 'linear', version: '1', state: 'READY' })).toBe(1);
+    }
+  });
+
+  it('lists the same models and versions from every loop', async () => {
+    const gateway = await startLoops();
+    const listings = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const answer = await send(gateway.url, 'GET', '/models', undefined, { connection: 'close' });
+        expect(answer.status).toBe(200);
+        const body = JSON.parse(answer.body.toString()) as { models: Array<{ name: string; versions: Array<{ version: number; state: string }> }> };
+        return JSON.stringify(body.models.map((m) => ({ name: m.name, versions: m.versions.map((v) => ({ version: v.version, state: v.state })) })));
+      }),
+    );
+    expect(new Set(listings).size).toBe(1);
+    expect(listings[0]).toContain('"linear"');
+  });
+});
