@@ -170,6 +170,7 @@ export class Switchyard {
             redis: config.redisUrl === undefined ? undefined : { url: config.redisUrl, prefix: config.redisPrefix },
             overrideTtlMs: limits.overrideTtlMs,
             logger: this.logger,
+            acrossLoops: config.httpLoops > 1,
           })
         : undefined;
     this.http = createHttpApp({

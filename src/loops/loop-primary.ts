@@ -9,7 +9,8 @@
  *   it could not answer;
  * - on SIGTERM/SIGINT asks every loop to drain (each runs its own ordered shutdown), waits for all
  *   of them and exits 0 when every loop did; a second signal makes each loop stop at once.
- * It also answers the loops' requests for the metrics of every loop (loop-metrics.ts).
+ * It also answers the loops' requests for the metrics of every loop (loop-metrics.ts) and holds
+ * their rate limit counters (src/resilience/rate-limits.ts), so limits hold across the loops.
  * Unless RUNTIME_WORKERS is set, the cores are split: each loop gets CPU count / loops inference
  * threads (at least 1). Measured on the MLP (README, Several HTTP loops), 2 loops with 2 threads
  * each are no faster than 1 loop, and 2 loops with 1 thread each are ~1.6x.
@@ -17,6 +18,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
+import { RateLimiterClusterMaster } from 'rate-limiter-flexible';
 import { serveLoopMetrics } from './loop-metrics.js';
 import { isLoopListening, LOOP_INDEX_ENV, type LoopCommand } from './loop-messages.js';
 
@@ -108,6 +110,8 @@ export function runLoopPrimary(options: LoopPrimaryOptions): void {
   process.on('SIGINT', onSignal);
 
   serveLoopMetrics();
+  // The loops' rate limit counters (without Redis, and Redis's insurance) live here: one count for all loops.
+  new RateLimiterClusterMaster();
   logger.info({ event: 'loops-starting', loops, pid: process.pid }, 'starting HTTP loops');
   for (let index = 0; index < loops; index += 1) fork(index, false);
 }

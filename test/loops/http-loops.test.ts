@@ -173,3 +173,21 @@ describe('HTTP_LOOPS=2: one /metrics and one model listing for the whole server'
     expect(listings[0]).toContain('"linear"');
   });
 });
+
+describe('HTTP_LOOPS=2: rate limits hold across the loops', () => {
+  // A window of 4 requests per 80 s: the test's requests all fall in one window.
+  const LIMITS = { RATE_LIMIT_CLIENT_RPS: '0.05', RATE_LIMIT_CLIENT_BURST: '4' };
+
+  it.each([
+    ['without Redis (the primary holds the counters)', false],
+    ['with Redis (shared counters)', true],
+  ])('%s: one client gets its burst once, not once per loop', async (_, redis) => {
+    const gateway = await startGatewayProcess({ HTTP_LOOPS: String(LOOPS), RUNTIME_WORKERS: '1', ...LIMITS }, { redis });
+    await eventually(() => linesWith(gateway, 'repository scanned').length === LOOPS, 30_000, 'both loops scanned the repository');
+    const statuses: number[] = [];
+    // One at a time, each on a new connection: cluster hands them to the loops in turn.
+    for (let i = 0; i < 12; i++) statuses.push(await predictOnNewConnection(gateway.url));
+    expect(statuses.filter((status) => status === 200)).toHaveLength(4);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(8);
+  });
+});
