@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { ConnectionDrainer } from './http/connection-drainer.js';
 import { createHttpApp } from './http/create-http-app.js';
-import type { Readiness } from './http/http-services.js';
+import type { ModelLoader, Readiness } from './http/http-services.js';
 import { RequestGate } from './http/middleware/request-gate.js';
 import { createPredictionExecutor } from './jobs/prediction-executor.js';
 import { PredictionQueue } from './jobs/prediction-queue.js';
@@ -40,6 +40,8 @@ export interface SwitchyardOptions {
   readonly logger?: Logger;
   /** Default: a WorkerPoolRuntime sized by config.runtime.workers. */
   readonly runtime?: InferenceRuntime;
+  /** What the V2 repository load/unload endpoints use, given the registry; default the registry (several HTTP loops: all of theirs). */
+  readonly repositoryLoader?: (registry: ModelRegistry) => ModelLoader;
 }
 
 export interface ShutdownReport {
@@ -184,7 +186,7 @@ export class Switchyard {
       bodyLimitBytes: config.bodyLimitBytes,
       // The V2 repository extension: load what is on disk, through the registry.
       repository: this.repository,
-      loader: this.registry,
+      loader: options.repositoryLoader?.(this.registry) ?? this.registry,
       // The admin API writes routes through the source, which validates and publishes them.
       routeStore: this.routeSource,
       adminToken: config.adminToken,

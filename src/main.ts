@@ -8,6 +8,7 @@ import { createLogger } from './logger.js';
 import { announceListening, followPrimary, loopIndex } from './loops/loop-child.js';
 import { shareLoopMetrics } from './loops/loop-metrics.js';
 import { runLoopPrimary } from './loops/loop-primary.js';
+import { repositoryAcrossLoops } from './loops/loop-repository.js';
 
 exitUnlessSupportedNode();
 
@@ -29,7 +30,10 @@ async function main(): Promise<void> {
     return;
   }
   const loop = loopIndex();
-  const gateway = new Switchyard(config, loop === undefined ? {} : { logger: createLogger(config.logLevel).child({ loop }) });
+  const gateway = new Switchyard(
+    config,
+    loop === undefined ? {} : { logger: createLogger(config.logLevel).child({ loop }), repositoryLoader: repositoryAcrossLoops },
+  );
   if (loop !== undefined && gateway.metrics) shareLoopMetrics(gateway.metrics);
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {

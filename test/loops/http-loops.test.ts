@@ -191,3 +191,16 @@ describe('HTTP_LOOPS=2: rate limits hold across the loops', () => {
     expect(statuses.filter((status) => status === 429)).toHaveLength(8);
   });
 });
+
+describe('HTTP_LOOPS=2: the V2 repository extension acts on every loop', () => {
+  it('unloads and loads a model in both loops, whichever loop gets the request', async () => {
+    const gateway = await startLoops({ ADMIN_TOKEN: 'secret' });
+    const admin = { authorization: 'Bearer secret', connection: 'close' };
+    expect((await send(gateway.url, 'POST', '/v2/repository/models/linear/unload', undefined, admin)).status).toBe(200);
+    const whileUnloaded = await Promise.all(Array.from({ length: 10 }, () => predictOnNewConnection(gateway.url)));
+    expect(whileUnloaded).toEqual(Array.from({ length: 10 }, () => 503));
+    expect((await send(gateway.url, 'POST', '/v2/repository/models/linear/load', undefined, admin)).status).toBe(200);
+    const loaded = await Promise.all(Array.from({ length: 10 }, () => predictOnNewConnection(gateway.url)));
+    expect(loaded).toEqual(Array.from({ length: 10 }, () => 200));
+  });
+});
