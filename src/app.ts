@@ -34,6 +34,7 @@ import { settlesWithin } from './settles-within.js';
 import { ModelConfigStore } from './registry/model-config-store.js';
 import { BatchingPolicyCache } from './scheduling/batching-policy-cache.js';
 import { DynamicBatcher } from './scheduling/dynamic-batcher.js';
+import type { InferenceScheduler } from './scheduling/inference-scheduler.js';
 
 export interface SwitchyardOptions {
   /** Default: a pino logger at config.logLevel on stdout. */
@@ -42,6 +43,8 @@ export interface SwitchyardOptions {
   readonly runtime?: InferenceRuntime;
   /** What the V2 repository load/unload endpoints use, given the registry; default the registry (several HTTP loops: all of theirs). */
   readonly repositoryLoader?: (registry: ModelRegistry) => ModelLoader;
+  /** The scheduler as the HTTP routes see it (several HTTP loops: counters of every loop); default the batcher. */
+  readonly httpScheduler?: (scheduler: DynamicBatcher, registry: ModelRegistry) => InferenceScheduler;
 }
 
 export interface ShutdownReport {
@@ -178,7 +181,7 @@ export class Switchyard {
     this.http = createHttpApp({
       catalog: this.registry,
       resolver: this.router,
-      scheduler: this.scheduler,
+      scheduler: options.httpScheduler?.(this.scheduler, this.registry) ?? this.scheduler,
       gate: this.gate,
       readiness: () => this.readiness(),
       modelConfig: (name) => ({ config: this.configs.get(name), error: this.configs.error(name) }),

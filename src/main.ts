@@ -5,10 +5,9 @@ import { exitUnlessSupportedNode } from './node-version.js';
 import { exitAfterShutdown } from './process-exit.js';
 import cluster from 'node:cluster';
 import { createLogger } from './logger.js';
-import { announceListening, followPrimary, loopIndex } from './loops/loop-child.js';
+import { announceListening, followPrimary, loopGatewayOptions, loopIndex } from './loops/loop-child.js';
 import { shareLoopMetrics } from './loops/loop-metrics.js';
 import { runLoopPrimary } from './loops/loop-primary.js';
-import { repositoryAcrossLoops } from './loops/loop-repository.js';
 
 exitUnlessSupportedNode();
 
@@ -30,10 +29,7 @@ async function main(): Promise<void> {
     return;
   }
   const loop = loopIndex();
-  const gateway = new Switchyard(
-    config,
-    loop === undefined ? {} : { logger: createLogger(config.logLevel).child({ loop }), repositoryLoader: repositoryAcrossLoops },
-  );
+  const gateway = new Switchyard(config, loop === undefined ? {} : loopGatewayOptions(loop, config.logLevel));
   if (loop !== undefined && gateway.metrics) shareLoopMetrics(gateway.metrics);
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {

@@ -11,7 +11,8 @@
  *   of them and exits 0 when every loop did; a second signal makes each loop stop at once.
  * It also answers the loops' requests for the metrics of every loop (loop-metrics.ts) and holds
  * their rate limit counters (src/resilience/rate-limits.ts), so limits hold across the loops, and
- * relays the V2 repository load/unload of one loop to the others (loop-repository.ts).
+ * relays the V2 repository load/unload of one loop to the others (loop-repository.ts) and the
+ * loops' per-version counters (loop-stats.ts).
  * Unless RUNTIME_WORKERS is set, the cores are split: each loop gets CPU count / loops inference
  * threads (at least 1). Measured on the MLP (README, Several HTTP loops), 2 loops with 2 threads
  * each are no faster than 1 loop, and 2 loops with 1 thread each are ~1.6x.
@@ -22,6 +23,7 @@ import type { Logger } from 'pino';
 import { RateLimiterClusterMaster } from 'rate-limiter-flexible';
 import { serveLoopMetrics } from './loop-metrics.js';
 import { relayRepositoryOperations } from './loop-repository.js';
+import { relayLoopStats } from './loop-stats.js';
 import { isLoopListening, LOOP_INDEX_ENV, type LoopCommand } from './loop-messages.js';
 
 const REPLACEMENT_RETRY_MS = 1_000;
@@ -113,6 +115,7 @@ export function runLoopPrimary(options: LoopPrimaryOptions): void {
 
   serveLoopMetrics();
   relayRepositoryOperations();
+  relayLoopStats();
   // The loops' rate limit counters (without Redis, and Redis's insurance) live here: one count for all loops.
   new RateLimiterClusterMaster();
   logger.info({ event: 'loops-starting', loops, pid: process.pid }, 'starting HTTP loops');

@@ -2,7 +2,8 @@
  * HTTP_LOOPS=2 on the real process: the primary forks two gateway processes sharing the port.
  * Predictions and hot swaps under load on every loop lose nothing, SIGTERM under keep-alive load
  * drains every loop without a reset connection, and a loop killed with SIGKILL is logged and
- * replaced while the other keeps serving.
+ * replaced while the other keeps serving; /metrics, model listings and their stats, rate limits
+ * and the V2 repository load/unload cover every loop.
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -171,6 +172,24 @@ describe('HTTP_LOOPS=2: one /metrics and one model listing for the whole server'
     );
     expect(new Set(listings).size).toBe(1);
     expect(listings[0]).toContain('"linear"');
+  });
+
+  it("counts every loop's requests in the version stats of GET /models/<name>, whichever loop answers", async () => {
+    const gateway = await startLoops();
+    const REQUESTS = 20;
+    const statuses = await Promise.all(Array.from({ length: REQUESTS }, () => predictOnNewConnection(gateway.url)));
+    expect(statuses.every((status) => status === 200)).toBe(true);
+    const requestsSeen = async () => {
+      const answer = await send(gateway.url, 'GET', '/models/linear', undefined, { connection: 'close' });
+      const body = JSON.parse(answer.body.toString()) as { versions: Array<{ version: number; stats: { requests: number } }> };
+      return body.versions.find((v) => v.version === 1)!.stats.requests;
+    };
+    // The loops share their counters every 250 ms: eventually every answer, from both loops, says 20.
+    await eventually(
+      async () => (await Promise.all(Array.from({ length: 6 }, requestsSeen))).every((requests) => requests === REQUESTS),
+      10_000,
+      'stats covering both loops from every loop',
+    );
   });
 });
 
