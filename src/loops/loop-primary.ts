@@ -14,11 +14,12 @@
  * relays the V2 repository load/unload of one loop to the others (loop-repository.ts) and the
  * loops' per-version counters (loop-stats.ts).
  * Unless RUNTIME_WORKERS is set, the cores are split: each loop gets CPU count / loops inference
- * threads (at least 1). Measured on the MLP (README, Several HTTP loops), 2 loops with 2 threads
- * each are no faster than 1 loop, and 2 loops with 1 thread each are ~1.6x.
+ * threads (at least 1), so N loops do not start N x CPU threads; unless JOB_CONCURRENCY is set,
+ * its default is split too (32 / loops per loop), so the server runs as many jobs as one process.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import { SETTING_DEFAULTS } from '../config.js';
 import type { Logger } from 'pino';
 import { RateLimiterClusterMaster } from 'rate-limiter-flexible';
 import { serveLoopMetrics } from './loop-metrics.js';
@@ -47,7 +48,11 @@ export function runLoopPrimary(options: LoopPrimaryOptions): void {
   const { loops, logger } = options;
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const running = new Map<number, LoopState>();
-  const threadsPerLoop = process.env.RUNTIME_WORKERS ? {} : { RUNTIME_WORKERS: String(Math.max(1, Math.floor(availableParallelism() / loops))) };
+  const threadsPerLoop = {
+    ...(process.env.RUNTIME_WORKERS ? {} : { RUNTIME_WORKERS: String(Math.max(1, Math.floor(availableParallelism() / loops))) }),
+    // JOB_CONCURRENCY is what this server runs at once: unless set, split between the loops too.
+    ...(process.env.JOB_CONCURRENCY ? {} : { JOB_CONCURRENCY: String(Math.max(1, Math.ceil(Number(SETTING_DEFAULTS.JOB_CONCURRENCY) / loops))) }),
+  };
   let stopping: 'shutdown' | 'abort' | undefined;
   let exitCode = 0;
   let announced = false;

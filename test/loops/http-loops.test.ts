@@ -223,3 +223,14 @@ describe('HTTP_LOOPS=2: the V2 repository extension acts on every loop', () => {
     expect(loaded).toEqual(Array.from({ length: 10 }, () => 200));
   });
 });
+
+describe('HTTP_LOOPS=2: the server runs as many async jobs at once as one process', () => {
+  it('splits the default JOB_CONCURRENCY between the loops, and keeps a set one per loop', async () => {
+    const split = await startGatewayProcess({ HTTP_LOOPS: String(LOOPS), RUNTIME_WORKERS: '1' }, { redis: true });
+    await eventually(() => linesWith(split, 'job worker started').length === LOOPS, 30_000, 'both job workers started');
+    expect(linesWith(split, 'job worker started').map((line) => line.concurrency)).toEqual([16, 16]);
+    const set = await startGatewayProcess({ HTTP_LOOPS: String(LOOPS), RUNTIME_WORKERS: '1', JOB_CONCURRENCY: '3' }, { redis: true });
+    await eventually(() => linesWith(set, 'job worker started').length === LOOPS, 30_000, 'both job workers started');
+    expect(linesWith(set, 'job worker started').map((line) => line.concurrency)).toEqual([3, 3]);
+  });
+});
