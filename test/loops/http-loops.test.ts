@@ -5,16 +5,22 @@
  * replaced while the other keeps serving; /metrics, model listings and their stats, rate limits
  * and the V2 repository load/unload cover every loop.
  */
+import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { writeModelFile } from '../../tools/model-builder/index.js';
+import { cleanupAfter } from '../support/cleanup.js';
 import { eventually, LINEAR_INPUT } from '../support/gateway.js';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import { send } from '../support/http.js';
 import { keepAliveLoad, LINEAR_BODY } from '../support/keep-alive-load.js';
 import { linearModel } from '../support/models.js';
+import { tempDir, writeRepository } from '../support/temp-dir.js';
 
 const LOOPS = 2;
+const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Starts HTTP_LOOPS=2 and waits until both loops have listened and scanned the repository. */
 async function startLoops(env: Record<string, string> = {}): Promise<GatewayProcess> {
@@ -232,5 +238,32 @@ describe('HTTP_LOOPS=2: the server runs as many async jobs at once as one proces
     const set = await startGatewayProcess({ HTTP_LOOPS: String(LOOPS), RUNTIME_WORKERS: '1', JOB_CONCURRENCY: '3' }, { redis: true });
     await eventually(() => linesWith(set, 'job worker started').length === LOOPS, 30_000, 'both job workers started');
     expect(linesWith(set, 'job worker started').map((line) => line.concurrency)).toEqual([3, 3]);
+  });
+});
+
+describe('HTTP_LOOPS=2: a loop that can not start', () => {
+  it('stops the server with exit 1 when a loop exits before it ever listened (the port is taken)', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    const repo = await tempDir('loops-taken-port');
+    await writeRepository(repo.path, { linear: { 1: linearModel(1) } });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/main.ts')], {
+      cwd: root,
+      env: { ...process.env, HTTP_LOOPS: String(LOOPS), RUNTIME_WORKERS: '1', PORT: String(port), HOST: '127.0.0.1', MODEL_REPO: repo.path, ROUTES_FILE: join(repo.path, 'routes.json'), REDIS_URL: '', LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    cleanupAfter(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+      taken.close();
+      await repo.remove();
+    });
+    expect(await exited).toBe(1);
+    expect(log).toContain('"event":"loop-failed"');
+    expect(log).toContain('already in use');
   });
 });
