@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { ConnectionDrainer } from './http/connection-drainer.js';
 import { createHttpApp } from './http/create-http-app.js';
-import type { Readiness } from './http/http-services.js';
+import type { ModelLoader, Readiness } from './http/http-services.js';
 import { RequestGate } from './http/middleware/request-gate.js';
 import { createPredictionExecutor } from './jobs/prediction-executor.js';
 import { PredictionQueue } from './jobs/prediction-queue.js';
@@ -34,12 +34,17 @@ import { settlesWithin } from './settles-within.js';
 import { ModelConfigStore } from './registry/model-config-store.js';
 import { BatchingPolicyCache } from './scheduling/batching-policy-cache.js';
 import { DynamicBatcher } from './scheduling/dynamic-batcher.js';
+import type { InferenceScheduler } from './scheduling/inference-scheduler.js';
 
 export interface SwitchyardOptions {
   /** Default: a pino logger at config.logLevel on stdout. */
   readonly logger?: Logger;
   /** Default: a WorkerPoolRuntime sized by config.runtime.workers. */
   readonly runtime?: InferenceRuntime;
+  /** What the V2 repository load/unload endpoints use, given the registry; default the registry (several HTTP loops: all of theirs). */
+  readonly repositoryLoader?: (registry: ModelRegistry) => ModelLoader;
+  /** The scheduler as the HTTP routes see it (several HTTP loops: counters of every loop); default the batcher. */
+  readonly httpScheduler?: (scheduler: DynamicBatcher, registry: ModelRegistry) => InferenceScheduler;
 }
 
 export interface ShutdownReport {
@@ -172,12 +177,13 @@ export class Switchyard {
             redis: config.redisUrl === undefined ? undefined : { url: config.redisUrl, prefix: config.redisPrefix },
             overrideTtlMs: limits.overrideTtlMs,
             logger: this.logger,
+            acrossLoops: config.httpLoops > 1,
           })
         : undefined;
     this.http = createHttpApp({
       catalog: this.registry,
       resolver: this.router,
-      scheduler: this.scheduler,
+      scheduler: options.httpScheduler?.(this.scheduler, this.registry) ?? this.scheduler,
       gate: this.gate,
       readiness: () => this.readiness(),
       modelConfig: (name) => ({ config: this.configs.get(name), error: this.configs.error(name) }),
@@ -185,7 +191,7 @@ export class Switchyard {
       bodyLimitBytes: config.bodyLimitBytes,
       // The V2 repository extension: load what is on disk, through the registry.
       repository: this.repository,
-      loader: this.registry,
+      loader: options.repositoryLoader?.(this.registry) ?? this.registry,
       // The admin API writes routes through the source, which validates and publishes them.
       routeStore: this.routeSource,
       adminToken: config.adminToken,

@@ -12,6 +12,11 @@ const integer = (min: number) => z.coerce.number().int().min(min);
 /** The README's "a raw redis-cli edit reaches every replica within 1 s". */
 const DEFAULT_ROUTE_MAX_AGE_MS = 1000;
 
+/** HTTP_LOOPS=auto uses at most this many loops: each is a full process with its own model copies. */
+export const MAX_AUTO_HTTP_LOOPS = 8;
+/** Most HTTP_LOOPS one may ask for. */
+const MAX_HTTP_LOOPS = 64;
+
 /**
  * Every setting the gateway reads from the environment, with its default as it would be written
  * there (undefined = unset). The one list of names and defaults: loadConfig fills in these values
@@ -28,6 +33,8 @@ export const SETTING_DEFAULTS = Object.freeze({
   BODY_LIMIT_BYTES: String(16 * 1024 * 1024),
   DRAIN_TIMEOUT_MS: '30000',
   SHUTDOWN_IDLE_GRACE_MS: '1000',
+  // `auto` = the available parallelism, at most MAX_AUTO_HTTP_LOOPS. 1 until every loop guarantee holds (issue #13).
+  HTTP_LOOPS: '1',
   HTTP_HEADERS_TIMEOUT_MS: '10000',
   HTTP_REQUEST_TIMEOUT_MS: '60000',
   ROUTE_CACHE_TTL_MS: '250',
@@ -79,6 +86,7 @@ const envSchema = z.object({
   BODY_LIMIT_BYTES: integer(1),
   DRAIN_TIMEOUT_MS: integer(0),
   SHUTDOWN_IDLE_GRACE_MS: integer(0),
+  HTTP_LOOPS: z.union([z.literal('auto'), integer(1).max(MAX_HTTP_LOOPS)]),
   HTTP_HEADERS_TIMEOUT_MS: integer(1),
   HTTP_REQUEST_TIMEOUT_MS: integer(1),
   ROUTE_CACHE_TTL_MS: integer(1),
@@ -130,6 +138,8 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly bodyLimitBytes: number;
   readonly drainTimeoutMs: number;
+  /** HTTP event loops (processes sharing the port, src/loops/); 1 = the gateway is this one process. */
+  readonly httpLoops: number;
   /** The HTTP server's socket settings. */
   readonly http: {
     /** A request's headers must all arrive within this (Node's headersTimeout); else 408. Default 10 s. */
@@ -229,6 +239,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
+    httpLoops: e.HTTP_LOOPS === 'auto' ? Math.min(availableParallelism(), MAX_AUTO_HTTP_LOOPS) : e.HTTP_LOOPS,
     http: Object.freeze({
       headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,

@@ -3,6 +3,11 @@ import { ConfigError, loadConfig } from './config.js';
 import { Switchyard } from './app.js';
 import { exitUnlessSupportedNode } from './node-version.js';
 import { exitAfterShutdown } from './process-exit.js';
+import cluster from 'node:cluster';
+import { createLogger } from './logger.js';
+import { announceListening, followPrimary, loopGatewayOptions, loopIndex } from './loops/loop-child.js';
+import { shareLoopMetrics } from './loops/loop-metrics.js';
+import { runLoopPrimary } from './loops/loop-primary.js';
 
 exitUnlessSupportedNode();
 
@@ -18,7 +23,14 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  const gateway = new Switchyard(config);
+  // HTTP_LOOPS > 1: this process only runs the loops, each a gateway process (src/loops/).
+  if (config.httpLoops > 1 && cluster.isPrimary) {
+    runLoopPrimary({ loops: config.httpLoops, logger: createLogger(config.logLevel) });
+    return;
+  }
+  const loop = loopIndex();
+  const gateway = new Switchyard(config, loop === undefined ? {} : loopGatewayOptions(loop, config.logLevel));
+  if (loop !== undefined && gateway.metrics) shareLoopMetrics(gateway.metrics);
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -38,7 +50,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // One of several loops: the primary's shutdown is a first signal (ignored when one came already), its abort a second.
+  followPrimary({ shutdown: () => stopping || stop('SIGTERM'), abort: () => stop('SIGTERM') });
 
+  // One of several loops takes connections only once its models are loaded: cluster hands a
+  // listening loop its share at once, and a replacement loop must not answer them 404.
+  if (loop !== undefined) await gateway.loadRepository();
   try {
     await gateway.listen();
   } catch (error) {
@@ -47,8 +64,9 @@ async function main(): Promise<void> {
     console.error((error as Error).message);
     process.exit(1);
   }
+  announceListening(gateway.port);
   gateway.logger.info({ port: gateway.port, host: config.host, mode: config.mode, modelRepo: config.modelRepo, routing: config.redisUrl ? 'redis' : config.routesFile }, 'listening');
-  await gateway.loadRepository();
+  if (loop === undefined) await gateway.loadRepository();
 }
 
 main().catch((error: unknown) => {

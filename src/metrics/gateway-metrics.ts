@@ -272,6 +272,8 @@ export class GatewayMetrics {
       help: '1 for the current state of each model version, 0 for the others.',
       labelNames: ['model', 'version', 'state'],
       registers,
+      // Several HTTP loops (src/loops/): 1 when some loop has the version in this state.
+      aggregator: 'max',
     });
     this.#loadDuration = new Histogram({
       name: name('model_load_duration_seconds'),
@@ -324,6 +326,8 @@ export class GatewayMetrics {
         help: 'Async prediction jobs in the shared queue by status (pending, processing, and finished ones still retained), as last read from Redis (see switchyard_jobs_age_seconds).',
         labelNames: ['status'],
         registers,
+        // Every loop reads the same queue: one reading, not their sum.
+        aggregator: 'max',
         collect(this: Gauge<'status'>) {
           const { counts } = jobCounts();
           if (counts) for (const status of JOB_COUNT_STATUSES) this.labels(status).set(counts[status]);
@@ -333,6 +337,8 @@ export class GatewayMetrics {
         name: name('jobs_age_seconds'),
         help: 'Seconds since switchyard_jobs was last read from Redis successfully (+Inf before the first read).',
         registers,
+        // The freshest loop's reading.
+        aggregator: 'min',
         collect(this: Gauge) {
           this.set(jobCounts().ageSeconds);
         },
@@ -363,6 +369,8 @@ export class GatewayMetrics {
         help: '1 while the routing source (redis or file) is reachable, else 0.',
         labelNames: ['source'],
         registers,
+        // Connected only while every loop is.
+        aggregator: 'min',
         collect(this: Gauge<'source'>) {
           const status = routing();
           this.reset();
@@ -374,6 +382,8 @@ export class GatewayMetrics {
         help: "Problems in a model's routing table: aliases that can not route (INVALID_ROUTE), plus 1 while the table can not be read at all (e.g. its Redis key is not a hash); absent for a sound table.",
         labelNames: ['model'],
         registers,
+        // Every loop reads the same table.
+        aggregator: 'max',
         collect(this: Gauge<'model'>) {
           this.reset();
           for (const { model, count } of routing().errors ?? []) this.labels(model).set(count);
@@ -383,6 +393,8 @@ export class GatewayMetrics {
         name: name('route_tables_stale'),
         help: 'Routing tables served past ROUTE_MAX_AGE_MS because the routing source could not be read again.',
         registers,
+        // Every loop reads the same tables.
+        aggregator: 'max',
         collect(this: Gauge) {
           this.set(routing().stale ?? 0);
         },
@@ -489,9 +501,16 @@ export class GatewayMetrics {
     for (const outcome of ['success', 'failure']) this.#jobDuration.remove({ model, outcome });
   }
 
+  #exposition: () => Promise<string> = () => this.registry.metrics();
+
   /** The text exposition format, for `GET /metrics`. */
   exposition(): Promise<string> {
-    return this.registry.metrics();
+    return this.#exposition();
+  }
+
+  /** Several HTTP loops: `GET /metrics` answers what `source` gives (every loop's series, aggregated by the primary). */
+  exposeVia(source: () => Promise<string>): void {
+    this.#exposition = source;
   }
 
   get contentType(): string {

@@ -3,14 +3,16 @@
  * (RateLimiterRedis: one atomic script per check), so N replicas enforce one limit together;
  * each Redis limiter is insured by a RateLimiterMemory of the same shape, so while Redis is down
  * or slow a request is counted per replica instead of failing. Without Redis the memory limiters
- * are the limit.
+ * are the limit. Under several HTTP loops (src/loops/) the memory counters live in the primary
+ * process (RateLimiterCluster, over the cluster IPC channel), so the loops count together.
  *
  * Counters live at `<prefix>rl:<scope>:<points>p<seconds>s:<key>`: a changed limit starts fresh
  * counters instead of reinterpreting old ones.
  */
+import cluster from 'node:cluster';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterCluster, RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { ModelLimitOverrides } from './model-limit-overrides.js';
 import { windowOf, type RateLimitPolicy, type RateLimitWindow } from './rate-limit-policy.js';
 import { closeRedisConnection } from '../redis-connection-close.js';
@@ -39,7 +41,12 @@ export interface RateLimitsOptions {
   /** A Redis command not answered within this many ms goes to the memory limiter. Default 250. */
   readonly commandTimeoutMs?: number | undefined;
   readonly logger?: Logger | undefined;
+  /** This process is one of several HTTP loops: count in the primary's memory, not this loop's. */
+  readonly acrossLoops?: boolean | undefined;
 }
+
+/** How long a loop waits for the primary's count before letting the request through. */
+const LOOP_COUNT_TIMEOUT_MS = 1_000;
 
 export class RateLimits {
   readonly #clientPolicy: RateLimitPolicy | undefined;
@@ -49,12 +56,14 @@ export class RateLimits {
   readonly #overrides: ModelLimitOverrides | undefined;
   readonly #limiters = new Map<string, { limiter: RateLimiterAbstract; window: RateLimitWindow }>();
   readonly #logger: Logger | undefined;
+  readonly #acrossLoops: boolean;
   #closed: Promise<void> | undefined;
 
   constructor(options: RateLimitsOptions) {
     this.#clientPolicy = options.client;
     this.#modelPolicy = options.model;
     this.#logger = options.logger;
+    this.#acrossLoops = options.acrossLoops === true && cluster.isWorker;
     this.#prefix = options.redis?.prefix ?? '';
     if (options.redis) {
       this.#redis = new Redis(options.redis.url, {
@@ -137,7 +146,7 @@ export class RateLimits {
     let entry = this.#limiters.get(id);
     if (entry === undefined) {
       const shape = { keyPrefix: `${this.#prefix}rl:${id}`, points: window.points, duration: window.durationSeconds };
-      const memory = new RateLimiterMemory(shape);
+      const memory = this.#acrossLoops ? new RateLimiterCluster({ ...shape, timeoutMs: LOOP_COUNT_TIMEOUT_MS }) : new RateLimiterMemory(shape);
       const limiter = this.#redis
         ? new RateLimiterRedis({ ...shape, storeClient: this.#redis, rejectIfRedisNotReady: true, insuranceLimiter: memory })
         : memory;

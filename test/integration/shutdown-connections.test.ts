@@ -5,7 +5,6 @@
  * SIGTERM, a second signal exits 1 at once, and the drain timeout bounds the whole shutdown.
  */
 import { once } from 'node:events';
-import { Agent, request } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -14,6 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/gateway.js';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import { identityModel, linearModel, mlpModel, MLP_SIZES } from '../support/models.js';
+import { keepAliveLoad, LINEAR_BODY } from '../support/keep-alive-load.js';
 import { freePort } from '../support/redis-server.js';
 import { tempDir, writeRepository } from '../support/temp-dir.js';
 
@@ -29,59 +29,7 @@ function start(env: Record<string, string> = {}): Promise<GatewayProcess> {
   return startGatewayProcess({ MODEL_REPO: repo, ROUTES_FILE: join(repo, 'routes.json'), REDIS_URL: '', RUNTIME_WORKERS: '1', ...env });
 }
 
-const LINEAR_BODY = JSON.stringify({ inputs: { input: [[1, 2, 3, 4]] } });
 const MLP_BODY = JSON.stringify({ inputs: { input: Array.from({ length: 512 }, () => Array.from({ length: 256 }, (_, i) => (i % 5) / 5)) } });
-
-interface LoadResult {
-  readonly statuses: Map<number, number>;
-  readonly errors: string[];
-  closes: number;
-  readonly codes503: Set<string>;
-}
-
-/**
- * `clients` keep-alive loops, each on its own socket, posting until an answer tells it the
- * socket is closing (Connection: close) or the gateway is shutting down. Any socket error counts.
- */
-function keepAliveLoad(url: string, clients: number, onResponses: (total: number) => void): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: clients });
-  const result: LoadResult = { statuses: new Map(), errors: [], closes: 0, codes503: new Set() };
-  let total = 0;
-  const { hostname, port } = new URL(url);
-  const loop = async (): Promise<void> => {
-    for (let i = 0; i < 100_000; i++) {
-      const answer = await new Promise<{ status: number; close: boolean; body: string } | { error: string }>((resolve) => {
-        const req = request(
-          { host: hostname, port, path: '/models/linear/1/predict', method: 'POST', agent, headers: { 'content-type': 'application/json' } },
-          (res) => {
-            let body = '';
-            res.setEncoding('utf8');
-            res.on('data', (chunk: string) => (body += chunk));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, close: res.headers.connection === 'close', body }));
-            res.on('error', (error) => resolve({ error: `response: ${error.message}` }));
-          },
-        );
-        req.on('error', (error: NodeJS.ErrnoException) => resolve({ error: `${error.code ?? ''} ${error.message}` }));
-        req.end(LINEAR_BODY);
-      });
-      if ('error' in answer) {
-        result.errors.push(answer.error);
-        return;
-      }
-      result.statuses.set(answer.status, (result.statuses.get(answer.status) ?? 0) + 1);
-      if (answer.status === 503) result.codes503.add((JSON.parse(answer.body) as { error: { code: string } }).error.code);
-      onResponses(++total);
-      if (answer.close || answer.status === 503) {
-        result.closes++;
-        return;
-      }
-    }
-  };
-  return Promise.all(Array.from({ length: clients }, loop)).then(() => {
-    agent.destroy();
-    return result;
-  });
-}
 
 describe('SIGTERM with keep-alive clients under load', () => {
   it.each([1, 2, 3])('try %i: no socket error, every client told to close, exit 0', async () => {

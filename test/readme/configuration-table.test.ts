@@ -82,6 +82,7 @@ const CHECKS: Record<SettingName, SettingCheck> = {
   LOG_LEVEL: { value: 'debug', field: (c) => c.logLevel, means: text },
   BODY_LIMIT_BYTES: { value: '1024', field: (c) => c.bodyLimitBytes, means: number },
   DRAIN_TIMEOUT_MS: { value: '5', field: (c) => c.drainTimeoutMs, means: number },
+  HTTP_LOOPS: { value: '3', field: (c) => c.httpLoops, means: number },
   SHUTDOWN_IDLE_GRACE_MS: { value: '7', field: (c) => c.http.shutdownIdleGraceMs, means: number },
   HTTP_HEADERS_TIMEOUT_MS: { value: '300', field: (c) => c.http.headersTimeoutMs, means: number },
   HTTP_REQUEST_TIMEOUT_MS: { value: '90000', field: (c) => c.http.requestTimeoutMs, means: number },
