@@ -7,6 +7,7 @@
 import { SwitchyardError } from '../errors.js';
 import { isValidModelName, MODEL_NAME_RULE, parseVersion, VERSION_RULE } from '../repository/model-name.js';
 import { isValidAlias } from '../routing/route-target.js';
+import { MAX_TIMER_DELAY_MS } from '../scheduling/timer-delay.js';
 
 export function assertModelName(name: string): string {
   if (!isValidModelName(name)) {
@@ -31,7 +32,7 @@ export function assertVersionSpec(spec: string): string {
  * A longer one would not wait longer: Node fires it after 1 ms, so a queued request would get 504
  * at once.
  */
-export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+export const MAX_TIMEOUT_MS = MAX_TIMER_DELAY_MS;
 
 const TIMEOUT_RULE = `a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS} (about 24.8 days)`;
 
