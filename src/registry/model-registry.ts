@@ -9,7 +9,7 @@
  * newest file. This class composes those parts with the runtime, the stats and the events.
  */
 import { EventEmitter } from 'node:events';
-import { ModelLoadError, SwitchyardError } from '../errors.js';
+import { ModelLoadError, SwitchyardError, messageOf } from '../errors.js';
 import { isValidModelName, isValidVersion } from '../repository/model-name.js';
 import { settlesWithin } from '../settles-within.js';
 import type { InferenceRuntime, InferenceSession, SessionOptions } from '../runtime/inference-runtime.js';
@@ -471,6 +471,3 @@ function shuttingDown(name: string, version: number): SwitchyardError {
   });
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

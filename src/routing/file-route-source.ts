@@ -11,7 +11,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { LRUCache } from 'lru-cache';
-import { SwitchyardError } from '../errors.js';
+import { SwitchyardError, messageOf } from '../errors.js';
 import {
   checkModelName,
   checkRouteEdit,
@@ -81,7 +81,7 @@ export class FileRouteSource implements RouteSource, RouteStore {
         this.#settleTimer.unref();
       });
       watcher.on('error', (error) => {
-        this.#lastError = `watching ${this.path}: ${errorMessage(error)}`;
+        this.#lastError = `watching ${this.path}: ${messageOf(error)}`;
       });
       this.#watcher = watcher;
       const watching = new Promise<void>((resolveReady) => watcher.once('ready', () => resolveReady()));
@@ -180,7 +180,7 @@ export class FileRouteSource implements RouteSource, RouteStore {
     try {
       parsed = await this.#readFile();
     } catch (error) {
-      this.#lastError = errorMessage(error);
+      this.#lastError = messageOf(error);
       return;
     }
     this.#lastError = undefined;
@@ -194,7 +194,7 @@ export class FileRouteSource implements RouteSource, RouteStore {
       text = await readFile(this.path, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-      throw new Error(`reading ${this.path}: ${errorMessage(error)}`);
+      throw new Error(`reading ${this.path}: ${messageOf(error)}`);
     }
     // Editors often truncate before writing: an empty file is a save in progress, not "no routes".
     if (text.trim() === '') throw new Error(`${this.path} is empty (write {} for no routes)`);
@@ -202,7 +202,7 @@ export class FileRouteSource implements RouteSource, RouteStore {
     try {
       json = JSON.parse(text);
     } catch (error) {
-      throw new Error(`${this.path} is not valid JSON: ${errorMessage(error)}`);
+      throw new Error(`${this.path} is not valid JSON: ${messageOf(error)}`);
     }
     return parseRoutesFile(this.path, json);
   }
@@ -246,7 +246,7 @@ export class FileRouteSource implements RouteSource, RouteStore {
       try {
         file = await this.#readFile();
       } catch (error) {
-        throw new SwitchyardError('ROUTING_UNAVAILABLE', `Not editing the routes file: ${errorMessage(error)}`, { cause: error });
+        throw new SwitchyardError('ROUTING_UNAVAILABLE', `Not editing the routes file: ${messageOf(error)}`, { cause: error });
       }
       const changed = change(file);
       if (changed !== undefined) await this.#write(file);
@@ -302,6 +302,3 @@ function sameRoutes(a: Routes | undefined, b: Routes | undefined): boolean {
   return aKeys.every((alias) => Object.hasOwn(b, alias) && a[alias] === b[alias]);
 }
 
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

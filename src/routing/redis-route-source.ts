@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import { SwitchyardError } from '../errors.js';
+import { SwitchyardError, messageOf } from '../errors.js';
 import { isValidModelName } from '../repository/model-name.js';
 import {
   checkModelName,
@@ -345,7 +345,7 @@ export class RedisRouteSource implements RouteSource, RouteStore {
   }
 
   #outcomeUnknown(model: string, cause: unknown): SwitchyardError {
-    const message = errorMessage(cause);
+    const message = messageOf(cause);
     this.#commandError = message;
     return new SwitchyardError(
       'ROUTES_OUTCOME_UNKNOWN',
@@ -388,7 +388,7 @@ export class RedisRouteSource implements RouteSource, RouteStore {
         this.#changes.emit();
       },
       (error: unknown) => {
-        this.#connectionError = `subscribing to ${this.channel}: ${errorMessage(error)}`;
+        this.#connectionError = `subscribing to ${this.channel}: ${messageOf(error)}`;
         // A failure on a live connection would otherwise last until the next reconnection.
         if (!this.#closed && this.#subscriber.status === 'ready') setTimeout(() => this.#subscribe(), 1000).unref();
       },
@@ -411,7 +411,7 @@ export class RedisRouteSource implements RouteSource, RouteStore {
   }
 
   #unavailable(doing: string, cause: unknown): SwitchyardError {
-    const message = errorMessage(cause);
+    const message = messageOf(cause);
     this.#commandError = message;
     return new SwitchyardError('ROUTING_UNAVAILABLE', `Redis failed while ${doing}: ${message}`, { cause });
   }
@@ -426,9 +426,6 @@ function isWrongType(error: unknown): boolean {
   return isReplyError(error) && (error as Error).message.startsWith('WRONGTYPE');
 }
 
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** SCAN MATCH treats these as pattern syntax; a prefix is literal. */
 function escapeGlob(text: string): string {

@@ -2,7 +2,7 @@
  * The errors a session's run() rejects with, as catalog errors so the HTTP layer maps them without
  * knowing about runtimes. `details.reason` tells the cases apart for callers (and tests) that care.
  */
-import { SwitchyardError } from '../errors.js';
+import { SwitchyardError, messageOf } from '../errors.js';
 
 export type RuntimeFailureReason = 'onnxruntime' | 'worker-exited' | 'session-lost' | 'session-released' | 'runtime-closed';
 
@@ -61,6 +61,4 @@ export function isOnnxruntimeFailure(error: unknown): boolean {
   );
 }
 
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+export { messageOf };
