@@ -14,6 +14,17 @@ const DEFAULT_ROUTE_MAX_AGE_MS = 1000;
 
 /** HTTP_LOOPS=auto uses at most this many loops: each is a full process with its own model copies. */
 export const MAX_AUTO_HTTP_LOOPS = 8;
+
+/**
+ * What HTTP_LOOPS=auto (the default) runs on a machine of `parallelism` cores: half of them, at
+ * least 1 and at most MAX_AUTO_HTTP_LOOPS. The other half is for the inference threads the loops
+ * feed (RUNTIME_WORKERS is split between the loops). Half, because a saturated loop takes a whole
+ * core and its inference threads need cores of their own; on 2 cores a second loop measured no
+ * faster and cost a second copy of every model (README, "Several HTTP loops").
+ */
+export function autoHttpLoops(parallelism: number): number {
+  return Math.max(1, Math.min(MAX_AUTO_HTTP_LOOPS, Math.floor(parallelism / 2)));
+}
 /** Most HTTP_LOOPS one may ask for. */
 const MAX_HTTP_LOOPS = 64;
 
@@ -33,8 +44,8 @@ export const SETTING_DEFAULTS = Object.freeze({
   BODY_LIMIT_BYTES: String(16 * 1024 * 1024),
   DRAIN_TIMEOUT_MS: '30000',
   SHUTDOWN_IDLE_GRACE_MS: '1000',
-  // `auto` = the available parallelism, at most MAX_AUTO_HTTP_LOOPS. 1 until every loop guarantee holds (issue #13).
-  HTTP_LOOPS: '1',
+  // `auto` = autoHttpLoops(availableParallelism()): half the cores, 1 to MAX_AUTO_HTTP_LOOPS.
+  HTTP_LOOPS: 'auto',
   HTTP_HEADERS_TIMEOUT_MS: '10000',
   HTTP_REQUEST_TIMEOUT_MS: '60000',
   ROUTE_CACHE_TTL_MS: '250',
@@ -239,7 +250,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
-    httpLoops: e.HTTP_LOOPS === 'auto' ? Math.min(availableParallelism(), MAX_AUTO_HTTP_LOOPS) : e.HTTP_LOOPS,
+    httpLoops: e.HTTP_LOOPS === 'auto' ? autoHttpLoops(availableParallelism()) : e.HTTP_LOOPS,
     http: Object.freeze({
       headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,

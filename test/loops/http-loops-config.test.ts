@@ -1,10 +1,12 @@
-/** HTTP_LOOPS: `auto` is the available parallelism capped at MAX_AUTO_HTTP_LOOPS; anything but `auto` or an integer >= 1 stops start-up. */
+/** HTTP_LOOPS: `auto` (the default) is half the cores, 1 to MAX_AUTO_HTTP_LOOPS; anything but `auto` or an integer >= 1 stops start-up. */
 import { availableParallelism } from 'node:os';
 import { expect, it } from 'vitest';
-import { ConfigError, loadConfig, MAX_AUTO_HTTP_LOOPS } from '../../src/config.js';
+import { autoHttpLoops, ConfigError, loadConfig, MAX_AUTO_HTTP_LOOPS } from '../../src/config.js';
 
-it('reads auto as the available parallelism, at most MAX_AUTO_HTTP_LOOPS', () => {
-  expect(loadConfig({ HTTP_LOOPS: 'auto' }).httpLoops).toBe(Math.min(availableParallelism(), MAX_AUTO_HTTP_LOOPS));
+it('runs auto by default: half the available cores, at least 1, at most MAX_AUTO_HTTP_LOOPS', () => {
+  expect(loadConfig({}).httpLoops).toBe(autoHttpLoops(availableParallelism()));
+  expect(loadConfig({ HTTP_LOOPS: 'auto' }).httpLoops).toBe(autoHttpLoops(availableParallelism()));
+  expect([1, 2, 3, 4, 5, 16, 17, 64].map(autoHttpLoops)).toEqual([1, 1, 1, 2, 2, 8, 8, 8]);
   expect(MAX_AUTO_HTTP_LOOPS).toBe(8);
 });
 

@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, SETTING_DEFAULTS, SETTING_NAMES, type Config, type SettingName } from '../../src/config.js';
+import { autoHttpLoops, loadConfig, SETTING_DEFAULTS, SETTING_NAMES, type Config, type SettingName } from '../../src/config.js';
 import { markdownTableRows, readmeSection } from './readme.js';
 
 /** The table as { name -> default cell }; throws on a row that is not `NAME` | default | meaning. */
@@ -82,7 +82,7 @@ const CHECKS: Record<SettingName, SettingCheck> = {
   LOG_LEVEL: { value: 'debug', field: (c) => c.logLevel, means: text },
   BODY_LIMIT_BYTES: { value: '1024', field: (c) => c.bodyLimitBytes, means: number },
   DRAIN_TIMEOUT_MS: { value: '5', field: (c) => c.drainTimeoutMs, means: number },
-  HTTP_LOOPS: { value: '3', field: (c) => c.httpLoops, means: number },
+  HTTP_LOOPS: { value: '3', field: (c) => c.httpLoops, means: (raw) => (raw === 'auto' ? autoHttpLoops(availableParallelism()) : Number(raw)) },
   SHUTDOWN_IDLE_GRACE_MS: { value: '7', field: (c) => c.http.shutdownIdleGraceMs, means: number },
   HTTP_HEADERS_TIMEOUT_MS: { value: '300', field: (c) => c.http.headersTimeoutMs, means: number },
   HTTP_REQUEST_TIMEOUT_MS: { value: '90000', field: (c) => c.http.requestTimeoutMs, means: number },

@@ -69,6 +69,8 @@ export async function startGatewayProcess(
     env: {
       ...process.env,
       LOG_LEVEL: 'info',
+      // One loop whatever the machine (auto is half the cores); test/loops/ sets HTTP_LOOPS itself.
+      HTTP_LOOPS: '1',
       ROUTES_FILE: join(repo, 'routes.json'),
       ...env,
       MODEL_REPO: repo,

@@ -69,6 +69,8 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const redis = redisSettings(options.redis, env);
   const config = loadConfig(
     {
+      // One process whatever the machine: HTTP_LOOPS > 1 needs node:cluster (test/loops/ runs it for real).
+      HTTP_LOOPS: '1',
       MODEL_STABILITY_MS: '150',
       RUNTIME_WORKERS: '2',
       DRAIN_TIMEOUT_MS: '10000',
