@@ -2,11 +2,13 @@
  * HTTP_LOOPS=2 on the real process: the primary forks two gateway processes sharing the port.
  * Predictions and hot swaps under load on every loop lose nothing, SIGTERM under keep-alive load
  * drains every loop without a reset connection, and a loop killed with SIGKILL is logged and
- * replaced while the other keeps serving; /metrics, model listings and their stats, rate limits
+ * replaced while the other keeps serving; request ids, deadlines and disconnects hold on every loop;
+ * /metrics, model listings and their stats, rate limits
  * and the V2 repository load/unload cover every loop.
  */
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -14,7 +16,7 @@ import { writeModelFile } from '../../tools/model-builder/index.js';
 import { cleanupAfter } from '../support/cleanup.js';
 import { eventually, LINEAR_INPUT } from '../support/gateway.js';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
-import { send } from '../support/http.js';
+import { json, send } from '../support/http.js';
 import { keepAliveLoad, LINEAR_BODY } from '../support/keep-alive-load.js';
 import { linearModel } from '../support/models.js';
 import { tempDir, writeRepository } from '../support/temp-dir.js';
@@ -265,5 +267,69 @@ describe('HTTP_LOOPS=2: a loop that can not start', () => {
     expect(await exited).toBe(1);
     expect(log).toContain('"event":"loop-failed"');
     expect(log).toContain('already in use');
+  });
+});
+
+describe('HTTP_LOOPS=2: request ids, deadlines and client disconnects as in one process', () => {
+  it('echoes request ids, answers 504 to passed deadlines and drops disconnected clients on every loop', async () => {
+    const repo = await tempDir('loops-deadlines');
+    await writeRepository(repo.path, { linear: { 1: linearModel(1) } });
+    // A long queue delay keeps lone requests waiting for company: deadlines and disconnects come first.
+    await writeFile(join(repo.path, 'linear', 'config.json'), JSON.stringify({ max_queue_delay_ms: 3000, max_batch_size: 64 }));
+    const gateway = await startLoops({ MODEL_REPO: repo.path });
+    const metrics = () => metricsOnNewConnection(gateway.url);
+
+    // Each on a connection of its own, so cluster hands them to both loops in turn.
+    const LATE = 4;
+    const late = await Promise.all(
+      Array.from({ length: LATE }, (_, i) =>
+        send(gateway.url, 'POST', '/models/linear/1/predict', LINEAR_BODY, {
+          'content-type': 'application/json',
+          connection: 'close',
+          'x-request-id': `late-${i}`,
+          'x-request-timeout-ms': '50',
+        }),
+      ),
+    );
+    for (const [i, answer] of late.entries()) {
+      expect(answer.status).toBe(504);
+      expect(answer.headers['x-request-id']).toBe(`late-${i}`);
+      expect(json(answer).error.code).toBe('DEADLINE_EXCEEDED');
+    }
+    // Both loops answered some, each logging the client's request id.
+    await eventually(() => gateway.logLines().filter((line) => String(line.requestId).startsWith('late-')).length === LATE, 5_000, 'a log line per late request');
+    const lateLines = gateway.logLines().filter((line) => String(line.requestId).startsWith('late-'));
+    expect(new Set(lateLines.map((line) => line.loop))).toEqual(new Set([0, 1]));
+
+    const GONE = 4;
+    const controllers = Array.from({ length: GONE }, () => new AbortController());
+    const abandoned = controllers.map((controller) =>
+      fetch(`${gateway.url}/models/linear/1/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', connection: 'close' },
+        body: LINEAR_BODY,
+        signal: controller.signal,
+      }).catch(() => undefined),
+    );
+    const queued = async () => metricSum(await metrics(), 'switchyard_queue_depth', { model: 'linear', version: '1' });
+    await eventually(async () => (await queued()) === GONE, 10_000, 'every abandoned request queued');
+    for (const controller of controllers) controller.abort();
+    await Promise.all(abandoned);
+    await eventually(async () => (await queued()) === 0, 10_000, 'abandoned requests dropped from the queues');
+
+    // Both loops took part, and the whole server's counts add up: no execution ran.
+    const exposition = await metrics();
+    expect(metricSum(exposition, 'switchyard_inference_executions_total', { model: 'linear', version: '1' })).toBe(0);
+    const stats = async () => {
+      const answer = await send(gateway.url, 'GET', '/models/linear', undefined, { connection: 'close' });
+      return (json(answer) as { versions: Array<{ version: number; stats: { rejected: { deadline: number; cancelled: number } } }> }).versions.find((v) => v.version === 1)!.stats.rejected;
+    };
+    await eventually(async () => {
+      const rejected = await stats();
+      return rejected.deadline === LATE && rejected.cancelled === GONE;
+    }, 10_000, 'deadline and cancelled counts of both loops');
+    gateway.kill('SIGTERM');
+    expect(await gateway.exited).toBe(0);
+    await repo.remove();
   });
 });
