@@ -6,7 +6,8 @@
  *   ratios;
  * - resident memory per model version: the RSS of the gateway's whole process tree (primary and
  *   every loop, from /proc) with 1 and with SCALING_VERSIONS versions of the MLP loaded, after
- *   the same requests to each version, (RSS_N - RSS_1) / (N - 1), for 1 and 2 loops.
+ *   the same requests to each version (batches up to 64 rows), (RSS_N - RSS_1) / (N - 1), for 1
+ *   and 2 loops; each RSS is the mean of MEMORY_REPEATS fresh gateways.
  * Report lines, no targets: the load generator shares the machine's cores with the gateway.
  */
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -25,6 +26,25 @@ const LOOP_COUNTS = [1, 2] as const;
 /** Concurrent requests sent to each version before RSS is read, so batches up to 64 rows have run. */
 const TOUCH_REQUESTS = 64;
 const TOUCH_ROUNDS = 4;
+/** Fresh gateways per measured RSS (their mean): one gateway's RSS varies by several MiB. */
+const MEMORY_REPEATS = 2;
+
+/** TOUCH_ROUNDS rounds of TOUCH_REQUESTS concurrent predicts on each of versions 1..versions, all 200. */
+async function touchVersions(url: string, versions: number, body: string): Promise<void> {
+  for (let v = 1; v <= versions; v += 1) {
+    for (let round = 0; round < TOUCH_ROUNDS; round += 1) {
+      const statuses = await Promise.all(
+        Array.from({ length: TOUCH_REQUESTS }, async () => {
+          const response = await fetch(`${url}/models/mlp/${v}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+          await response.arrayBuffer();
+          return response.status;
+        }),
+      );
+      const failed = statuses.filter((status) => status !== 200).length;
+      if (failed > 0) throw new Error(`${failed} of ${TOUCH_REQUESTS} requests to MLP version ${v} failed`);
+    }
+  }
+}
 
 /** (RSS with N versions - RSS with 1) / (N - 1): the resident memory one more version costs. */
 export function memoryPerVersionMiB(rssOneMiB: number, rssManyMiB: number, versions: number): number {
@@ -70,7 +90,7 @@ export async function scalingScenario(durationSeconds: number): Promise<Scenario
         await new Promise((r) => setTimeout(r, 1_000)); // the other loops' counters trail by up to ~0.5 s
         const after = (await listModelVersions(gateway.url, 'mlp'))[0]!.stats;
         const batch = (after.requests - before.requests) / Math.max(1, after.executions - before.executions);
-        lines.push(`MLP, HTTP_LOOPS=${loops}, 64 conns: ${formatLoad(load)}, average batch ${batch.toFixed(1)} rows`);
+        lines.push(`MLP, HTTP_LOOPS=${loops} (default inference threads per loop), 64 conns: ${formatLoad(load)}, average batch ${batch.toFixed(1)} rows`);
         loads.push(load);
       } finally {
         await gateway.stop();
@@ -89,36 +109,31 @@ export async function scalingScenario(durationSeconds: number): Promise<Scenario
         await copyFile(join(repo.root, 'mlp', '1', 'model.onnx'), join(repo.root, 'mlp', String(v), 'model.onnx'));
       }
       for (const loops of LOOP_COUNTS) {
-        const gateway = await startLoopsGateway(repo.root, loops, logFile(`memory-${loops}-${versions}`));
-        try {
-          const listed = await listModelVersions(gateway.url, 'mlp');
-          const ready = listed.filter((v) => v.state === 'READY').length;
-          if (ready !== versions) throw new Error(`HTTP_LOOPS=${loops}: ${ready} READY versions of the MLP, expected ${versions}`);
-          for (let v = 1; v <= versions; v += 1) {
-            for (let round = 0; round < TOUCH_ROUNDS; round += 1) {
-              const statuses = await Promise.all(
-                Array.from({ length: TOUCH_REQUESTS }, async () => {
-                  const response = await fetch(`${gateway.url}/models/mlp/${v}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-                  await response.arrayBuffer();
-                  return response.status;
-                }),
-              );
-              const failed = statuses.filter((status) => status !== 200).length;
-              if (failed > 0) throw new Error(`HTTP_LOOPS=${loops}: ${failed} of ${TOUCH_REQUESTS} requests to MLP version ${v} failed`);
-            }
+        const samples: string[] = [];
+        let sum = 0;
+        for (let repeat = 1; repeat <= MEMORY_REPEATS; repeat += 1) {
+          const gateway = await startLoopsGateway(repo.root, loops, logFile(`memory-${loops}-${versions}-${repeat}`));
+          try {
+            const listed = await listModelVersions(gateway.url, 'mlp');
+            const ready = listed.filter((v) => v.state === 'READY').length;
+            if (ready !== versions) throw new Error(`HTTP_LOOPS=${loops}: ${ready} READY versions of the MLP, expected ${versions}`);
+            const atReady = processTreeRssMiB(gateway.child.pid!);
+            await touchVersions(gateway.url, versions, body);
+            await new Promise((r) => setTimeout(r, 1_000));
+            const mib = processTreeRssMiB(gateway.child.pid!);
+            sum += mib;
+            samples.push(`${mib.toFixed(0)} (${atReady.toFixed(0)} when ready, ${processTree(gateway.child.pid!).length} processes)`);
+          } finally {
+            await gateway.stop();
           }
-          await new Promise((r) => setTimeout(r, 1_000));
-          const mib = processTreeRssMiB(gateway.child.pid!);
-          rss.set(`${loops}/${versions}`, mib);
-          lines.push(`memory, HTTP_LOOPS=${loops}, ${versions} MLP version(s) loaded: RSS ${mib.toFixed(0)} MiB (${processTree(gateway.child.pid!).length} processes)`);
-        } finally {
-          await gateway.stop();
         }
+        rss.set(`${loops}/${versions}`, sum / MEMORY_REPEATS);
+        lines.push(`memory, HTTP_LOOPS=${loops}, ${versions} MLP version(s) loaded: RSS ${(sum / MEMORY_REPEATS).toFixed(0)} MiB, mean of fresh gateways: ${samples.join(', ')}`);
       }
     }
     for (const loops of LOOP_COUNTS) {
       const perVersion = memoryPerVersionMiB(rss.get(`${loops}/1`)!, rss.get(`${loops}/${SCALING_VERSIONS}`)!, SCALING_VERSIONS);
-      lines.push(`memory per MLP version, HTTP_LOOPS=${loops}: ${perVersion.toFixed(1)} MiB (RSS with ${SCALING_VERSIONS} versions - with 1, ÷ ${SCALING_VERSIONS - 1})`);
+      lines.push(`memory per MLP version, HTTP_LOOPS=${loops}: ${perVersion.toFixed(1)} MiB, ${(perVersion / loops).toFixed(1)} per loop (RSS with ${SCALING_VERSIONS} versions - with 1, ÷ ${SCALING_VERSIONS - 1}; every loop loads every version)`);
       ratios.push({ metric: `MiB resident per MLP version, HTTP_LOOPS=${loops}`, value: perVersion, target: 'report', ok: true });
     }
   } finally {
