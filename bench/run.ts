@@ -1,13 +1,15 @@
 /**
  * `npm run bench`: every benchmark scenario against live servers in their own processes, with this
  * process as the load generator. Prints measured figures and the ratios each issue sets targets for.
- * Options: BENCH_SECONDS (per measurement, default 8), BENCH_ONLY (a scenario name).
+ * Options: BENCH_SECONDS (per measurement, default 8), BENCH_ONLY (a scenario name; another name
+ * is refused with the list).
  */
 import { asyncJobsScenario } from './scenarios/async-jobs.js';
 import { coreGatewayScenario, type ScenarioReport } from './scenarios/core-gateway.js';
 import { openInferenceProtocolScenario } from './scenarios/open-inference-protocol.js';
 import { operationsScenario } from './scenarios/operations.js';
 import { peersScenario } from './scenarios/peers.js';
+import { scalingScenario } from './scenarios/scaling.js';
 import { throughputScenario } from './scenarios/throughput.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
@@ -20,7 +22,13 @@ const scenarios: Array<[string, (seconds: number) => Promise<ScenarioReport>]> =
   ['operations', operationsScenario],
   ['async', asyncJobsScenario],
   ['peers', peersScenario],
+  ['scaling', scalingScenario],
 ];
+
+if (only && !scenarios.some(([name]) => name === only)) {
+  console.error(`BENCH_ONLY=${only} is not a scenario; one of: ${scenarios.map(([name]) => name).join(', ')}`);
+  process.exit(2);
+}
 
 let failed = false;
 for (const [name, run] of scenarios) {

@@ -3,7 +3,7 @@
  * - the in-process ceiling: session.run rows/s at the best batch size, same sessions and threads;
  * - a naive server (Hono + onnxruntime-node, each request alone on the main thread);
  * - Switchyard with its dynamic batcher.
- * Targets: at 64 connections Switchyard req/s >= 3x naive and p99 <= 0.2x naive's p99; at
+ * Targets: at 64 connections Switchyard req/s >= 3x naive and p99 <= 0.25x naive's p99 (issue #13); at
  * 1 connection Switchyard latency <= 1.1x naive.
  */
 import { writeFile } from 'node:fs/promises';
@@ -13,6 +13,7 @@ import { WorkerPoolRuntime } from '../../src/runtime/worker-pool-runtime.js';
 import { measureCeiling } from '../support/ceiling.js';
 import { formatLoad, runLoad } from '../support/load.js';
 import { createBenchRepo, MLP_SIZES, mlpBody } from '../support/model-repo-fixture.js';
+import { listModelVersions } from '../support/model-versions.js';
 import { startGatewayProcess, startServerProcess } from '../support/server-process.js';
 import type { ScenarioReport } from './core-gateway.js';
 
@@ -53,9 +54,7 @@ export async function throughputScenario(durationSeconds: number): Promise<Scena
     await naive.stop();
 
     const gateway = await startGatewayProcess(repo.root, { RUNTIME_WORKERS: '2' });
-    const countersNow = async () =>
-      ((await (await fetch(gateway.url + '/models/mlp')).json()) as { versions: Array<{ stats: { requests: number; executions: number } }> })
-        .versions[0]!.stats;
+    const countersNow = async () => (await listModelVersions(gateway.url, 'mlp'))[0]!.stats;
     const gateway64 = await measure(gateway.url, 64);
     const after64 = await countersNow(); // before the 1-connection runs, which batch nothing
     const gateway1 = await measure(gateway.url, 1);
@@ -73,7 +72,7 @@ export async function throughputScenario(durationSeconds: number): Promise<Scena
     const rps = gateway64.requestsPerSecond / naive64.requestsPerSecond;
     ratios.push({ metric: '64 conns: Switchyard req/s / naive req/s', value: rps, target: '>= 3', ok: rps >= 3 });
     const p99 = gateway64.p99Ms / Math.max(naive64.p99Ms, 1);
-    ratios.push({ metric: '64 conns: Switchyard p99 / naive p99', value: p99, target: '<= 0.2', ok: p99 <= 0.2 });
+    ratios.push({ metric: '64 conns: Switchyard p99 / naive p99', value: p99, target: '<= 0.25', ok: p99 <= 0.25 });
     // autocannon reports latency in whole ms at 1 connection; requests/s is the finer measure of it.
     const light = naive1.requestsPerSecond / gateway1.requestsPerSecond;
     ratios.push({ metric: '1 conn: Switchyard latency / naive latency (= naive req/s / Switchyard req/s)', value: light, target: '<= 1.1', ok: light <= 1.1 });

@@ -88,10 +88,15 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
 }
 
 /** The compiled gateway (dist/src/main.js) serving `repoRoot`, ready once /readyz answers 200. */
-export function startGatewayProcess(repoRoot: string, env: Readonly<Record<string, string>> = {}): Promise<ServerProcess> {
+export function startGatewayProcess(
+  repoRoot: string,
+  env: Readonly<Record<string, string>> = {},
+  options: Pick<ServerProcessOptions, 'logFile'> = {},
+): Promise<ServerProcess> {
   return startServerProcess({
     script: fileURLToPath(new URL('../../src/main.js', import.meta.url)),
     env: { MODEL_REPO: repoRoot, ROUTES_FILE: join(repoRoot, 'routes.json'), MODEL_STABILITY_MS: '200', ...env },
     readyPath: '/readyz',
+    ...options,
   });
 }
