@@ -47,12 +47,15 @@ describe('the retry budget', () => {
 
   it('forgets requests and retries older than the window', () => {
     const { retries, clock } = budget({ ratio: 0.5, minPerSecond: 0, windowMs: 10_000 });
+    // 10 requests allow 5 retries; 2 are used.
     requests(retries, 10);
-    expect(acquire(retries, 10)).toBe(5);
-    clock.now += 5_000;
-    expect(retries.tryAcquireRetry()).toBe(false);
-    clock.now += 5_000;
-    // The 10 requests (and the 5 retries) left the window: nothing to retry on.
+    expect(acquire(retries, 2)).toBe(2);
+    clock.now += 9_000;
+    // Still in the window. With 2 more requests (6 allowed, 2 used), one more retry.
+    requests(retries, 2);
+    expect(acquire(retries, 1)).toBe(1);
+    clock.now += 3_000;
+    // The first 10 requests left the window with their unused allowance: 2 requests and 1 retry remain.
     expect(retries.tryAcquireRetry()).toBe(false);
     requests(retries, 2);
     expect(acquire(retries, 5)).toBe(1);

@@ -165,9 +165,13 @@ describe('circuit breaker', () => {
   it('counts only the last BREAKER_WINDOW_MS', () => {
     const { health, clock } = tracker(NO_EJECTION);
     failTimes(health, 'a', 19);
-    clock.now += 10_000;
+    failTimes(health, 'b', 19);
+    clock.now += 9_000;
     health.recordFailure('a', 'connect');
-    expect(health.describe('a').breaker).toBe('closed');
+    expect(health.describe('a').breaker).toBe('open');
+    clock.now += 3_000;
+    health.recordFailure('b', 'connect');
+    expect(health.describe('b').breaker).toBe('closed');
   });
 
   it('half-opens after BREAKER_OPEN_MS with exactly one probe at a time; a good probe closes it', () => {
@@ -193,7 +197,8 @@ describe('circuit breaker', () => {
   });
 
   it('reopens on a bad probe, for another BREAKER_OPEN_MS', () => {
-    const { health, clock } = tracker(NO_EJECTION);
+    // A window shorter than the open time: the failures that opened it are gone, only the probe counts.
+    const { health, clock } = tracker({ ...NO_EJECTION, breakerWindowMs: 2_000 });
     failTimes(health, 'a', 20);
     clock.now += 5_000;
     expect(usable(health, ['a'])).toEqual(['a']);
