@@ -105,17 +105,19 @@ export class UpstreamHealthTracker implements UpstreamHealth {
   select(ids: readonly string[]): { readonly usable: readonly string[]; readonly excluded: ReadonlyArray<{ readonly id: string; readonly reason: 'ejected' | 'circuit-open' }> } {
     const now = this.#now();
     const excluded: Array<{ id: string; reason: 'ejected' | 'circuit-open' }> = [];
-    // Ejected ones beyond half of the set are let back in, longest ejected first.
-    const ejected = ids.filter((id) => this.#isEjected(this.#targets.get(id), now));
-    const keptOut = new Set(ejected);
-    const maxEjected = Math.floor(ids.length / 2);
-    if (ejected.length > maxEjected) {
+    // Called per request: nothing but the two arrays is allocated while no candidate is ejected.
+    let ejected: string[] | undefined;
+    for (const id of ids) if (this.#isEjected(this.#targets.get(id), now)) (ejected ??= []).push(id);
+    let keptOut: Set<string> | undefined;
+    if (ejected) {
+      // Ejected ones beyond half of the set are let back in, longest ejected first.
+      const maxEjected = Math.floor(ids.length / 2);
       ejected.sort((a, b) => this.#targets.get(a)!.ejectedAt - this.#targets.get(b)!.ejectedAt);
-      for (const id of ejected.slice(0, ejected.length - maxEjected)) keptOut.delete(id);
+      keptOut = new Set(ejected.slice(Math.max(0, ejected.length - maxEjected)));
     }
     const usable: string[] = [];
     for (const id of ids) {
-      if (keptOut.has(id)) {
+      if (keptOut?.has(id)) {
         excluded.push({ id, reason: 'ejected' });
         continue;
       }
