@@ -80,6 +80,18 @@ export const SETTING_DEFAULTS = Object.freeze({
   JOB_LOCK_MS: '30000',
   JOB_STALLED_INTERVAL_MS: '30000',
   JOB_MAX_STALLED: '3',
+  // Scale-out health (src/cluster/upstream-health-tracker.ts, retry-budget.ts).
+  OUTLIER_CONSECUTIVE_FAILURES: '5',
+  OUTLIER_BASE_EJECTION_MS: '2000',
+  OUTLIER_MAX_EJECTION_MS: '30000',
+  OUTLIER_EJECTION_DECAY_MS: '30000',
+  BREAKER_ERROR_RATIO: '0.5',
+  BREAKER_MIN_REQUESTS: '20',
+  BREAKER_WINDOW_MS: '10000',
+  BREAKER_OPEN_MS: '5000',
+  RETRY_BUDGET_RATIO: '0.1',
+  RETRY_BUDGET_MIN_PER_SECOND: '3',
+  RETRY_BUDGET_WINDOW_MS: '10000',
 } satisfies Record<SettingName, string | undefined>);
 
 /** The names of every setting, in the order of SETTING_DEFAULTS. */
@@ -135,6 +147,17 @@ const envSchema = z.object({
   JOB_LOCK_MS: integer(100),
   JOB_STALLED_INTERVAL_MS: integer(100),
   JOB_MAX_STALLED: integer(0),
+  OUTLIER_CONSECUTIVE_FAILURES: integer(1),
+  OUTLIER_BASE_EJECTION_MS: integer(1),
+  OUTLIER_MAX_EJECTION_MS: integer(1),
+  OUTLIER_EJECTION_DECAY_MS: integer(1),
+  BREAKER_ERROR_RATIO: z.coerce.number().gt(0).max(1),
+  BREAKER_MIN_REQUESTS: integer(1),
+  BREAKER_WINDOW_MS: integer(10),
+  BREAKER_OPEN_MS: integer(1),
+  RETRY_BUDGET_RATIO: z.coerce.number().min(0),
+  RETRY_BUDGET_MIN_PER_SECOND: z.coerce.number().min(0),
+  RETRY_BUDGET_WINDOW_MS: integer(10),
 });
 
 export type SettingName = keyof typeof envSchema.shape;
@@ -211,6 +234,34 @@ export interface Config {
     /** Recoveries from dead replicas before a job fails. */
     readonly maxStalled: number;
   };
+  /** Passive health of upstream targets (UpstreamHealthTrackerOptions, src/cluster/upstream-health-tracker.ts). */
+  readonly upstreamHealth: {
+    /** Failures in a row that eject a target. Default 5. */
+    readonly consecutiveFailures: number;
+    /** First ejection, ms; doubles with each further one. Default 2 s. */
+    readonly baseEjectionMs: number;
+    /** Longest ejection, ms. Default 30 s. */
+    readonly maxEjectionMs: number;
+    /** Each this long without an ejection forgets one (the next is shorter again). Default 30 s. */
+    readonly ejectionDecayMs: number;
+    /** A target's breaker opens at this error ratio over the window... Default 0.5. */
+    readonly breakerErrorRatio: number;
+    /** ...once the window holds this many requests. Default 20. */
+    readonly breakerMinRequests: number;
+    /** The breaker's sliding window, ms. Default 10 s. */
+    readonly breakerWindowMs: number;
+    /** Time open before one probe is let through (half-open), ms. Default 5 s. */
+    readonly breakerOpenMs: number;
+  };
+  /** Retries of forwarded requests (RetryBudgetOptions, src/cluster/retry-budget.ts). */
+  readonly retryBudget: {
+    /** Retries per first attempt at most. Default 0.1. */
+    readonly ratio: number;
+    /** Retries per second allowed whatever the traffic. Default 3. */
+    readonly minPerSecond: number;
+    /** Sliding window, ms. Default 10 s. */
+    readonly windowMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -236,6 +287,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (e.ROUTE_MAX_AGE_MS !== undefined && e.ROUTE_MAX_AGE_MS < e.ROUTE_CACHE_TTL_MS) {
     throw new ConfigError('Invalid configuration: ROUTE_MAX_AGE_MS must not be below ROUTE_CACHE_TTL_MS (a table is refreshed in the background before it is too old to use)');
+  }
+  if (e.OUTLIER_BASE_EJECTION_MS > e.OUTLIER_MAX_EJECTION_MS) {
+    throw new ConfigError('Invalid configuration: OUTLIER_BASE_EJECTION_MS must not exceed OUTLIER_MAX_EJECTION_MS (the first ejection is the shortest)');
   }
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('Invalid configuration: HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)');
@@ -289,6 +343,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       lockMs: e.JOB_LOCK_MS,
       stalledIntervalMs: e.JOB_STALLED_INTERVAL_MS,
       maxStalled: e.JOB_MAX_STALLED,
+    }),
+    upstreamHealth: Object.freeze({
+      consecutiveFailures: e.OUTLIER_CONSECUTIVE_FAILURES,
+      baseEjectionMs: e.OUTLIER_BASE_EJECTION_MS,
+      maxEjectionMs: e.OUTLIER_MAX_EJECTION_MS,
+      ejectionDecayMs: e.OUTLIER_EJECTION_DECAY_MS,
+      breakerErrorRatio: e.BREAKER_ERROR_RATIO,
+      breakerMinRequests: e.BREAKER_MIN_REQUESTS,
+      breakerWindowMs: e.BREAKER_WINDOW_MS,
+      breakerOpenMs: e.BREAKER_OPEN_MS,
+    }),
+    retryBudget: Object.freeze({
+      ratio: e.RETRY_BUDGET_RATIO,
+      minPerSecond: e.RETRY_BUDGET_MIN_PER_SECOND,
+      windowMs: e.RETRY_BUDGET_WINDOW_MS,
     }),
     ...overrides,
   });

@@ -181,6 +181,10 @@ export class GatewayMetrics {
   readonly #jobsSubmitted: Counter<'model'>;
   readonly #jobsFinished: Counter<'model' | 'outcome'>;
   readonly #jobDuration: Histogram<'model' | 'outcome'>;
+  readonly #upstreamEjections: Counter<'target_kind'>;
+  readonly #breakerTransitions: Counter<'target_kind' | 'to'>;
+  readonly #breakers: Gauge<'target_kind' | 'state'>;
+  readonly #retries: Counter<'outcome'>;
   readonly #recorders = new Map<RequestProtocol, RequestRecorder>();
   readonly #batchSeries = new Map<string, Map<number, BatchSeries>>();
   /** When each version's current load began (performance.now()), for the load duration. */
@@ -319,6 +323,32 @@ export class GatewayMetrics {
       buckets: JOB_BUCKETS,
       registers,
     });
+    // Upstream health (src/cluster/): labelled by target kind (node, backend), never by target id,
+    // which is unbounded over time (node ids change with every restart that does not set NODE_ID).
+    this.#upstreamEjections = new Counter({
+      name: name('upstream_ejections_total'),
+      help: 'Outlier ejections of upstream targets (consecutive failures), by target kind (node, backend).',
+      labelNames: ['target_kind'],
+      registers,
+    });
+    this.#breakerTransitions = new Counter({
+      name: name('upstream_breaker_transitions_total'),
+      help: 'Circuit breaker state changes of upstream targets, by target kind and the state entered (open, half-open, closed).',
+      labelNames: ['target_kind', 'to'],
+      registers,
+    });
+    this.#breakers = new Gauge({
+      name: name('upstream_breakers'),
+      help: 'Upstream targets whose circuit breaker is open or half-open, by target kind and state.',
+      labelNames: ['target_kind', 'state'],
+      registers,
+    });
+    this.#retries = new Counter({
+      name: name('upstream_retries_total'),
+      help: 'Retries of forwarded requests asked of the retry budget, by outcome (allowed, refused).',
+      labelNames: ['outcome'],
+      registers,
+    });
     const jobCounts = options.jobCounts;
     if (jobCounts) {
       new Gauge({
@@ -453,6 +483,28 @@ export class GatewayMetrics {
     const label = this.#modelLabel(model);
     this.#jobsFinished.labels(label, outcome).inc();
     this.#jobDuration.labels(label, outcome).observe(submitToFinishMs / 1000);
+  }
+
+  /** Upstream health observer (src/cluster/upstream-health-tracker.ts): a target was ejected. */
+  upstreamEjected(event: { readonly kind: 'node' | 'backend' }): void {
+    this.#upstreamEjections.labels(event.kind).inc();
+  }
+
+  /** Upstream health observer: a target's breaker changed state. */
+  upstreamBreakerChanged(event: { readonly kind: 'node' | 'backend'; readonly from: 'closed' | 'open' | 'half-open'; readonly to: 'closed' | 'open' | 'half-open' }): void {
+    this.#breakerTransitions.labels(event.kind, event.to).inc();
+    if (event.from !== 'closed') this.#breakers.labels(event.kind, event.from).dec();
+    if (event.to !== 'closed') this.#breakers.labels(event.kind, event.to).inc();
+  }
+
+  /** Upstream health observer: a target left (its breaker no longer counts as open or half-open). */
+  upstreamForgotten(event: { readonly kind: 'node' | 'backend'; readonly breaker: 'closed' | 'open' | 'half-open' }): void {
+    if (event.breaker !== 'closed') this.#breakers.labels(event.kind, event.breaker).dec();
+  }
+
+  /** Retry budget observer (src/cluster/retry-budget.ts): a retry was allowed or refused. */
+  retryBudgetDecision(allowed: boolean): void {
+    this.#retries.labels(allowed ? 'allowed' : 'refused').inc();
   }
 
   /** Follows the registry's lifecycle events: state per version, load durations, swaps, failures. */

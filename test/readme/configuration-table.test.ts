@@ -115,6 +115,17 @@ const CHECKS: Record<SettingName, SettingCheck> = {
   JOB_MAX_PENDING: { value: '5', field: (c) => c.jobs.maxPending, means: number },
   JOB_MAX_PENDING_BYTES: { value: '1024', field: (c) => c.jobs.maxPendingBytes, means: number },
   METRICS_REDIS_REFRESH_MS: { value: '250', field: (c) => c.metricsRedisRefreshMs, means: number },
+  OUTLIER_CONSECUTIVE_FAILURES: { value: '3', field: (c) => c.upstreamHealth.consecutiveFailures, means: number },
+  OUTLIER_BASE_EJECTION_MS: { value: '500', field: (c) => c.upstreamHealth.baseEjectionMs, means: number },
+  OUTLIER_MAX_EJECTION_MS: { value: '60000', field: (c) => c.upstreamHealth.maxEjectionMs, means: number },
+  OUTLIER_EJECTION_DECAY_MS: { value: '10000', field: (c) => c.upstreamHealth.ejectionDecayMs, means: number },
+  BREAKER_ERROR_RATIO: { value: '0.25', field: (c) => c.upstreamHealth.breakerErrorRatio, means: number },
+  BREAKER_MIN_REQUESTS: { value: '5', field: (c) => c.upstreamHealth.breakerMinRequests, means: number },
+  BREAKER_WINDOW_MS: { value: '3000', field: (c) => c.upstreamHealth.breakerWindowMs, means: number },
+  BREAKER_OPEN_MS: { value: '1000', field: (c) => c.upstreamHealth.breakerOpenMs, means: number },
+  RETRY_BUDGET_RATIO: { value: '0.2', field: (c) => c.retryBudget.ratio, means: number },
+  RETRY_BUDGET_MIN_PER_SECOND: { value: '0', field: (c) => c.retryBudget.minPerSecond, means: number },
+  RETRY_BUDGET_WINDOW_MS: { value: '5000', field: (c) => c.retryBudget.windowMs, means: number },
   TRUSTED_PROXIES: { value: '10.0.0.0/8, 127.0.0.1', field: (c) => c.trustedProxies, means: (raw) => raw.split(',').map((k) => k.trim()).filter(Boolean), unset: [] },
 };
 
