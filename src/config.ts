@@ -69,6 +69,11 @@ export const SETTING_DEFAULTS = Object.freeze({
   JOB_LOCK_MS: '30000',
   JOB_STALLED_INTERVAL_MS: '30000',
   JOB_MAX_STALLED: '3',
+  // Static V2 backends (src/cluster/static-backends.ts).
+  BACKENDS_FILE: './config/backends.json',
+  BACKEND_PROBE_INTERVAL_MS: '5000',
+  BACKEND_PROBE_TIMEOUT_MS: '1000',
+  BACKEND_HEALTHY_AFTER_PASSES: '2',
 } satisfies Record<SettingName, string | undefined>);
 
 /** The names of every setting, in the order of SETTING_DEFAULTS. */
@@ -124,6 +129,10 @@ const envSchema = z.object({
   JOB_LOCK_MS: integer(100),
   JOB_STALLED_INTERVAL_MS: integer(100),
   JOB_MAX_STALLED: integer(0),
+  BACKENDS_FILE: z.string().min(1),
+  BACKEND_PROBE_INTERVAL_MS: integer(10),
+  BACKEND_PROBE_TIMEOUT_MS: integer(1),
+  BACKEND_HEALTHY_AFTER_PASSES: integer(1).max(100),
 });
 
 export type SettingName = keyof typeof envSchema.shape;
@@ -199,6 +208,17 @@ export interface Config {
     readonly stalledIntervalMs: number;
     /** Recoveries from dead replicas before a job fails. */
     readonly maxStalled: number;
+  };
+  /** Static V2 backends (Triton, KServe, MLServer): where they are listed and how they are probed. */
+  readonly backends: {
+    /** The backends file (absent = none from the file). Default ./config/backends.json. */
+    readonly file: string;
+    /** Time between probe rounds. Default 5 s. */
+    readonly probeIntervalMs: number;
+    /** Bound on each probe request. Default 1 s. */
+    readonly probeTimeoutMs: number;
+    /** Consecutive passes that bring a URL or version back after a failed probe. Default 2. */
+    readonly healthyAfterPasses: number;
   };
 }
 
@@ -278,6 +298,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       lockMs: e.JOB_LOCK_MS,
       stalledIntervalMs: e.JOB_STALLED_INTERVAL_MS,
       maxStalled: e.JOB_MAX_STALLED,
+    }),
+    backends: Object.freeze({
+      file: resolve(e.BACKENDS_FILE),
+      probeIntervalMs: e.BACKEND_PROBE_INTERVAL_MS,
+      probeTimeoutMs: e.BACKEND_PROBE_TIMEOUT_MS,
+      healthyAfterPasses: e.BACKEND_HEALTHY_AFTER_PASSES,
     }),
     ...overrides,
   });

@@ -92,6 +92,8 @@ export function parseBackendEntry(name: string, value: unknown): BackendEntry {
   const models = new Map<string, readonly number[]>();
   // From the raw value: zod's record copy would have treated a `__proto__` key as the prototype.
   for (const [model, versions] of Object.entries((value as { models: Record<string, number[]> }).models)) {
+    // Again here: zod does not see a `__proto__` key JSON.parse made an own property.
+    if (!isValidModelName(model)) throw new Error(`models: "${model.slice(0, 200)}" is not a model name (${MODEL_NAME_RULE})`);
     models.set(model, Object.freeze([...new Set(versions)].sort((a, b) => a - b)));
   }
   return Object.freeze({ name, urls: Object.freeze([...new Set(parsed.data.urls)]), models, weight: parsed.data.weight ?? 1 });

@@ -143,6 +143,7 @@ export class StaticBackends implements BackendTargets {
   #redisStale = false;
   #fileQueue: Promise<void> = Promise.resolve();
   #refreshTimer: NodeJS.Timeout | undefined;
+  #settleTimer: NodeJS.Timeout | undefined;
   #probeTimer: NodeJS.Timeout | undefined;
   #round: Promise<void> | undefined;
   #roundAgain = false;
@@ -217,6 +218,7 @@ export class StaticBackends implements BackendTargets {
     this.#closed ??= (async () => {
       this.#abort.abort();
       clearTimeout(this.#refreshTimer);
+      clearTimeout(this.#settleTimer);
       clearTimeout(this.#probeTimer);
       this.#removedListeners.clear();
       await this.#watcher?.close();
@@ -230,7 +232,13 @@ export class StaticBackends implements BackendTargets {
     const fileRead = this.#enqueueFileRead();
     if (this.#options.watch ?? true) {
       const watcher = watch(this.file, { ignoreInitial: true, persistent: false });
-      watcher.on('all', () => void this.#enqueueFileRead());
+      watcher.on('all', () => {
+        void this.#enqueueFileRead();
+        // Watchers drop events while re-arming after an atomic save (rename): a second read shortly after.
+        clearTimeout(this.#settleTimer);
+        this.#settleTimer = setTimeout(() => void this.#enqueueFileRead(), 250);
+        this.#settleTimer.unref();
+      });
       watcher.on('error', (error) => this.#refuse('file', '', `watching ${this.file}: ${messageOf(error)}`));
       this.#watcher = watcher;
       await settlesWithin(new Promise<void>((ready) => watcher.once('ready', () => ready())), 5_000);

@@ -115,6 +115,10 @@ const CHECKS: Record<SettingName, SettingCheck> = {
   JOB_MAX_PENDING: { value: '5', field: (c) => c.jobs.maxPending, means: number },
   JOB_MAX_PENDING_BYTES: { value: '1024', field: (c) => c.jobs.maxPendingBytes, means: number },
   METRICS_REDIS_REFRESH_MS: { value: '250', field: (c) => c.metricsRedisRefreshMs, means: number },
+  BACKENDS_FILE: { value: '/etc/switchyard/backends.json', field: (c) => c.backends.file, means: (raw) => resolve(raw) },
+  BACKEND_PROBE_INTERVAL_MS: { value: '250', field: (c) => c.backends.probeIntervalMs, means: number },
+  BACKEND_PROBE_TIMEOUT_MS: { value: '300', field: (c) => c.backends.probeTimeoutMs, means: number },
+  BACKEND_HEALTHY_AFTER_PASSES: { value: '3', field: (c) => c.backends.healthyAfterPasses, means: number },
   TRUSTED_PROXIES: { value: '10.0.0.0/8, 127.0.0.1', field: (c) => c.trustedProxies, means: (raw) => raw.split(',').map((k) => k.trim()).filter(Boolean), unset: [] },
 };
 
