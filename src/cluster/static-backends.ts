@@ -3,8 +3,8 @@
  * operator, and which of their URLs may be sent a (model, version) now, as active probes say.
  *
  * Two sources, one namespace of names:
- * - the file (BACKENDS_FILE, default config/backends.json): `{"<name>": <entry>}`, watched; a
- *   missing file is no backends;
+ * - the file (BACKENDS_FILE, default config/backends.json): `{"<name>": <entry>}`, watched (and
+ *   stat'ed about every second, for a save the watcher missed); a missing file is no backends;
  * - with Redis, one key per backend, `<prefix>backends:<name>`, holding the entry as a JSON string
  *   (`SET`), read again about every second. A name in both: the Redis entry wins.
  *
@@ -50,6 +50,8 @@ export interface StaticBackendsOptions {
   readonly file?: string;
   /** Re-read the file when it changes. Default true. */
   readonly watch?: boolean;
+  /** With watch, how often the file is also stat'ed for a change the watcher missed. Default 1000 ms. */
+  readonly fileCheckMs?: number;
   /** Redis to read `<prefix>backends:<name>` keys from. Default none (the file only). */
   readonly redis?: { readonly url: string; readonly prefix: string } | undefined;
   /** How often the Redis keys are read again. Default 1000 ms. */
@@ -132,6 +134,8 @@ export class StaticBackends implements BackendTargets {
   #entries = new Map<string, BackendEntry>();
   /** `source\0name` (name '' = the source as a whole) -> the reason it was last refused, to log each refusal once. */
   readonly #refused = new Map<string, string>();
+  /** Names left out because file and Redis together list more than MAX_BACKENDS (logged once each). */
+  #overCap = new Set<string>();
   readonly #urls = new Map<string, UrlState>();
   /** `model\0version` -> healthy targets; `model` -> versions with one. */
   #index = new Map<string, readonly UpstreamTarget[]>();
@@ -144,6 +148,9 @@ export class StaticBackends implements BackendTargets {
   #fileQueue: Promise<void> = Promise.resolve();
   #refreshTimer: NodeJS.Timeout | undefined;
   #settleTimer: NodeJS.Timeout | undefined;
+  #fileCheckTimer: NodeJS.Timeout | undefined;
+  /** The file's identity (inode, size, mtime) at the last read, to notice a change its watcher missed. */
+  #fileStamp: string | undefined;
   #probeTimer: NodeJS.Timeout | undefined;
   #round: Promise<void> | undefined;
   #roundAgain = false;
@@ -219,6 +226,7 @@ export class StaticBackends implements BackendTargets {
       this.#abort.abort();
       clearTimeout(this.#refreshTimer);
       clearTimeout(this.#settleTimer);
+      clearTimeout(this.#fileCheckTimer);
       clearTimeout(this.#probeTimer);
       this.#removedListeners.clear();
       await this.#watcher?.close();
@@ -241,6 +249,7 @@ export class StaticBackends implements BackendTargets {
       });
       watcher.on('error', (error) => this.#refuse('file', '', `watching ${this.file}: ${messageOf(error)}`));
       this.#watcher = watcher;
+      this.#checkFileLater();
       await settlesWithin(new Promise<void>((ready) => watcher.once('ready', () => ready())), 5_000);
     }
     await fileRead;
@@ -271,15 +280,31 @@ export class StaticBackends implements BackendTargets {
     return this.#fileQueue;
   }
 
+  /**
+   * A stat about every second, as a net under the watcher: watchers can drop the event of a save
+   * that lands while they re-arm after a rename, and that edit would otherwise wait for the next one.
+   */
+  #checkFileLater(): void {
+    this.#fileCheckTimer = setTimeout(async () => {
+      if (this.#closed) return;
+      const stamp = await stat(this.file).then(stampOf, (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? 'absent' : undefined));
+      if (stamp !== undefined && stamp !== this.#fileStamp) await this.#enqueueFileRead();
+      this.#checkFileLater();
+    }, this.#options.fileCheckMs ?? 1000);
+    this.#fileCheckTimer.unref();
+  }
+
   async #readFile(): Promise<void> {
     if (this.#closed) return;
     let text: string;
     try {
       const info = await stat(this.file);
+      this.#fileStamp = stampOf(info);
       if (info.size > MAX_BACKENDS_BYTES) throw new Error(`${this.file} is ${info.size} bytes, more than the ${MAX_BACKENDS_BYTES} read`);
       text = await readFile(this.file, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        this.#fileStamp = 'absent';
         this.#sourceFine('file');
         this.#fileEntries = this.#check('file', new Map(), this.#fileEntries);
         this.#apply();
@@ -401,15 +426,26 @@ export class StaticBackends implements BackendTargets {
   /** Merges the sources, keeps the probe state of every URL and version that stayed, and reindexes. */
   #apply(): void {
     if (this.#closed) return;
-    const merged = new Map(this.#fileEntries);
-    for (const [name, entry] of this.#redisEntries) merged.set(name, entry);
+    const both = new Map(this.#fileEntries);
+    for (const [name, entry] of this.#redisEntries) both.set(name, entry);
+    // Each source is capped on its own; together they are capped again, in name order.
+    const merged = new Map<string, BackendEntry>();
+    const overCap = new Set<string>();
+    for (const name of [...both.keys()].sort()) {
+      if (merged.size < MAX_BACKENDS) merged.set(name, both.get(name)!);
+      else overCap.add(name);
+    }
+    for (const name of overCap) {
+      if (!this.#overCap.has(name)) this.#log?.error({ event: 'backend-refused', backend: name, reason: `more than ${MAX_BACKENDS} backends (file and Redis together)` }, `backend "${name}" refused: more than ${MAX_BACKENDS} backends are listed`);
+    }
+    this.#overCap = overCap;
     const before = new Map([...this.#entries].map(([name, entry]) => [name, backendEntryFingerprint(entry)]));
     const changed = [...new Set([...before.keys(), ...merged.keys()])].filter((name) => {
       const entry = merged.get(name);
       return before.get(name) !== (entry && backendEntryFingerprint(entry));
     });
     if (changed.length === 0) return;
-    this.#entries = new Map([...merged].slice(0, MAX_BACKENDS));
+    this.#entries = merged;
     const wanted = new Set<string>();
     let added = false;
     for (const entry of this.#entries.values()) {
@@ -571,6 +607,10 @@ const NO_VERSIONS: readonly number[] = Object.freeze([]);
 
 export function targetId(name: string, url: string): string {
   return `backend:${name}:${url}`;
+}
+
+function stampOf(info: { ino: number; size: number; mtimeMs: number }): string {
+  return `${info.ino}:${info.size}:${info.mtimeMs}`;
 }
 
 function newProbeState(): ProbeState {

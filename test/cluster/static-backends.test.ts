@@ -292,6 +292,16 @@ describe('the backends file', () => {
     await eventually(() => urlsOf(backends).includes('constructor http://127.0.0.1:8'), 10_000, 'constructor accepted');
     expect(backends.describe().find((row) => row.name === 'constructor')!.models.toString).toEqual([1, 2]);
   });
+
+  it('keeps at most 64 backends (in name order) and refuses the rest by name', async () => {
+    const entries = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`b${String(i).padStart(2, '0')}`, { urls: [`http://127.0.0.1:${1000 + i}`], models: { m: [1] } }]));
+    await save(entries);
+    const { backends, log } = open();
+    await backends.start();
+    expect(new Set(backends.describe().map((row) => row.name)).size).toBe(64);
+    expect(backends.describe().some((row) => row.name === 'b64')).toBe(false);
+    expect(log.filter((line) => line.event === 'backend-refused').map((line) => line.backend)).toEqual(['b64', 'b65', 'b66', 'b67', 'b68', 'b69']);
+  });
 });
 
 describe('Redis keys <prefix>backends:<name>', () => {
