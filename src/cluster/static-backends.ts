@@ -475,7 +475,14 @@ export class StaticBackends implements BackendTargets {
     for (const id of removed) this.#urls.delete(id);
     this.#log?.info({ event: 'backends-changed', changed, backends: [...this.#entries.keys()] }, 'static backends changed');
     this.#reindex();
-    if (removed.length > 0) for (const listener of this.#removedListeners) listener(removed);
+    for (const listener of removed.length > 0 ? this.#removedListeners : []) {
+      // A listener's bug must not stop the refresh loop that called it.
+      try {
+        listener(removed);
+      } catch (error) {
+        this.#log?.error({ err: error, event: 'backend-listener-error' }, 'a listener of removed backend targets failed');
+      }
+    }
     // New URLs or versions are probed now rather than at the next round.
     if (added && this.#started) this.#probeSoon();
   }
