@@ -79,8 +79,12 @@ export function parseBackendEntry(name: string, value: unknown): BackendEntry {
   // Checked before zod walks the record, so a huge one costs nothing and `__proto__` is only a key.
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const models = (value as Record<string, unknown>).models;
-    if (models !== null && typeof models === 'object' && Object.keys(models).length > MAX_BACKEND_MODELS) {
-      throw new Error(`"models": at most ${MAX_BACKEND_MODELS} models`);
+    if (models !== null && typeof models === 'object' && !Array.isArray(models)) {
+      const names = Object.keys(models);
+      if (names.length > MAX_BACKEND_MODELS) throw new Error(`"models": at most ${MAX_BACKEND_MODELS} models`);
+      // Here rather than in zod, whose record reports only "Invalid key in record".
+      const bad = names.find((model) => !isValidModelName(model));
+      if (bad !== undefined) throw new Error(`models: "${bad.slice(0, 200)}" is not a model name (${MODEL_NAME_RULE})`);
     }
   }
   const parsed = entrySchema.safeParse(value);

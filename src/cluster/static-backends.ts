@@ -32,6 +32,7 @@ import type { Logger } from 'pino';
 import { messageOf } from '../errors.js';
 import { closeRedisConnection } from '../redis-connection-close.js';
 import { settlesWithin } from '../settles-within.js';
+import { failProbe, newProbeState, probeUrl, recordProbe, type ProbeState } from './backend-probe.js';
 import { backendEntryFingerprint, parseBackendEntry, type BackendEntry } from './backend-entry.js';
 import type { BackendTargets, UpstreamTarget } from './cluster-types.js';
 
@@ -68,16 +69,6 @@ export interface StaticBackendsOptions {
   readonly probeConcurrency?: number;
   /** Default: nothing is logged. */
   readonly logger?: Logger | undefined;
-}
-
-/** One probe subject (a URL's readiness, or one version at a URL). */
-interface ProbeState {
-  healthy: boolean;
-  /** Consecutive passes since the last failure. */
-  passes: number;
-  /** Passes needed to become healthy: 1 until the first failure, then healthyAfterPasses. */
-  needed: number;
-  lastError: string | undefined;
 }
 
 interface VersionState extends ProbeState {
@@ -550,7 +541,7 @@ export class StaticBackends implements BackendTargets {
     if (ready !== undefined) {
       state.lastError = `readiness: ${ready}`;
       // Nothing the server serves is usable while it is not ready; each version needs its passes again.
-      for (const version of state.versions.values()) this.#fail(version, `server not ready: ${ready}`);
+      for (const version of state.versions.values()) failProbe(version, `server not ready: ${ready}`, this.#healthyAfter);
     } else {
       let lastError: string | undefined;
       for (const version of [...state.versions.values()]) {
@@ -569,43 +560,17 @@ export class StaticBackends implements BackendTargets {
     if (changed) this.#reindex();
   }
 
-  /** Applies one probe outcome (undefined = passed); true when healthy changed. */
+  /** One outcome for a URL's readiness or one of its versions; logs and answers a change of health. */
   #record(state: UrlState, subject: ProbeState | VersionState, failure: string | undefined, what: string): boolean {
-    const was = subject.healthy;
-    if (failure !== undefined) this.#fail(subject, failure);
-    else {
-      subject.passes++;
-      subject.lastError = undefined;
-      if (subject.passes >= subject.needed) subject.healthy = true;
-    }
-    if (was === subject.healthy) return false;
+    if (!recordProbe(subject, failure, this.#healthyAfter)) return false;
     const fields = { backend: state.name, url: state.url, ...('model' in subject ? { model: subject.model, version: subject.version } : {}) };
     if (subject.healthy) this.#log?.info({ event: 'backend-healthy', ...fields }, `${what} healthy`);
     else this.#log?.warn({ event: 'backend-unhealthy', ...fields, reason: failure }, `${what} unhealthy`);
     return true;
   }
 
-  #fail(subject: ProbeState, reason: string): void {
-    subject.healthy = false;
-    subject.passes = 0;
-    subject.needed = this.#healthyAfter;
-    subject.lastError = reason;
-  }
-
-  /** GET url; undefined when it answered 2xx in time, else why not. Never throws. */
-  async #probe(url: string): Promise<string | undefined> {
-    try {
-      const response = await fetch(url, {
-        redirect: 'manual',
-        signal: AbortSignal.any([AbortSignal.timeout(this.#probeTimeoutMs), this.#abort.signal]),
-      });
-      await response.body?.cancel().catch(() => undefined);
-      return response.ok ? undefined : `HTTP ${response.status}`;
-    } catch (error) {
-      if (error instanceof Error && error.name === 'TimeoutError') return `no answer within ${this.#probeTimeoutMs} ms`;
-      const cause = error instanceof Error && error.cause !== undefined ? messageOf(error.cause) : undefined;
-      return cause ?? messageOf(error);
-    }
+  #probe(url: string): Promise<string | undefined> {
+    return probeUrl(url, { timeoutMs: this.#probeTimeoutMs, signal: this.#abort.signal });
   }
 }
 
@@ -618,10 +583,6 @@ export function targetId(name: string, url: string): string {
 
 function stampOf(info: { ino: number; size: number; mtimeMs: number }): string {
   return `${info.ino}:${info.size}:${info.mtimeMs}`;
-}
-
-function newProbeState(): ProbeState {
-  return { healthy: false, passes: 0, needed: 1, lastError: 'not probed yet' };
 }
 
 /** A Redis value that could not be taken as an entry at all (wrong type, too large, not JSON). */
