@@ -205,6 +205,19 @@ export class StaticBackends implements BackendTargets {
     return { urls, healthy, unhealthy: all.length - healthy };
   }
 
+  /**
+   * What is refused now, for operators (GET /cluster, /readyz): per source, a backend name (or ''
+   * for the file or Redis as a whole) and why; the last good version of each still serves.
+   */
+  refused(): ReadonlyArray<{ readonly source: 'file' | 'redis'; readonly name: string; readonly reason: string }> {
+    const refused = [...this.#refused].map(([key, reason]) => {
+      const [source = 'file', name = ''] = key.split('\u0000');
+      return { source: source as Source, name, reason };
+    });
+    for (const name of this.#overCap) refused.push({ source: this.#redisEntries.has(name) ? 'redis' : 'file', name, reason: `more than ${MAX_BACKENDS} backends are listed` });
+    return refused;
+  }
+
   /** Called with the target ids of URLs that left (backend removed or edited), e.g. to forget their health. */
   onTargetsRemoved(listener: (ids: readonly string[]) => void): () => void {
     this.#removedListeners.add(listener);

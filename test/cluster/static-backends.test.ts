@@ -250,6 +250,7 @@ describe('the backends file', () => {
     expect(refusals(log, 'a')[0]!.reason).toContain('not an http(s) URL');
     expect(refusals(log, 'c')[0]!.reason).toMatch(/wieght/);
     expect(refusals(log, 'bad name')[0]!.reason).toContain('name is not valid');
+    expect(backends.refused().map((row) => `${row.source} ${row.name}`).sort()).toEqual(['file a', 'file bad name', 'file c']);
     // Once per reason: the settle re-read logs nothing new.
     await sleep(400);
     expect(refusals(log, 'a')).toHaveLength(1);
