@@ -4,6 +4,7 @@
  * that nothing accepted is dropped: refuse new work, drain, release sessions, close Redis.
  */
 import { createAdaptorServer } from '@hono/node-server';
+import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +17,7 @@ import { RequestGate } from './http/middleware/request-gate.js';
 import { createPredictionExecutor } from './jobs/prediction-executor.js';
 import { PredictionQueue } from './jobs/prediction-queue.js';
 import { PredictionWorker } from './jobs/prediction-worker.js';
+import { StaticBackends } from './cluster/static-backends.js';
 import { createLogger } from './logger.js';
 import { BackgroundReading } from './metrics/background-reading.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
@@ -73,6 +75,11 @@ export class Switchyard {
   readonly jobs: PredictionQueue | undefined;
   /** This replica's job worker; undefined without REDIS_URL or with JOB_CONCURRENCY=0. */
   readonly jobWorker: PredictionWorker | undefined;
+  /**
+   * Static V2 backends (Triton, KServe, MLServer) and their probe health; undefined when there is
+   * no backends file at start and no REDIS_URL. Probing starts with listen().
+   */
+  readonly backends: StaticBackends | undefined;
   /** Batching policies by model and version; dropped when a config or a version's session changes. */
   readonly policies: BatchingPolicyCache;
   /** The queue-wide job counts for metrics, read from Redis in the background (a scrape never waits on Redis). */
@@ -142,6 +149,17 @@ export class Switchyard {
             // The queue bounds each operation itself (3 s); this only guards against one that never settles.
             timeoutMs: 5_000,
             onError: (error) => this.logger.debug({ err: error }, 'job counts for metrics not read; keeping the last known ones'),
+          })
+        : undefined;
+    this.backends =
+      existsSync(config.backends.file) || config.redisUrl !== undefined
+        ? new StaticBackends({
+            file: config.backends.file,
+            redis: config.redisUrl === undefined ? undefined : { url: config.redisUrl, prefix: config.redisPrefix },
+            probeIntervalMs: config.backends.probeIntervalMs,
+            probeTimeoutMs: config.backends.probeTimeoutMs,
+            healthyAfterPasses: config.backends.healthyAfterPasses,
+            logger: this.logger,
           })
         : undefined;
     this.metrics = config.metricsEnabled ? this.#createMetrics() : undefined;
@@ -239,6 +257,7 @@ export class Switchyard {
     this.#server = server;
     this.#connections = new ConnectionDrainer(server);
     this.#jobCounts?.start();
+    void this.backends?.start();
     return new Promise((resolve, reject) => {
       const failed = (error: NodeJS.ErrnoException) => reject(listenError(error, host, port));
       server.once('error', failed);
@@ -341,6 +360,7 @@ export class Switchyard {
     await this.router.close();
     await this.routeSource.close();
     await this.rateLimits?.close();
+    await this.backends?.close();
     this.#jobCounts?.close();
     await this.jobs?.close();
     await listenerClosed;
@@ -408,6 +428,7 @@ export class Switchyard {
           this.registry.knownVersions(model).map((version) => ({ model, version, depth: this.scheduler.queued(model, version) })),
         ),
       ...(this.#jobCounts ? { jobCounts: () => ({ counts: this.#jobCounts!.value, ageSeconds: this.#jobCounts!.ageSeconds() }) } : {}),
+      ...(this.backends ? { backends: () => this.backends!.metricsView() } : {}),
       routing: () => {
         const { cache, source, issues, stale } = this.router.status();
         const errors = issues.map((issue) => ({ model: issue.model, count: issue.problems.length + (issue.unreadable === undefined ? 0 : 1) }));

@@ -92,6 +92,11 @@ export const SETTING_DEFAULTS = Object.freeze({
   RETRY_BUDGET_RATIO: '0.1',
   RETRY_BUDGET_MIN_PER_SECOND: '3',
   RETRY_BUDGET_WINDOW_MS: '10000',
+  // Static V2 backends (src/cluster/static-backends.ts).
+  BACKENDS_FILE: './config/backends.json',
+  BACKEND_PROBE_INTERVAL_MS: '5000',
+  BACKEND_PROBE_TIMEOUT_MS: '1000',
+  BACKEND_HEALTHY_AFTER_PASSES: '2',
 } satisfies Record<SettingName, string | undefined>);
 
 /** The names of every setting, in the order of SETTING_DEFAULTS. */
@@ -158,6 +163,10 @@ const envSchema = z.object({
   RETRY_BUDGET_RATIO: z.coerce.number().min(0),
   RETRY_BUDGET_MIN_PER_SECOND: z.coerce.number().min(0),
   RETRY_BUDGET_WINDOW_MS: integer(10),
+  BACKENDS_FILE: z.string().min(1),
+  BACKEND_PROBE_INTERVAL_MS: integer(10),
+  BACKEND_PROBE_TIMEOUT_MS: integer(1),
+  BACKEND_HEALTHY_AFTER_PASSES: integer(1).max(100),
 });
 
 export type SettingName = keyof typeof envSchema.shape;
@@ -262,6 +271,17 @@ export interface Config {
     /** Sliding window, ms. Default 10 s. */
     readonly windowMs: number;
   };
+  /** Static V2 backends (Triton, KServe, MLServer): where they are listed and how they are probed. */
+  readonly backends: {
+    /** The backends file (absent = none from the file). Default ./config/backends.json. */
+    readonly file: string;
+    /** Time between probe rounds. Default 5 s. */
+    readonly probeIntervalMs: number;
+    /** Bound on each probe request. Default 1 s. */
+    readonly probeTimeoutMs: number;
+    /** Consecutive passes that bring a URL or version back after a failed probe. Default 2. */
+    readonly healthyAfterPasses: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -358,6 +378,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       ratio: e.RETRY_BUDGET_RATIO,
       minPerSecond: e.RETRY_BUDGET_MIN_PER_SECOND,
       windowMs: e.RETRY_BUDGET_WINDOW_MS,
+    }),
+    backends: Object.freeze({
+      file: resolve(e.BACKENDS_FILE),
+      probeIntervalMs: e.BACKEND_PROBE_INTERVAL_MS,
+      probeTimeoutMs: e.BACKEND_PROBE_TIMEOUT_MS,
+      healthyAfterPasses: e.BACKEND_HEALTHY_AFTER_PASSES,
     }),
     ...overrides,
   });

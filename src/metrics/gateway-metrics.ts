@@ -75,6 +75,15 @@ export interface GatewayMetricsOptions {
     readonly counts: Readonly<Record<(typeof JOB_COUNT_STATUSES)[number], number>> | undefined;
     readonly ageSeconds: number;
   };
+  /**
+   * Static V2 backends (src/cluster/static-backends.ts) as their probes last saw them: one row per
+   * (backend, URL), already capped by the caller, plus totals over every URL. Default: no series.
+   */
+  readonly backends?: () => {
+    readonly urls: Iterable<{ readonly name: string; readonly url: string; readonly healthy: boolean; readonly probeFailures: number }>;
+    readonly healthy: number;
+    readonly unhealthy: number;
+  };
   /** Node process metrics (CPU, memory, event loop lag, GC). Default true. */
   readonly processMetrics?: boolean;
 }
@@ -427,6 +436,44 @@ export class GatewayMetrics {
         aggregator: 'max',
         collect(this: Gauge) {
           this.set(routing().stale ?? 0);
+        },
+      });
+    }
+    const backends = options.backends;
+    if (backends) {
+      // Labels come from operators (names and URLs), bounded by the backends' own caps and the caller's series cap.
+      new Gauge({
+        name: name('backend_url_healthy'),
+        help: "1 while a static backend URL passes its readiness probe (GET /v2/health/ready), else 0; at most 256 URLs get a series (see switchyard_backend_urls).",
+        labelNames: ['backend', 'url'],
+        registers,
+        // Every loop probes on its own: healthy when some loop sees it so.
+        aggregator: 'max',
+        collect(this: Gauge<'backend' | 'url'>) {
+          this.reset();
+          for (const { name: backend, url, healthy } of backends().urls) this.labels(backend, url).set(healthy ? 1 : 0);
+        },
+      });
+      new Gauge({
+        name: name('backend_urls'),
+        help: 'Static backend URLs by readiness probe state (healthy, unhealthy), over every URL.',
+        labelNames: ['state'],
+        registers,
+        aggregator: 'max',
+        collect(this: Gauge<'state'>) {
+          const { healthy, unhealthy } = backends();
+          this.labels('healthy').set(healthy);
+          this.labels('unhealthy').set(unhealthy);
+        },
+      });
+      new Counter({
+        name: name('backend_probe_failures_total'),
+        help: 'Failed active probes (readiness or a version\'s ready endpoint: no answer in time, refused, or not 2xx) of a static backend URL.',
+        labelNames: ['backend', 'url'],
+        registers,
+        collect(this: Counter<'backend' | 'url'>) {
+          this.reset();
+          for (const { name: backend, url, probeFailures } of backends().urls) this.labels(backend, url).inc(probeFailures);
         },
       });
     }

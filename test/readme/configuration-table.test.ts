@@ -126,6 +126,10 @@ const CHECKS: Record<SettingName, SettingCheck> = {
   RETRY_BUDGET_RATIO: { value: '0.2', field: (c) => c.retryBudget.ratio, means: number },
   RETRY_BUDGET_MIN_PER_SECOND: { value: '0', field: (c) => c.retryBudget.minPerSecond, means: number },
   RETRY_BUDGET_WINDOW_MS: { value: '5000', field: (c) => c.retryBudget.windowMs, means: number },
+  BACKENDS_FILE: { value: '/etc/switchyard/backends.json', field: (c) => c.backends.file, means: (raw) => resolve(raw) },
+  BACKEND_PROBE_INTERVAL_MS: { value: '250', field: (c) => c.backends.probeIntervalMs, means: number },
+  BACKEND_PROBE_TIMEOUT_MS: { value: '300', field: (c) => c.backends.probeTimeoutMs, means: number },
+  BACKEND_HEALTHY_AFTER_PASSES: { value: '3', field: (c) => c.backends.healthyAfterPasses, means: number },
   TRUSTED_PROXIES: { value: '10.0.0.0/8, 127.0.0.1', field: (c) => c.trustedProxies, means: (raw) => raw.split(',').map((k) => k.trim()).filter(Boolean), unset: [] },
 };
 
