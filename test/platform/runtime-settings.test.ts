@@ -111,15 +111,19 @@ describe('MODEL_WARMUP', () => {
   const models = { fixed: { 1: fixedRowsModel(3, 2) } };
   const state = async (url: string) => ((await (await fetch(url + '/models/fixed')).json()) as { versions: Array<{ state: string; reason?: string }> }).versions[0];
 
-  it('keeps a model whose warmup fails from going live', async () => {
-    const t = await startTestGateway({ models });
+  it('keeps a model whose required warmup fails from going live', async () => {
+    const t = await startTestGateway({ models, listenOnly: true });
+    await t.writeModelConfig('fixed', { warmup: 'required' });
+    await t.gateway.loadRepository();
     const version = await state(t.url);
     expect(version?.state).toBe('FAILED');
     expect(version?.reason).toMatch(/warmup/);
   });
 
-  it('false: the same model goes live without a warmup run', async () => {
-    const t = await startTestGateway({ models, env: { MODEL_WARMUP: 'false' } });
+  it('false: the same model goes live without a warmup run, even when config.json requires one', async () => {
+    const t = await startTestGateway({ models, env: { MODEL_WARMUP: 'false' }, listenOnly: true });
+    await t.writeModelConfig('fixed', { warmup: 'required' });
+    await t.gateway.loadRepository();
     expect((await state(t.url))?.state).toBe('READY');
   });
 });
