@@ -115,7 +115,7 @@ const MOD_BY_ZERO_V2 = {
 
 describe('warmup "auto" (the default) without samples', () => {
   it('serves each parameter-input model although zeros fail, answers real inputs correctly, and logs and counts the failure', async () => {
-    const { t, ignored, log } = await start(allOps());
+    const { t, log } = await start(allOps());
     for (const op of OPS) {
       const status = await version(t, op);
       expect(status.state, `${op}: ${status.reason}`).toBe('READY');
@@ -132,7 +132,6 @@ describe('warmup "auto" (the default) without samples', () => {
       expect(warned[0]).toMatchObject({ level: 40, version: 1 });
       expect(String(warned[0]!.reason)).toMatch(CASES[op].zeroFailure);
     }
-    expect(ignored).toEqual([]);
   });
 
   it('counts nothing when samples warm the model up', async () => {
@@ -166,7 +165,7 @@ describe('warmup "required"', () => {
 
 describe('warmup samples', () => {
   it('run every supplied sample, native and Open Inference Protocol bodies alike, and count them', async () => {
-    const { t } = await start(
+    const { t, ignored } = await start(
       { slice: { 1: parameterInputModel('slice') }, mod: { 1: parameterInputModel('mod') } },
       {
         'slice/warmup/a-native.json': SLICE_NATIVE,
@@ -180,6 +179,8 @@ describe('warmup samples', () => {
     expect(slice.warmup!.last_error).toBeUndefined();
     expect(await version(t, 'mod')).toMatchObject({ state: 'READY', warmup: { source: 'samples', samples: 1, ran: 1 } });
     expect((await predict(t, 'mod', CASES.mod.request)).body.outputs.y).toEqual(CASES.mod.answer);
+    // The watcher leaves warmup/ to the loads: not reported as a bad version folder.
+    expect(ignored).toEqual([]);
   });
 
   it('a bad sample makes the version FAILED with a reason naming its file; the gateway carries on', async () => {
