@@ -6,6 +6,7 @@
  * warmup/ folders run instead, and a bad one fails the load naming its file. Real sessions, real
  * files, real HTTP.
  */
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ParameterInputOp } from '../../tools/model-builder/index.js';
@@ -265,6 +266,13 @@ describe('hot reloads', () => {
     expect((await predict(t, 'swap', CASES.reshape.request)).body.outputs.y).toEqual(CASES.reshape.answer);
     expect(await metric(t, 'switchyard_model_swaps_total', { model: 'swap', version: '1' })).toBe(1);
     expect(await metric(t, 'switchyard_warmup_failures_total', { model: 'swap', version: '1' })).toBe(2);
+
+    // Its series goes with the version, as every per-version series does (bounded labels).
+    await t.writeModel('swap', 2, parameterInputModel('mod'));
+    await eventually(async () => (await metric(t, 'switchyard_warmup_failures_total', { model: 'swap', version: '2' })) === 1, 20_000, 'version 2 counted');
+    await rm(join(t.repo, 'swap', '1'), { recursive: true, force: true });
+    await eventually(async () => (await metric(t, 'switchyard_warmup_failures_total', { model: 'swap', version: '1' })) === undefined, 20_000, 'version 1 forgotten');
+    expect(await metric(t, 'switchyard_warmup_failures_total', { model: 'swap', version: '2' })).toBe(1);
   });
 
   it('a new file that fails a supplied sample keeps the old session serving, FAILED with the sample named', async () => {
