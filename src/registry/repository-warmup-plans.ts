@@ -3,7 +3,7 @@
  * config.json (as in force when the load starts) and the samples from its folder in the
  * repository, read afresh at every load, so new samples apply at the next (re)load of a version.
  */
-import { readWarmupSamples, type WarmupSampleLimits } from '../repository/warmup-samples.js';
+import { readWarmupSamples, type WarmupSampleOptions } from '../repository/warmup-samples.js';
 import type { ModelConfigStore } from './model-config-store.js';
 import type { WarmupPlan } from './version-warmup.js';
 
@@ -12,7 +12,7 @@ export interface RepositoryWarmupPlansOptions {
   readonly modelDir: (name: string) => string;
   readonly configs: ModelConfigStore;
   /** Bounds on the sample files. Default: readWarmupSamples's (16 files of 16 MiB). */
-  readonly limits?: WarmupSampleLimits;
+  readonly limits?: WarmupSampleOptions;
 }
 
 export function repositoryWarmupPlans(options: RepositoryWarmupPlansOptions): (name: string, version: number) => Promise<WarmupPlan> {

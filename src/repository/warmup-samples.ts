@@ -11,7 +11,7 @@ import path from 'node:path';
 export const WARMUP_DIR_NAME = 'warmup';
 export const WARMUP_SAMPLE_EXTENSION = '.json';
 
-export interface WarmupSampleLimits {
+export interface WarmupSampleOptions {
   /** Most sample files one folder may hold; more is an error (never a silent cut). Default 16. */
   readonly maxFiles?: number;
   /** Largest sample file, bytes; a larger one is an error. Default 16 MiB (BODY_LIMIT_BYTES's default). */
@@ -44,7 +44,7 @@ const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
  * may opt out of its model's samples), else the model's. Rejects with WarmupSampleError when a
  * folder holds too many samples, a sample is too large or cannot be read.
  */
-export async function readWarmupSamples(modelDir: string, version: number, limits: WarmupSampleLimits = {}): Promise<WarmupSampleSet> {
+export async function readWarmupSamples(modelDir: string, version: number, limits: WarmupSampleOptions = {}): Promise<WarmupSampleSet> {
   const maxFiles = limits.maxFiles ?? DEFAULT_MAX_FILES;
   const maxBytes = limits.maxBytes ?? DEFAULT_MAX_BYTES;
   for (const folder of [path.join(modelDir, String(version), WARMUP_DIR_NAME), path.join(modelDir, WARMUP_DIR_NAME)]) {

@@ -158,6 +158,13 @@ describe('warmup "required"', () => {
     }
   });
 
+  it('refuses a mode it does not know, naming the field, and keeps the default (auto)', async () => {
+    const { t } = await start({ slice: { 1: parameterInputModel('slice') } }, { 'slice/config.json': { warmup: 'sometimes' } });
+    const body = await model(t, 'slice');
+    expect(body.config_error).toMatch(/warmup/);
+    expect(body.versions[0]).toMatchObject({ state: 'READY', warmup: { mode: 'auto', source: 'generated' } });
+  });
+
   it('is satisfied by samples that run: the version is READY', async () => {
     const { t } = await start({ slice: { 1: parameterInputModel('slice') } }, { 'slice/config.json': { warmup: 'required' }, 'slice/warmup/v2.json': SLICE_V2 });
     expect(await version(t, 'slice')).toMatchObject({ state: 'READY', warmup: { mode: 'required', source: 'samples', samples: 1, ran: 1 } });
