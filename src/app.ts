@@ -25,6 +25,7 @@ import type { JobCounts } from './jobs/prediction-job.js';
 import { LostSessionReloader } from './registry/lost-session-reloader.js';
 import { ModelRegistry } from './registry/model-registry.js';
 import { RepositorySync } from './registry/repository-sync.js';
+import { repositoryWarmupPlans } from './registry/repository-warmup-plans.js';
 import { RateLimits } from './resilience/rate-limits.js';
 import { sessionSettingsOf } from './repository/model-config.js';
 import { ModelRepository } from './repository/model-repository.js';
@@ -109,6 +110,11 @@ export class Switchyard {
       sessionOptions: config.runtime,
       loadSettingsFor: (name) => sessionSettingsOf(this.configs.get(name)),
       warmup: config.warmup,
+      warmupFor: repositoryWarmupPlans({
+        modelDir: (name) => this.repository.modelDir(name),
+        configs: this.configs,
+        limits: { maxBytes: config.bodyLimitBytes },
+      }),
       closeTimeoutMs: config.drainTimeoutMs,
       loadTimeoutMs: config.modelLoadTimeoutMs,
     });
@@ -445,6 +451,12 @@ export class Switchyard {
     this.registry.on('swapped', (e) => log.info({ event: 'swapped', model: e.name, version: e.version, path: e.path }, 'model swapped'));
     this.registry.on('failed', (e) =>
       log.error({ event: 'failed', model: e.name, version: e.version, path: e.path, reason: e.reason, serving: e.serving }, 'model load failed'),
+    );
+    this.registry.on('warmup-failed', (e) =>
+      log.warn(
+        { event: 'warmup-failed', model: e.name, version: e.version, path: e.path, reason: e.reason },
+        'generated warmup failed; the version serves anyway (ship warmup samples, or set "warmup": "required" to refuse it)',
+      ),
     );
     this.registry.on('unloaded', (e) => log.info({ event: 'unloaded', model: e.name, version: e.version }, 'model unloaded'));
     this.registry.on('error', (error) => log.error({ err: error }, 'registry error'));

@@ -19,6 +19,10 @@ export interface VersionView {
   readonly signature?: ModelSignature | undefined;
   /** True when a request to this version would be served right now. */
   readonly servable?: boolean | undefined;
+  /** How the serving session was warmed up (the registry's WarmupReport). */
+  readonly warmup?:
+    | { readonly mode: string; readonly source: string; readonly samples: number; readonly ran: number; readonly lastError?: string }
+    | undefined;
 }
 
 export interface ModelCatalog {

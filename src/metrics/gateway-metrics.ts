@@ -39,6 +39,7 @@ export interface ModelLifecycleEvents {
   on(event: 'loaded', listener: (e: { name: string; version: number }) => void): unknown;
   on(event: 'swapped', listener: (e: { name: string; version: number }) => void): unknown;
   on(event: 'failed', listener: (e: { name: string; version: number }) => void): unknown;
+  on(event: 'warmup-failed', listener: (e: { name: string; version: number }) => void): unknown;
   on(event: 'unloaded', listener: (e: { name: string; version: number }) => void): unknown;
 }
 
@@ -186,6 +187,7 @@ export class GatewayMetrics {
   readonly #loadDuration: Histogram<'model' | 'result'>;
   readonly #swaps: Counter<'model' | 'version'>;
   readonly #loadFailures: Counter<'model' | 'version'>;
+  readonly #warmupFailures: Counter<'model' | 'version'>;
   readonly #rateLimited: Counter<'model' | 'scope'>;
   readonly #jobsSubmitted: Counter<'model'>;
   readonly #jobsFinished: Counter<'model' | 'outcome'>;
@@ -304,6 +306,12 @@ export class GatewayMetrics {
     this.#loadFailures = new Counter({
       name: name('model_load_failures_total'),
       help: 'Loads or warmups of a model file that failed.',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.#warmupFailures = new Counter({
+      name: name('warmup_failures_total'),
+      help: 'Best-effort generated warmups that failed; the session went live anyway (warmup "auto", no samples).',
       labelNames: ['model', 'version'],
       registers,
     });
@@ -569,6 +577,7 @@ export class GatewayMetrics {
       this.#loadFailures.labels(name, String(version)).inc();
       this.#loadFinished(name, version, 'failure');
     });
+    events.on('warmup-failed', ({ name, version }) => this.#warmupFailures.labels(name, String(version)).inc());
     events.on('unloaded', ({ name, version }) => this.forgetVersion(name, version));
   }
 
@@ -586,6 +595,7 @@ export class GatewayMetrics {
     for (const state of MODEL_STATES) this.#modelState.remove({ ...labels, state });
     this.#swaps.remove(labels);
     this.#loadFailures.remove(labels);
+    this.#warmupFailures.remove(labels);
     this.#loadStarted.delete(`${model}\u0000${version}`);
     this.#batchSeries.get(model)?.delete(version);
     if (this.#batchSeries.get(model)?.size === 0) this.#batchSeries.delete(model);

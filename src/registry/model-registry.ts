@@ -19,15 +19,24 @@ import type { ModelLease, ReleaseCause } from './leased-session.js';
 import { VersionLifecycle } from './version-lifecycle.js';
 import { VersionOperationQueue } from './version-operation-queue.js';
 import { VersionState, type VersionStatus } from './version-state.js';
-import { warmupInputs } from './warmup-inputs.js';
+import { noWarmup, warmUp, type WarmupPlan, type WarmupReport } from './version-warmup.js';
 
 export interface ModelRegistryOptions {
   /** Loads model files. The registry releases its sessions but never closes the runtime. */
   readonly runtime: InferenceRuntime;
   /** Passed to every runtime.load. Default: the runtime's defaults. */
   readonly sessionOptions?: Partial<SessionOptions>;
-  /** Run one inference on zeros before a session goes live. Default true. */
+  /**
+   * Warm up each session before it goes live (MODEL_WARMUP). false: no warmup at all, whatever
+   * `warmupFor` says (its samples are not even read). Default true.
+   */
   readonly warmup?: boolean;
+  /**
+   * Each load's warmup: the model's mode and shipped samples (see version-warmup.ts), asked before
+   * the session loads. A rejection fails the load with its message. Default: mode `auto`, no
+   * samples (a generated warmup whose failure is reported by 'warmup-failed' and serves anyway).
+   */
+  readonly warmupFor?: (name: string, version: number, path: string) => WarmupPlan | Promise<WarmupPlan>;
   /**
    * Per-model session settings (from the model's config.json), asked at each load; they win over
    * `sessionOptions`. Default: none (every model uses `sessionOptions`, one instance).
@@ -86,6 +95,11 @@ export interface ModelRegistryEvents {
   loaded: [{ name: string; version: number; path: string; signature: ModelSignature; reload: boolean }];
   /** The active pointer moved to a new session; the old one drains. */
   swapped: [{ name: string; version: number; path: string; previousPath: string }];
+  /**
+   * The best-effort generated warmup of a session failed (mode `auto`, no samples); the session
+   * went live anyway because it loaded. `reason` is onnxruntime's.
+   */
+  'warmup-failed': [{ name: string; version: number; path: string; reason: string }];
   /** A load or warmup failed; `serving` tells whether an older session still answers. */
   failed: [{ name: string; version: number; path: string; reason: string; serving: boolean }];
   unloaded: [{ name: string; version: number }];
@@ -93,6 +107,12 @@ export interface ModelRegistryEvents {
   released: [{ name: string; version: number; path: string; cause: ReleaseCause }];
   /** A session's release() failed; the registry carries on. */
   error: [Error];
+}
+
+/** A loaded standby session and how it was warmed up. */
+interface PreparedSession {
+  readonly session: InferenceSession;
+  readonly warmup: WarmupReport;
 }
 
 const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
@@ -103,6 +123,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   readonly #runtime: InferenceRuntime;
   readonly #sessionOptions: Partial<SessionOptions> | undefined;
   readonly #warmup: boolean;
+  readonly #warmupFor: ((name: string, version: number, path: string) => WarmupPlan | Promise<WarmupPlan>) | undefined;
   readonly #loadSettingsFor: ((name: string) => ModelLoadSettings) | undefined;
   readonly #closeTimeoutMs: number;
   readonly #loadTimeoutMs: number;
@@ -120,6 +141,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     this.#runtime = options.runtime;
     this.#sessionOptions = options.sessionOptions;
     this.#warmup = options.warmup ?? true;
+    this.#warmupFor = options.warmupFor;
     this.#loadSettingsFor = options.loadSettingsFor;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.#loadTimeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
@@ -330,12 +352,13 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     if (!this.#entry(entry.name, entry.version)) this.#remember(entry);
     entry.beginLoad();
 
-    let session: InferenceSession;
+    let prepared: PreparedSession;
     try {
-      session = await this.#withinLoadTimeout(entry, path, this.#prepare(entry, path));
+      prepared = await this.#withinLoadTimeout(entry, path, this.#prepare(entry, path));
     } catch (error) {
       throw this.#loadFailed(entry, path, error);
     }
+    const { session, warmup } = prepared;
 
     if (this.#closing || entry.unloadRequested) {
       // The version is going away while this file loaded: it must not go live.
@@ -343,7 +366,10 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       return;
     }
 
-    const previous = entry.goLive(session, path);
+    const previous = entry.goLive(session, path, warmup);
+    if (warmup.lastError !== undefined) {
+      this.emit('warmup-failed', { name: entry.name, version: entry.version, path, reason: warmup.lastError });
+    }
     this.emit('loaded', { name: entry.name, version: entry.version, path, signature: session.signature, reload: previous !== undefined });
     if (previous) {
       this.#stats.swaps += 1;
@@ -352,21 +378,23 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     }
   }
 
-  /** A standby session of `path`, loaded and warmed up; one whose warmup fails is released. */
-  async #prepare(entry: VersionLifecycle, path: string): Promise<InferenceSession> {
+  /**
+   * A standby session of `path`, loaded and warmed up; one whose warmup fails is released. The
+   * warmup plan (samples read from disk) comes first: a bad sample folder costs no session load.
+   */
+  async #prepare(entry: VersionLifecycle, path: string): Promise<PreparedSession> {
+    const plan: WarmupPlan | undefined = this.#warmup ? ((await this.#warmupFor?.(entry.name, entry.version, path)) ?? {}) : undefined;
     const settings = this.#loadSettingsFor?.(entry.name) ?? {};
     const sessionOptions = { ...this.#sessionOptions, ...settings.sessionOptions };
     const session = await loadSessionInstances(this.#runtime, path, sessionOptions, settings.instances ?? 1);
     this.#stats.sessionsLoaded += 1;
-    if (this.#warmup) {
-      try {
-        await session.run(warmupInputs(session.signature));
-      } catch (error) {
-        this.#discard(entry, session, path);
-        throw new ModelLoadError(`warmup inference failed for ${path}: ${messageOf(error)}`, { cause: error });
-      }
+    if (!plan) return { session, warmup: noWarmup('off') };
+    try {
+      return { session, warmup: await warmUp(session, plan, path) };
+    } catch (error) {
+      this.#discard(entry, session, path);
+      throw error;
     }
-    return session;
   }
 
   /**
@@ -374,14 +402,14 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
    * passes. onnxruntime cannot be interrupted, so a load that timed out keeps running in the
    * background (close() waits for it within its budget) and its session is released on arrival.
    */
-  #withinLoadTimeout(entry: VersionLifecycle, path: string, preparing: Promise<InferenceSession>): Promise<InferenceSession> {
+  #withinLoadTimeout(entry: VersionLifecycle, path: string, preparing: Promise<PreparedSession>): Promise<PreparedSession> {
     const timeoutMs = this.#loadTimeoutMs;
-    return new Promise<InferenceSession>((resolve, reject) => {
+    return new Promise<PreparedSession>((resolve, reject) => {
       let timedOut = false;
       const timer = setTimeout(() => {
         timedOut = true;
         const late: Promise<void> = preparing
-          .then((session) => this.#discard(entry, session, path), () => undefined)
+          .then(({ session }) => this.#discard(entry, session, path), () => undefined)
           .finally(() => this.#background.delete(late));
         this.#background.add(late);
         reject(new ModelLoadError(`load timed out after ${timeoutMs} ms`));

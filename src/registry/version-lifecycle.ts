@@ -7,6 +7,7 @@
 import type { InferenceSession } from '../runtime/inference-runtime.js';
 import { LeasedSession, type FreeSession, type ReleaseCause } from './leased-session.js';
 import { VersionState, type VersionStatus } from './version-state.js';
+import type { WarmupReport } from './version-warmup.js';
 
 export interface VersionLifecycleHooks {
   /** Every state change after the first (the registry announces the initial LOADING itself). */
@@ -22,6 +23,8 @@ export class VersionLifecycle {
   #state: VersionState = VersionState.LOADING;
   #reason: string | undefined;
   #active: LeasedSession | undefined;
+  /** How the active session was warmed up. */
+  #warmup: WarmupReport | undefined;
   /** Swapped-out or unloaded sessions still serving leases. */
   readonly #retired = new Set<LeasedSession>();
   /** Set by drain(): a load finishing now must not go live. */
@@ -102,8 +105,9 @@ export class VersionLifecycle {
   }
 
   /** The loaded, warmed-up session goes live (READY). Returns the one it replaced, still to be retired. */
-  goLive(session: InferenceSession, path: string): LeasedSession | undefined {
+  goLive(session: InferenceSession, path: string, warmup?: WarmupReport): LeasedSession | undefined {
     const previous = this.#active;
+    this.#warmup = warmup;
     this.#active = new LeasedSession(session, path, (slot, cause) => {
       this.#retired.delete(slot);
       return this.#hooks.free(slot.session, slot.path, cause);
@@ -187,6 +191,7 @@ export class VersionLifecycle {
       ...(this.#reason === undefined ? {} : { reason: this.#reason }),
       servable: !closing && !this.#unloadRequested && active !== undefined,
       ...(active ? { signature: active.session.signature, loadedAt: active.loadedAt, path: active.path } : {}),
+      ...(active && this.#warmup ? { warmup: this.#warmup } : {}),
       inFlight,
     };
   }

@@ -9,6 +9,7 @@
  * be taken, independently of the state name.
  */
 import type { ModelSignature } from '../tensor.js';
+import type { WarmupReport } from './version-warmup.js';
 
 export const VersionState = {
   /** First load of the version: nothing to serve yet. */
@@ -41,4 +42,6 @@ export interface VersionStatus {
   readonly loadedAt?: Date;
   /** The model file the serving session was loaded from. */
   readonly path?: string;
+  /** How the serving session was warmed up. */
+  readonly warmup?: WarmupReport;
 }

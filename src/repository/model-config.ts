@@ -1,5 +1,5 @@
 /**
- * `model-repo/<name>/config.json`: per-model batching, queue, instance and session settings.
+ * `model-repo/<name>/config.json`: per-model batching, queue, instance, session and warmup settings.
  * Parsed strictly (unknown keys are refused: a typo must not silently fall back to a default) and
  * reported with a message naming the field; absent fields take defaults when they are used.
  */
@@ -27,6 +27,12 @@ const modelConfigSchema = z
     intra_op_threads: positiveInt.max(256).optional(),
     inter_op_threads: positiveInt.max(256).optional(),
     graph_optimization_level: z.enum(['disabled', 'basic', 'extended', 'all']).optional(),
+    /**
+     * How a load is warmed up (README "Warmup"): `auto` runs the model's warmup samples, or else a
+     * generated one whose failure is only logged; `required` makes the generated one count too;
+     * `off` runs none. Default `auto`. Applied at each load, so a change waits for the next one.
+     */
+    warmup: z.enum(['auto', 'required', 'off']).optional(),
   })
   .strict();
 

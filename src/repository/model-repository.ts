@@ -3,6 +3,7 @@
  * appear, change or go away. It never loads a model; the registry decides what is live.
  *
  *     <root>/<name>/config.json           announced as config-changed
+ *     <root>/<name>/[<version>/]warmup/   not watched: read by each load (warmup-samples.ts)
  *     <root>/<name>/<version>/model.onnx  announced as version-added / -changed / -removed
  *
  * A file is announced only after it has been stable for `stabilityWindowMs`, so a half-written
@@ -15,6 +16,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import pino, { type Logger } from 'pino';
 import { FileStabilityTracker, fileFingerprint } from './file-stability-tracker.js';
 import { isValidModelName, parseVersion } from './model-name.js';
+import { WARMUP_DIR_NAME } from './warmup-samples.js';
 
 export const MODEL_FILE_NAME = 'model.onnx';
 export const CONFIG_FILE_NAME = 'config.json';
@@ -163,6 +165,11 @@ export class ModelRepository extends EventEmitter<ModelRepositoryEvents> {
     return path.join(this.root, name, String(version), MODEL_FILE_NAME);
   }
 
+  /** Absolute path of a model's folder (its config.json, versions and warmup/), whether or not it exists. */
+  modelDir(name: string): string {
+    return path.join(this.root, name);
+  }
+
   /** Absolute path of a model's config file, whether or not it exists. */
   configPath(name: string): string {
     return path.join(this.root, name, CONFIG_FILE_NAME);
@@ -230,6 +237,8 @@ export class ModelRepository extends EventEmitter<ModelRepositoryEvents> {
     if (parts.length === 1) return { kind: 'model-dir', name };
     const second = parts[1]!;
     if (parts.length === 2 && second === CONFIG_FILE_NAME) return { kind: 'config', name };
+    // Warmup samples are read at each load (registry/version-warmup.ts); a change waits for the next one.
+    if (second === WARMUP_DIR_NAME) return { kind: 'ignored', reason: 'warmup samples are read at load time', report: false };
     const version = parseVersion(second);
     if (version === undefined) {
       return { kind: 'ignored', reason: `"${second}" in model "${name}" is not a version (a positive integer)`, report: true };

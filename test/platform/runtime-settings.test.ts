@@ -16,6 +16,7 @@ import { SETTING_DEFAULTS } from '../../src/config.js';
 import { eventually, LINEAR_INPUT, startTestGateway } from '../support/gateway.js';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import { fixedRowsModel, linearModel, unfoldableConstantModel } from '../support/models.js';
+import { tempDir, writeRepository } from '../support/temp-dir.js';
 
 interface ThreadInfo {
   readonly name: string;
@@ -39,12 +40,15 @@ const ownNice = threadsOf('self')[0]!.nice;
 /** A nice value above the runner's (a thread may always be made nicer, never less nice). */
 const niceValue = String(Math.min(19, ownNice + 3));
 
-/** A gateway with one worker serving the linear model (and the unfoldable one, which fails its warmup). */
+/**
+ * A gateway with one worker serving the linear model (and the unfoldable one, which fails its
+ * required warmup, so that the linear model's is the one serving session).
+ */
 async function start(env: Record<string, string>): Promise<GatewayProcess> {
-  const gateway = await startGatewayProcess(
-    { RUNTIME_WORKERS: '1', ...env },
-    { models: { linear: { 1: linearModel(1) }, unfoldable: { 1: unfoldableConstantModel() } } },
-  );
+  const repo = await tempDir('settings-repo');
+  await writeRepository(repo.path, { linear: { 1: linearModel(1) }, unfoldable: { 1: unfoldableConstantModel() } });
+  await repo.write('unfoldable/config.json', JSON.stringify({ warmup: 'required' }));
+  const gateway = await startGatewayProcess({ RUNTIME_WORKERS: '1', ...env, MODEL_REPO: repo.path });
   // One run, so that whatever a session starts lazily has started.
   const answer = await fetch(gateway.url + '/models/linear/1/predict', { method: 'POST', body: JSON.stringify(LINEAR_INPUT) });
   expect(answer.status).toBe(200);
@@ -111,15 +115,19 @@ describe('MODEL_WARMUP', () => {
   const models = { fixed: { 1: fixedRowsModel(3, 2) } };
   const state = async (url: string) => ((await (await fetch(url + '/models/fixed')).json()) as { versions: Array<{ state: string; reason?: string }> }).versions[0];
 
-  it('keeps a model whose warmup fails from going live', async () => {
-    const t = await startTestGateway({ models });
+  it('keeps a model whose required warmup fails from going live', async () => {
+    const t = await startTestGateway({ models, listenOnly: true });
+    await t.writeModelConfig('fixed', { warmup: 'required' });
+    await t.gateway.loadRepository();
     const version = await state(t.url);
     expect(version?.state).toBe('FAILED');
     expect(version?.reason).toMatch(/warmup/);
   });
 
-  it('false: the same model goes live without a warmup run', async () => {
-    const t = await startTestGateway({ models, env: { MODEL_WARMUP: 'false' } });
+  it('false: the same model goes live without a warmup run, even when config.json requires one', async () => {
+    const t = await startTestGateway({ models, env: { MODEL_WARMUP: 'false' }, listenOnly: true });
+    await t.writeModelConfig('fixed', { warmup: 'required' });
+    await t.gateway.loadRepository();
     expect((await state(t.url))?.state).toBe('READY');
   });
 });

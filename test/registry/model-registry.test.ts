@@ -168,21 +168,38 @@ describe.each(RUNTIMES)('ModelRegistry on the $label runtime', (runtimeCase: Run
     expect(registry.versions('broken')[0]!.reason).toBeUndefined();
   });
 
-  it('fails a model that loads but cannot run its warmup, and releases that standby session', async () => {
-    await registry.load('lin', 1, await files.linear('good.onnx', 1));
-    const trap = await files.bytes('trap.onnx', fixedRowsModel(3, 2));
-    await expect(registry.load('lin', 1, trap)).rejects.toThrow(/warmup/);
-    expect(registry.versions('lin')[0]).toMatchObject({ state: 'FAILED', servable: true });
-    expect(registry.stats()).toMatchObject({ sessionsLoaded: 2, sessionsReleased: 1, loadFailures: 1, swaps: 0 });
-    const lease = registry.acquire('lin', 1);
-    expect(await runOnce(lease.session)).toEqual(expectedOutput(linear(1)));
-    lease.release();
+  it('with a required warmup, fails a model that loads but cannot run it, and releases that standby session', async () => {
+    const strict = new ModelRegistry({ runtime, warmupFor: () => ({ mode: 'required' }) });
+    try {
+      await strict.load('lin', 1, await files.linear('good.onnx', 1));
+      const trap = await files.bytes('trap.onnx', fixedRowsModel(3, 2));
+      await expect(strict.load('lin', 1, trap)).rejects.toThrow(/warmup/);
+      expect(strict.versions('lin')[0]).toMatchObject({ state: 'FAILED', servable: true });
+      expect(strict.stats()).toMatchObject({ sessionsLoaded: 2, sessionsReleased: 1, loadFailures: 1, swaps: 0 });
+      const lease = strict.acquire('lin', 1);
+      expect(await runOnce(lease.session)).toEqual(expectedOutput(linear(1)));
+      lease.release();
 
-    // Without warmup the same file goes live: proof that warmup is what caught it.
-    const unwarmed = new ModelRegistry({ runtime, warmup: false });
-    await unwarmed.load('trap', 1, trap);
-    expect(unwarmed.versions('trap')[0]!.state).toBe('READY');
-    await unwarmed.close();
+      // Without warmup the same file goes live: proof that warmup is what caught it.
+      const unwarmed = new ModelRegistry({ runtime, warmup: false, warmupFor: () => ({ mode: 'required' }) });
+      await unwarmed.load('trap', 1, trap);
+      expect(unwarmed.versions('trap')[0]).toMatchObject({ state: 'READY', warmup: { mode: 'off', source: 'none', ran: 0 } });
+      await unwarmed.close();
+    } finally {
+      await strict.close({ timeoutMs: 1000 });
+    }
+  });
+
+  it('by default (auto) serves a model whose generated warmup fails, and reports why', async () => {
+    const failures: Array<{ name: string; version: number; reason: string }> = [];
+    registry.on('warmup-failed', (e) => failures.push(e));
+    const trap = await files.bytes('trap.onnx', fixedRowsModel(3, 2));
+    await registry.load('trap', 1, trap);
+    const [status] = registry.versions('trap');
+    expect(status).toMatchObject({ state: 'READY', servable: true, warmup: { mode: 'auto', source: 'generated', samples: 0, ran: 0 } });
+    expect(status!.warmup!.lastError).toMatch(/Reshape|reshape/);
+    expect(failures).toEqual([{ name: 'trap', version: 1, path: trap, reason: status!.warmup!.lastError }]);
+    expect(registry.stats()).toMatchObject({ loadFailures: 0 });
   });
 
   it('warms up models with INT64, BOOL and BYTES inputs', async () => {

@@ -117,6 +117,24 @@ describe('ModelRepository', () => {
     expect(announced('version-added')).toHaveLength(2);
   });
 
+  it('leaves warmup/ folders to the loads: not a bad version, no announcement, whatever changes in them', async () => {
+    await writeVersion('good', 1);
+    await mkdir(path.join(root, 'good', 'warmup'), { recursive: true });
+    await writeFile(path.join(root, 'good', 'warmup', 'sample.json'), '{"inputs": {}}');
+    await mkdir(path.join(root, 'good', '1', 'warmup'), { recursive: true });
+    await writeFile(path.join(root, 'good', '1', 'warmup', 'sample.json'), '{"inputs": {}}');
+    const repo = watchRepository();
+    await repo.start();
+    expect(repo.list()).toEqual([{ name: 'good', versions: [1] }]);
+
+    await writeFile(path.join(root, 'good', 'warmup', 'sample.json'), '{"inputs": {"x": [1]}}');
+    await writeFile(path.join(root, 'good', 'warmup', 'new.json'), '{}');
+    await writeVersion('good', 2);
+    await until(() => announced('version-added', 'good', 2).length === 1, 'good/2');
+    expect(ignored).toEqual([]);
+    expect(events.map((e) => e.type)).toEqual(['version-added', 'ready', 'version-added']);
+  });
+
   it('announces a slowly written file exactly once, after its last chunk', async () => {
     const repo = watchRepository({ stabilityWindowMs: 300 });
     await repo.start();

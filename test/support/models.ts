@@ -11,12 +11,14 @@ import {
   buildMlpModel,
   buildMultiIoModel,
   buildNoBatchModel,
+  buildParameterInputModel,
   GraphBuilder,
   linearModelWeights,
   mlpModelWeights,
   type DimSpec,
   type LinearModelOptions,
   type MlpLayerWeights,
+  type ParameterInputOp,
 } from '../../tools/model-builder/index.js';
 
 /** name -> version -> model.onnx bytes: what a model repository holds. */
@@ -215,4 +217,12 @@ export function unfoldableConstantModel(): Uint8Array {
       .node('Add', ['x', 'four'], ['y'])
       .build(),
   );
+}
+
+/**
+ * A model whose inputs are op parameters (tools/model-builder/parameter-input-model.ts): loads,
+ * answers real values, and fails in onnxruntime on the zeros of a generated warmup.
+ */
+export function parameterInputModel(op: ParameterInputOp): Uint8Array {
+  return cached(`parameter:${op}`, () => buildParameterInputModel(op));
 }

@@ -14,5 +14,7 @@ export type { MlpLayerWeights, MlpModelOptions } from './mlp-model.js';
 export { buildMultiIoModel } from './multi-io-model.js';
 export { buildNoBatchModel } from './no-batch-model.js';
 export { encodeModel, OnnxDataType } from './onnx-proto.js';
+export { buildParameterInputModel, PARAMETER_INPUT_OPS } from './parameter-input-model.js';
+export type { ParameterInputOp } from './parameter-input-model.js';
 export { seededRandom } from './seeded-random.js';
 export { writeModelFile } from './write-model-file.js';

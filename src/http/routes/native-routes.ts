@@ -21,6 +21,17 @@ function describeVersion(services: HttpServices, model: string, view: VersionVie
     ...(view.reason ? { reason: view.reason } : {}),
     inputs: view.signature?.inputs ?? [],
     outputs: view.signature?.outputs ?? [],
+    ...(view.warmup
+      ? {
+          warmup: {
+            mode: view.warmup.mode,
+            source: view.warmup.source,
+            samples: view.warmup.samples,
+            ran: view.warmup.ran,
+            ...(view.warmup.lastError === undefined ? {} : { last_error: view.warmup.lastError }),
+          },
+        }
+      : {}),
     stats: {
       requests: counters?.requests ?? 0,
       successes: counters?.successes ?? 0,
