@@ -2,8 +2,9 @@
  * Environment -> one frozen, validated Config. Every option has its default here and a row in
  * the README's configuration table; an invalid value stops start-up with a message naming it.
  */
+import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -69,6 +70,10 @@ export const SETTING_DEFAULTS = Object.freeze({
   JOB_LOCK_MS: '30000',
   JOB_STALLED_INTERVAL_MS: '30000',
   JOB_MAX_STALLED: '3',
+  // Scale-out, forwarding (issue #14). Unset NODE_ID: <hostname>-<pid>-<random> (see nodeId below).
+  NODE_ID: undefined,
+  FORWARD_CONNECTIONS: '64',
+  FORWARD_TIMEOUT_MS: '30000',
 } satisfies Record<SettingName, string | undefined>);
 
 /** The names of every setting, in the order of SETTING_DEFAULTS. */
@@ -124,6 +129,9 @@ const envSchema = z.object({
   JOB_LOCK_MS: integer(100),
   JOB_STALLED_INTERVAL_MS: integer(100),
   JOB_MAX_STALLED: integer(0),
+  NODE_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, 'must be 1-128 letters, digits, _ . : - (starting with a letter or digit)').optional(),
+  FORWARD_CONNECTIONS: integer(1).max(4096),
+  FORWARD_TIMEOUT_MS: integer(1).max(2_147_483_647),
 });
 
 export type SettingName = keyof typeof envSchema.shape;
@@ -199,6 +207,15 @@ export interface Config {
     readonly stalledIntervalMs: number;
     /** Recoveries from dead replicas before a job fails. */
     readonly maxStalled: number;
+  };
+  /** This process's id among the nodes (the `x-served-by` header). Default <hostname>-<pid>-<random>. */
+  readonly nodeId: string;
+  /** The forwarding hop to other nodes and V2 backends (src/cluster/). */
+  readonly forward: {
+    /** Keep-alive connections per upstream at most. Default 64. */
+    readonly connections: number;
+    /** Longest one forwarded attempt may take when the client's deadline is later or absent. Default 30 s. */
+    readonly timeoutMs: number;
   };
 }
 
@@ -279,8 +296,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       stalledIntervalMs: e.JOB_STALLED_INTERVAL_MS,
       maxStalled: e.JOB_MAX_STALLED,
     }),
+    nodeId: e.NODE_ID ?? defaultNodeId(),
+    forward: Object.freeze({ connections: e.FORWARD_CONNECTIONS, timeoutMs: e.FORWARD_TIMEOUT_MS }),
     ...overrides,
   });
+}
+
+/** A node id unique per process: the host name, the pid and a random part (a restarted pid is a new node). */
+export function defaultNodeId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
 /** The non-empty, trimmed entries of a comma-separated list. */

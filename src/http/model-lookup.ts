@@ -22,6 +22,17 @@ export function signatureOf(services: HttpServices, model: string, version: numb
 }
 
 /**
+ * The signature a request to a version is decoded against: this process's own when it has the
+ * version loaded, else (scale-out) the one another node or backend serving it reports; without
+ * either, the error signatureOf gives (404 gone, 503 not READY).
+ */
+export function servingSignature(services: HttpServices, model: string, version: number): ModelSignature | Promise<ModelSignature> {
+  const own = services.catalog.status(model, version)?.signature;
+  if (own) return own;
+  return services.remote?.signature(model, version) ?? signatureOf(services, model, version);
+}
+
+/**
  * The model a request names must be one the gateway serves: 404 MODEL_NOT_FOUND when neither the
  * registry nor the repository has it (never there, or its folder deleted); 503 VERSION_NOT_READY
  * when its files are in the repository but it was unloaded (repository API or admin API), until
@@ -30,6 +41,7 @@ export function signatureOf(services: HttpServices, model: string, version: numb
 export function assertModelExists(services: HttpServices, model: string): void {
   assertModelName(model);
   if (services.catalog.has(model)) return;
+  if (services.remote?.has(model)) return;
   if (unloadedVersions(services, model)) {
     throw new SwitchyardError(
       'VERSION_NOT_READY',
