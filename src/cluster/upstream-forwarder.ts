@@ -79,6 +79,8 @@ export class UpstreamError extends SwitchyardError {
 const DEFAULT_CONNECTIONS = 64;
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_KEEP_ALIVE_MS = 4_000;
+/** How long past the deadline the answer of an upstream that enforces it is still awaited. */
+const DEADLINE_GRACE_MS = 250;
 /** Metadata is small and off the hot path: a short bound of its own. */
 const METADATA_TIMEOUT_MS = 5_000;
 
@@ -129,8 +131,10 @@ export class UpstreamForwarder {
     if (left !== undefined && left <= 0) {
       throw new SwitchyardError('DEADLINE_EXCEEDED', `the request deadline passed before it could be forwarded to ${where}`);
     }
-    const budget = left === undefined ? this.#timeoutMs : Math.min(left, this.#timeoutMs);
     const byDeadline = left !== undefined && left <= this.#timeoutMs;
+    // The upstream enforces the deadline itself (and counts it); this timer is the backstop, a
+    // little later, so that its own 504 arrives rather than a disconnect it would see as a cancel.
+    const budget = byDeadline ? left + DEADLINE_GRACE_MS : this.#timeoutMs;
     const encoded = encodeInferRequest({ id: request.requestId, inputs: request.inputs, outputs: request.outputs });
     const headers: Record<string, string> = {
       'content-type': 'application/octet-stream',
@@ -216,7 +220,7 @@ export class UpstreamForwarder {
       }
       const failure = classify(error, responseStarted);
       const why = failure === 'connect' ? 'could not be connected to' : failure === 'reset' ? 'closed the connection' : 'answered garbage';
-      throw new UpstreamError('BAD_GATEWAY', `${where} ${why} (${errorCode(error) ?? messageOf(error)})`, {
+      throw new UpstreamError('BAD_GATEWAY', `${where} ${why} (${errorCode(error) ?? messageOf(error)})`.replace(/\s+/g, ' '), {
         target: target.id,
         failure,
         // Garbage on the wire means bytes arrived, even before a parsed status line.
@@ -310,7 +314,8 @@ function errorCode(error: unknown): string | undefined {
 /** What a socket-level error means; undici wraps some in a `cause`. */
 function classify(error: unknown, responseStarted: boolean): UpstreamFailure {
   const codes = [errorCode(error), errorCode((error as { cause?: unknown } | null)?.cause)];
-  if (codes.some((code) => code !== undefined && code.startsWith('HPE_'))) return 'bad-response';
+  // What undici's HTTP parser refused (not HTTP at all, a malformed status line or headers).
+  if ((error as { name?: unknown } | null)?.name === 'HTTPParserError' || codes.some((code) => code !== undefined && code.startsWith('HPE_'))) return 'bad-response';
   if (!responseStarted && codes.some((code) => code !== undefined && CONNECT_CODES.has(code))) return 'connect';
   if (codes.some((code) => code !== undefined && RESET_CODES.has(code))) return 'reset';
   if (codes.some((code) => code !== undefined && CONNECT_CODES.has(code))) return 'connect';
