@@ -196,7 +196,7 @@ export class Switchyard {
       backends: options.backends,
       health: options.upstreamHealth,
       retryBudget: options.retryBudget,
-      ...(remote ? { onInputRefused: (model: string, version: number) => remote.invalidate(model, version) } : {}),
+      ...(remote ? { onInputRefused: (model: string, version: number) => void remote.invalidate(model, version) } : {}),
       observer: this.metrics,
     });
     this.jobWorker =

@@ -22,10 +22,13 @@ export interface RemoteCatalogOptions {
   readonly signatureTtlMs?: number;
 }
 
+/** A signature is read again at most this often on mismatches. */
+const MIN_REFRESH_MS = 1_000;
+
 export class RemoteCatalog {
   readonly #options: RemoteCatalogOptions;
-  /** Promises, so concurrent first requests share one metadata read. */
-  readonly #signatures: LRUCache<string, Promise<ModelSignature>>;
+  /** Promises, so concurrent first requests share one metadata read; `at` is when it was asked. */
+  readonly #signatures: LRUCache<string, { readonly read: Promise<ModelSignature>; readonly at: number }>;
 
   constructor(options: RemoteCatalogOptions) {
     this.#options = options;
@@ -57,21 +60,29 @@ export class RemoteCatalog {
   signature(model: string, version: number): Promise<ModelSignature> | undefined {
     const key = `${model}\u0000${version}`;
     const cached = this.#signatures.get(key);
-    if (cached) return cached;
+    if (cached) return cached.read;
     const targets = this.targetsFor(model, version);
     if (targets.length === 0) return undefined;
-    const read = this.#read(targets, model, version);
-    this.#signatures.set(key, read);
+    const entry = { read: this.#read(targets, model, version), at: performance.now() };
+    this.#signatures.set(key, entry);
     // A failed read is not kept: the next request tries again.
-    read.catch(() => {
-      if (this.#signatures.get(key) === read) this.#signatures.delete(key);
+    entry.read.catch(() => {
+      if (this.#signatures.get(key) === entry) this.#signatures.delete(key);
     });
-    return read;
+    return entry.read;
   }
 
-  /** Drops a cached signature (an upstream said the inputs did not match it). */
-  invalidate(model: string, version: number): void {
-    this.#signatures.delete(`${model}\u0000${version}`);
+  /**
+   * Drops a cached signature (the inputs did not match it: the version may have been reloaded with
+   * another shape), unless it was read less than MIN_REFRESH_MS ago: a client that keeps sending
+   * bad input must not turn each request into a metadata read. True when it was dropped.
+   */
+  invalidate(model: string, version: number): boolean {
+    const key = `${model}\u0000${version}`;
+    const cached = this.#signatures.get(key);
+    if (!cached || performance.now() - cached.at < MIN_REFRESH_MS) return false;
+    this.#signatures.delete(key);
+    return true;
   }
 
   async #read(targets: readonly UpstreamTarget[], model: string, version: number): Promise<ModelSignature> {

@@ -94,6 +94,8 @@ export interface RemoteModels {
   versionsOf(model: string): readonly number[];
   /** The version's signature, read from one of them (cached); undefined when none has it. */
   signature(model: string, version: number): Promise<ModelSignature> | undefined;
+  /** Forgets a signature the inputs did not match (at most about once a second); true when it did. */
+  invalidate(model: string, version: number): boolean;
 }
 
 export interface HttpServices {

@@ -3,7 +3,7 @@
  * when it is there but unloaded) and a version's signature (404 when gone, 503 while not READY).
  * Shared by every protocol's routes.
  */
-import { SwitchyardError } from '../errors.js';
+import { isSwitchyardError, SwitchyardError } from '../errors.js';
 import type { ModelSignature } from '../tensor.js';
 import type { HttpServices } from './http-services.js';
 import { assertModelName } from './request-params.js';
@@ -30,6 +30,25 @@ export function servingSignature(services: HttpServices, model: string, version:
   const own = services.catalog.status(model, version)?.signature;
   if (own) return own;
   return services.remote?.signature(model, version) ?? signatureOf(services, model, version);
+}
+
+/**
+ * Decodes a request against servingSignature. When the signature came from another node and the
+ * inputs do not match it, the version may have been reloaded there with another shape: the
+ * signature is read again (at most about once a second) and the request decoded once more.
+ */
+export async function decodeForVersion<T>(services: HttpServices, model: string, version: number, decode: (signature: ModelSignature) => T): Promise<T> {
+  const signature = await servingSignature(services, model, version);
+  try {
+    return decode(signature);
+  } catch (error) {
+    const remote = services.remote;
+    const own = services.catalog.status(model, version)?.signature;
+    if (own || !remote || !isSwitchyardError(error) || error.code !== 'INVALID_INPUT' || !remote.invalidate(model, version)) throw error;
+    const fresh = await remote.signature(model, version);
+    if (!fresh || JSON.stringify(fresh) === JSON.stringify(signature)) throw error;
+    return decode(fresh);
+  }
 }
 
 /**

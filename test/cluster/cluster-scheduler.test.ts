@@ -10,8 +10,9 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UpstreamFailure, UpstreamHealth, UpstreamHealthView } from '../../src/cluster/cluster-types.js';
 import { FixedClusterMembers, RatioRetryBudget, type FixedNode } from '../support/fixed-cluster.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
-import { LINEAR_INPUT, LINEAR_V2_INPUT } from '../support/models.js';
+import { buildLinearModel } from '../../tools/model-builder/index.js';
+import { eventually, sleep, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { LINEAR_INPUT, LINEAR_V2_INPUT, linearModel } from '../support/models.js';
 
 const MODELS = { linear: [1] };
 
@@ -141,5 +142,19 @@ describe('the cluster scheduler', () => {
       }
     }
     expect([...served].sort()).toEqual(['front', 'node-1']);
+  });
+
+  it('reads a cached signature again when the inputs do not match it (the node reloaded the version with another shape)', async () => {
+    const other = await startTestGateway({ env: { NODE_ID: 'node-2' }, models: { reshaped: { 1: linearModel(1) } } });
+    const front = await startTestGateway({ models: {}, switchyard: { members: new FixedClusterMembers([{ id: 'node-2', url: other.url, models: { reshaped: [1] } }]) } });
+    expect((await front.post('/models/reshaped/predict', LINEAR_INPUT)).status).toBe(200);
+    await other.writeModel('reshaped', 1, buildLinearModel({ inputSize: 3, outputSize: 2, scale: 1 }));
+    await eventually(async () => JSON.stringify(await (await other.get('/v2/models/reshaped')).json()).includes('[-1,3]'), 20_000, 'the node reloaded the new shape');
+    await sleep(1_100); // a signature is read again at most once a second
+    const threeWide = { inputs: { input: [[1, 2, 3]] } };
+    const response = await front.post('/models/reshaped/predict', threeWide);
+    expect(response.status).toBe(200);
+    const v2 = await front.post('/v2/models/reshaped/infer', { inputs: [{ name: 'input', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] });
+    expect(v2.status).toBe(200);
   });
 });

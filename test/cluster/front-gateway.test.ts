@@ -93,7 +93,7 @@ describe('a front gateway with an empty repository and two nodes', () => {
 
     const binary = binaryRequest(
       { inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', parameters: { binary_data_size: 16 } }], parameters: { binary_data_output: true } },
-      [Float32Array.from([1, 2, 3, 4])],
+      [new Uint8Array(Float32Array.from([1, 2, 3, 4]).buffer)],
     );
     const directBinary = await send(a.url, 'POST', '/v2/models/linear/infer', binary.body, binary.headers);
     const frontBinary = await send(front.url, 'POST', '/v2/models/linear/infer', binary.body, binary.headers);

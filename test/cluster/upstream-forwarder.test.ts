@@ -74,6 +74,8 @@ describe('forwarding to a real gateway', () => {
     await eventually(async () => (await node.get('/v2/models/slow/ready')).status === 200, 20_000, 'slow ready');
   });
   afterAll(() => forwarder.close());
+  const slowStats = async () =>
+    ((await (await node.get('/models/slow')).json()) as { versions: Array<{ stats: { requests: number; rejected: { deadline: number } } }> }).versions[0]!;
 
   it('sends the tensors as binary data and reads binary outputs back', async () => {
     const result = await forwarder.forward(target(node.url), { model: 'linear', version: 1, inputs: { input }, requestId: 'fwd-1' });
@@ -97,13 +99,13 @@ describe('forwarding to a real gateway', () => {
     const passed = await forwarder.forward(target(node.url), { model: 'slow', version: 1, inputs: { input }, deadline: Date.now() - 1 }).catch((e: unknown) => e);
     expect(passed).toBeInstanceOf(SwitchyardError);
     expect((passed as SwitchyardError).code).toBe('DEADLINE_EXCEEDED');
-    const before = (await (await node.get('/models/slow')).json()).versions[0].stats;
+    const before = (await slowStats()).stats;
     expect(before.requests).toBe(0);
     // The slow model waits 5 s for a batch: only the propagated deadline ends the wait.
     const error = await failureOf(forwarder.forward(target(node.url), { model: 'slow', version: 1, inputs: { input }, deadline: Date.now() + 300 }));
     expect(error.status).toBe(504);
     expect(error.failure).toBeUndefined();
-    const after = (await (await node.get('/models/slow')).json()).versions[0].stats;
+    const after = (await slowStats()).stats;
     expect(after.rejected.deadline).toBe(1);
   });
 

@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import { decodeNativeRequest, encodeNativeResponse } from '../../protocol/native-json-codec.js';
 import type { HttpServices, VersionView } from '../http-services.js';
 import { submitAsyncPrediction } from './job-routes.js';
-import { assertModelExists, servingSignature, unloadedVersions } from '../model-lookup.js';
+import { assertModelExists, decodeForVersion, unloadedVersions } from '../model-lookup.js';
 import { parsePrefer } from '../prefer-header.js';
 import { clientConnection, parseJsonBody, readBody, readJsonBody } from '../request-body.js';
 import { requestIdOf } from '../middleware/request-id.js';
@@ -56,7 +56,7 @@ export function nativeRoutes(services: HttpServices): Hono {
     const { version } = await services.resolver.resolve(model, spec);
     c.set('modelVersion', version); // for the request metrics
     try {
-      const decoded = decodeNativeRequest(body, await servingSignature(services, model, version));
+      const decoded = await decodeForVersion(services, model, version, (signature) => decodeNativeRequest(body, signature));
       const result = await services.scheduler.infer({
         model,
         version,

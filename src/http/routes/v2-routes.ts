@@ -19,7 +19,7 @@ import { parseVersion } from '../../repository/model-name.js';
 import { adminAuth } from '../middleware/admin-auth.js';
 import { toSwitchyardError } from '../error-response.js';
 import type { HttpServices } from '../http-services.js';
-import { assertModelExists, servingSignature } from '../model-lookup.js';
+import { assertModelExists, decodeForVersion, servingSignature } from '../model-lookup.js';
 import { clientConnection, readBody } from '../request-body.js';
 import { requestIdOf } from '../middleware/request-id.js';
 import { assertModelName, assertVersionSpec, deadlineFromTimeout, deadlineFromTimeoutMicros } from '../request-params.js';
@@ -146,7 +146,7 @@ export function v2Routes(services: HttpServices): Hono {
     const headerLength = parseHeaderLength(c.req.header('inference-header-content-length'), body.length);
     const { version } = await services.resolver.resolve(model, spec);
     c.set('modelVersion', version); // for the request metrics
-    const request = decodeInferRequest(body, headerLength, await servingSignature(services, model, version));
+    const request = await decodeForVersion(services, model, version, (signature) => decodeInferRequest(body, headerLength, signature));
     // Triton's `timeout` parameter is in microseconds, counted from the request's arrival.
     const timeoutDeadline = deadlineFromTimeoutMicros(request.timeoutMicros, receivedAt);
     const deadline = earliest(headerDeadline, timeoutDeadline);
