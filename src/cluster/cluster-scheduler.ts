@@ -81,7 +81,8 @@ export class ClusterScheduler implements InferenceScheduler {
   }
 
   async infer(request: InferenceRequest): Promise<InferenceResult> {
-    if (!this.picker.distributed) return this.#runLocal(request);
+    // A single process: no load to count, only who served it.
+    if (!this.picker.distributed) return this.#local.infer(request).then((result) => ({ ...result, servedBy: this.nodeId }));
     const { model, version } = request;
     const set = this.picker.candidates(model, version);
     if (set.usable.length === 0) {
