@@ -2,8 +2,8 @@
  * The scheduler the HTTP routes see once the gateway is one of several places that serve a
  * version: each request runs on this process's batcher or is forwarded to a node or backend,
  * whichever the candidate picker chooses. A forwarded attempt that failed before any byte of the
- * answer arrived (connection refused, reset on a reused socket, or a 503 that says it did not
- * run) is tried once more on another candidate, when the retry budget allows and the deadline has
+ * answer arrived (connection refused, reset on a reused socket, or a 503 or 404 that says it did
+ * not run) is tried once more on another candidate, when the retry budget allows and the deadline has
  * not passed; never after an answer started, so nothing runs twice. Every result says which node
  * served it (`x-served-by`), local ones included.
  *
@@ -23,8 +23,8 @@ export type ForwardOutcome = 'success' | 'client-error' | 'deadline' | 'cancelle
 export interface ForwardObserver {
   /** One forwarded attempt, by the target's kind and how it ended. */
   forwarded(kind: 'node' | 'backend', outcome: ForwardOutcome, seconds: number): void;
-  /** One retry on another candidate, by why the first attempt failed. */
-  retried(kind: 'node' | 'backend', failure: UpstreamFailure): void;
+  /** One retry on another candidate, by why the first attempt failed (`not-found`: the version was gone there). */
+  retried(kind: 'node' | 'backend', reason: UpstreamFailure | 'not-found'): void;
 }
 
 export interface ClusterSchedulerOptions {
@@ -99,7 +99,7 @@ export class ClusterScheduler implements InferenceScheduler {
       } catch (error) {
         const next = this.#retryTarget(error, request, set, tried, candidate);
         if (!next) throw error;
-        this.#options.observer?.retried(candidate.kind === 'backend' ? 'backend' : 'node', (error as UpstreamError).failure ?? 'status-5xx');
+        this.#options.observer?.retried(candidate.kind === 'backend' ? 'backend' : 'node', (error as UpstreamError).failure ?? 'not-found');
         candidate = next;
       }
     }

@@ -46,8 +46,8 @@ export interface ForwardResult {
  * A forwarded attempt that did not give outputs. `failure` is set when it counts against the
  * upstream's health (undefined: the upstream answered properly, e.g. a 4xx for a bad input, or the
  * client's own deadline or disconnect ended it). `retryable`: no byte of the answer had arrived,
- * or the upstream answered 503 (it says it did not run the request), so another candidate may be
- * tried without running it twice.
+ * or the upstream answered 503 or 404 (it says it did not run the request: not ready, draining,
+ * or the version gone there), so another candidate may be tried without running it twice.
  */
 export class UpstreamError extends SwitchyardError {
   readonly target: string;
@@ -343,7 +343,8 @@ function statusError(target: UpstreamTarget, where: string, status: number, body
     return new UpstreamError(CLIENT_ERROR_CODES[status] ?? 'INVALID_REQUEST', message, {
       target: target.id,
       responseStarted: true,
-      retryable: false,
+      // A 404 says the version is gone there (unloaded since its last heartbeat): not run, so it may go elsewhere.
+      retryable: status === 404,
       upstreamStatus: status,
       ...(status === 429 ? { retryAfterSeconds: retryAfterSeconds(retryAfter) } : {}),
     });

@@ -444,8 +444,8 @@ export class GatewayMetrics {
   }
 
   /** Cluster scheduler observer: a failed attempt was retried on another candidate. */
-  retried(kind: 'node' | 'backend', failure: string): void {
-    this.#forwardRetries.labels(kind, failure).inc();
+  retried(kind: 'node' | 'backend', reason: string): void {
+    this.#forwardRetries.labels(kind, reason).inc();
   }
 
   /** Batcher observer: one batch ran on a session. */

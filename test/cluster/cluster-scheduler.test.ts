@@ -144,6 +144,21 @@ describe('the cluster scheduler', () => {
     expect([...served].sort()).toEqual(['front', 'node-1']);
   });
 
+  it('sends a request elsewhere when a node answers 404 (the version went away there since its heartbeat)', async () => {
+    const other = await startTestGateway({ env: { NODE_ID: 'node-3' }, models: { linear: { 2: linearModel(2) } } });
+    const budget = new RatioRetryBudget(0.1, 100);
+    // node-1 is said to have version 2 (a stale heartbeat), but only node-3 does.
+    const members = new FixedClusterMembers([{ id: 'node-1', url: node.url, models: { linear: [2] } }, { id: 'node-3', url: other.url, models: { linear: [2] } }]);
+    const front = await startTestGateway({ models: {}, switchyard: { members, retryBudget: budget } });
+    for (let i = 0; i < 20; i++) {
+      const response = await front.post('/models/linear/2/predict', LINEAR_INPUT);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('x-served-by')).toBe('node-3');
+    }
+    expect(budget.retries).toBeGreaterThan(0);
+    expect(await (await front.get('/metrics')).text()).toMatch(/switchyard_forward_retries_total\{target_kind="node",failure="not-found"\} [1-9]/);
+  });
+
   it('reads a cached signature again when the inputs do not match it (the node reloaded the version with another shape)', async () => {
     const other = await startTestGateway({ env: { NODE_ID: 'node-2' }, models: { reshaped: { 1: linearModel(1) } } });
     const front = await startTestGateway({ models: {}, switchyard: { members: new FixedClusterMembers([{ id: 'node-2', url: other.url, models: { reshaped: [1] } }]) } });

@@ -93,6 +93,8 @@ describe('forwarding to a real gateway', () => {
     expect(error.retryable).toBe(false);
     const gone = await failureOf(forwarder.forward(target(node.url), { model: 'linear', version: 9, inputs: { input } }));
     expect(gone.status).toBe(404);
+    expect(gone.failure).toBeUndefined();
+    expect(gone.retryable).toBe(true); // the version is not there: nothing ran
   });
 
   it('refuses a passed deadline here (504) without sending; sends the time left so the upstream enforces it', async () => {
