@@ -144,6 +144,8 @@ export class UpstreamForwarder {
     if (left !== undefined) headers['x-request-timeout-ms'] = String(Math.max(1, Math.floor(left)));
     if (request.requestId !== undefined) headers['x-request-id'] = request.requestId;
 
+    // Before the attempt is counted: a closed forwarder (shutting down) is no failure of the target.
+    const pool = this.#pool(target.baseUrl);
     const abort = new AbortController();
     let timedOut = false;
     let cancelled = false;
@@ -160,7 +162,7 @@ export class UpstreamForwarder {
     let responseStarted = false;
     this.#inFlight.set(target.id, this.inFlight(target.id) + 1);
     try {
-      const response = await this.#pool(target.baseUrl).request({
+      const response = await pool.request({
         path: `/v2/models/${encodeURIComponent(model)}/versions/${version}/infer`,
         method: 'POST',
         headers,
