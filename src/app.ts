@@ -9,6 +9,10 @@ import type { Server } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import type { BackendTargets, ClusterMembers, RetryBudget, UpstreamHealth } from './cluster/cluster-types.js';
+import { ClusterScheduler } from './cluster/cluster-scheduler.js';
+import { RemoteCatalog } from './cluster/remote-catalog.js';
+import { UpstreamForwarder } from './cluster/upstream-forwarder.js';
 import type { Config } from './config.js';
 import { ConnectionDrainer } from './http/connection-drainer.js';
 import { createHttpApp } from './http/create-http-app.js';
@@ -48,6 +52,17 @@ export interface SwitchyardOptions {
   readonly repositoryLoader?: (registry: ModelRegistry) => ModelLoader;
   /** The scheduler as the HTTP routes see it (several HTTP loops: counters of every loop); default the batcher. */
   readonly httpScheduler?: (scheduler: DynamicBatcher, registry: ModelRegistry) => InferenceScheduler;
+  /**
+   * Scale-out (src/cluster/), each optional: undefined = that part is absent. The live nodes other
+   * than this one (heartbeats) and the static V2 backends are where a version may be forwarded to;
+   * without either the gateway serves only its own repository, as a single process.
+   */
+  readonly members?: ClusterMembers;
+  readonly backends?: BackendTargets;
+  /** Passive outlier ejection and breakers per target; undefined = every candidate stays in rotation. */
+  readonly upstreamHealth?: UpstreamHealth;
+  /** Bounds retries on another candidate; undefined = no retries. */
+  readonly retryBudget?: RetryBudget;
 }
 
 export interface ShutdownReport {
@@ -67,6 +82,12 @@ export class Switchyard {
   readonly routeSource: ReturnType<typeof createRouteSource>;
   readonly router: Router;
   readonly scheduler: DynamicBatcher;
+  /** What the HTTP routes schedule through: local, or forwarded to another node or backend. */
+  readonly cluster: ClusterScheduler;
+  /** The forwarding hop's connection pools (idle without members and backends). */
+  readonly forwarder: UpstreamForwarder;
+  /** What other nodes and backends serve; undefined without members and backends. */
+  readonly remote: RemoteCatalog | undefined;
   /** Undefined when METRICS_ENABLED=false. */
   readonly metrics: GatewayMetrics | undefined;
   /** Per-client and per-model limits; undefined when none can apply (no limit set, no Redis for overrides). */
@@ -121,6 +142,12 @@ export class Switchyard {
     this.#lostSessions = new LostSessionReloader({ registry: this.registry, logger: this.logger });
     this.repository = new ModelRepository({ root: config.modelRepo, stabilityWindowMs: config.modelStabilityMs, logger: this.logger });
     this.sync = new RepositorySync({ repository: this.repository, registry: this.registry, logger: this.logger, configs: this.configs });
+    this.forwarder = new UpstreamForwarder({ connections: config.forward.connections, timeoutMs: config.forward.timeoutMs });
+    this.remote =
+      options.members || options.backends
+        ? new RemoteCatalog({ members: options.members, backends: options.backends, forwarder: this.forwarder, localId: config.nodeId })
+        : undefined;
+    const remote = this.remote;
     this.routeSource = createRouteSource({
       ...(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl }),
       redisPrefix: config.redisPrefix,
@@ -128,8 +155,13 @@ export class Switchyard {
     });
     this.router = new Router({
       source: this.routeSource,
-      servableVersions: (model) => this.registry.servableVersions(model),
-      knownVersions: (model) => this.registry.knownVersions(model),
+      // Versions only other nodes or backends have route as well (a front with an empty repository).
+      servableVersions: remote
+        ? (model) => withVersions(this.registry.servableVersions(model), remote.versionsOf(model))
+        : (model) => this.registry.servableVersions(model),
+      knownVersions: remote
+        ? (model) => withVersions(this.registry.knownVersions(model), remote.versionsOf(model))
+        : (model) => this.registry.knownVersions(model),
       describeVersion: (model, version) => {
         const status = this.registry.status(model, version);
         return status && `${status.state}${status.reason ? ` (${status.reason})` : ''}`;
@@ -177,6 +209,20 @@ export class Switchyard {
       // Queues and counters of unloaded versions are dropped (as are their policies and series).
       versions: this.registry,
     });
+    this.cluster = new ClusterScheduler({
+      local: options.httpScheduler?.(this.scheduler, this.registry) ?? this.scheduler,
+      nodeId: config.nodeId,
+      localReady: (model, version) => this.registry.status(model, version)?.servable === true,
+      localKnown: (model, version) => this.registry.status(model, version) !== undefined,
+      localQueued: (model, version) => this.scheduler.queued(model, version),
+      forwarder: this.forwarder,
+      members: options.members,
+      backends: options.backends,
+      health: options.upstreamHealth,
+      retryBudget: options.retryBudget,
+      ...(remote ? { onInputRefused: (model: string, version: number) => void remote.invalidate(model, version) } : {}),
+      observer: this.metrics,
+    });
     this.jobWorker =
       config.redisUrl === undefined || config.jobs.concurrency === 0
         ? undefined
@@ -207,7 +253,8 @@ export class Switchyard {
     this.http = createHttpApp({
       catalog: this.registry,
       resolver: this.router,
-      scheduler: options.httpScheduler?.(this.scheduler, this.registry) ?? this.scheduler,
+      scheduler: this.cluster,
+      remote: this.remote,
       gate: this.gate,
       readiness: () => this.readiness(),
       modelConfig: (name) => ({ config: this.configs.get(name), error: this.configs.error(name) }),
@@ -367,6 +414,7 @@ export class Switchyard {
     await this.routeSource.close();
     await this.rateLimits?.close();
     await this.backends?.close();
+    await this.forwarder.close();
     this.#jobCounts?.close();
     await this.jobs?.close();
     await listenerClosed;
@@ -426,8 +474,8 @@ export class Switchyard {
   /** Metrics read the gate, the queues, the router and the job counts' last reading at scrape time, and follow the registry's events. */
   #createMetrics(): GatewayMetrics {
     const metrics = new GatewayMetrics({
-      knownModel: (name) => this.registry.has(name),
-      knownVersion: (name, version) => this.registry.status(name, version) !== undefined,
+      knownModel: (name) => this.registry.has(name) || this.remote?.has(name) === true,
+      knownVersion: (name, version) => this.registry.status(name, version) !== undefined || this.remote?.versionsOf(name).includes(version) === true,
       inFlight: () => this.gate.inFlight,
       queueDepths: () =>
         this.registry.models().flatMap((model) =>
@@ -475,6 +523,12 @@ export class Switchyard {
     this.configs.on('changed', (e) => log.info({ event: 'config-changed', model: e.name, config: e.config, reload: e.sessionSettingsChanged }, 'model config applied'));
     this.configs.on('invalid', (e) => log.error({ event: 'config-invalid', model: e.name, reason: e.reason }, 'model config refused; the previous one stays'));
   }
+}
+
+/** Two ascending version lists as one, ascending, each version once. */
+function withVersions(own: readonly number[], others: readonly number[]): number[] {
+  if (others.length === 0) return [...own];
+  return [...new Set([...own, ...others])].sort((a, b) => a - b);
 }
 
 /** Most warnings one /readyz answer lists. */

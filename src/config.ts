@@ -2,8 +2,9 @@
  * Environment -> one frozen, validated Config. Every option has its default here and a row in
  * the README's configuration table; an invalid value stops start-up with a message naming it.
  */
+import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -97,6 +98,10 @@ export const SETTING_DEFAULTS = Object.freeze({
   BACKEND_PROBE_INTERVAL_MS: '5000',
   BACKEND_PROBE_TIMEOUT_MS: '1000',
   BACKEND_HEALTHY_AFTER_PASSES: '2',
+  // Scale-out, forwarding (issue #14). Unset NODE_ID: <hostname>-<pid>-<random> (see nodeId below).
+  NODE_ID: undefined,
+  FORWARD_CONNECTIONS: '64',
+  FORWARD_TIMEOUT_MS: '30000',
 } satisfies Record<SettingName, string | undefined>);
 
 /** The names of every setting, in the order of SETTING_DEFAULTS. */
@@ -167,6 +172,9 @@ const envSchema = z.object({
   BACKEND_PROBE_INTERVAL_MS: integer(10),
   BACKEND_PROBE_TIMEOUT_MS: integer(1),
   BACKEND_HEALTHY_AFTER_PASSES: integer(1).max(100),
+  NODE_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, 'must be 1-128 letters, digits, _ . : - (starting with a letter or digit)').optional(),
+  FORWARD_CONNECTIONS: integer(1).max(4096),
+  FORWARD_TIMEOUT_MS: integer(1).max(2_147_483_647),
 });
 
 export type SettingName = keyof typeof envSchema.shape;
@@ -282,6 +290,15 @@ export interface Config {
     /** Consecutive passes that bring a URL or version back after a failed probe. Default 2. */
     readonly healthyAfterPasses: number;
   };
+  /** This process's id among the nodes (the `x-served-by` header). Default <hostname>-<pid>-<random>. */
+  readonly nodeId: string;
+  /** The forwarding hop to other nodes and V2 backends (src/cluster/). */
+  readonly forward: {
+    /** Keep-alive connections per upstream at most. Default 64. */
+    readonly connections: number;
+    /** Longest one forwarded attempt may take when the client's deadline is later or absent. Default 30 s. */
+    readonly timeoutMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -385,8 +402,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       probeTimeoutMs: e.BACKEND_PROBE_TIMEOUT_MS,
       healthyAfterPasses: e.BACKEND_HEALTHY_AFTER_PASSES,
     }),
+    nodeId: e.NODE_ID ?? defaultNodeId(),
+    forward: Object.freeze({ connections: e.FORWARD_CONNECTIONS, timeoutMs: e.FORWARD_TIMEOUT_MS }),
     ...overrides,
   });
+}
+
+/** A node id unique per process: the host name, the pid and a random part (a restarted pid is a new node). */
+export function defaultNodeId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
 /** The non-empty, trimmed entries of a comma-separated list. */

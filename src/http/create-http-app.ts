@@ -57,7 +57,7 @@ export function createHttpApp(services: HttpServices): Hono {
       [...INFERENCE_PATHS, '/jobs'],
       rateLimitMiddleware({
         limits: services.rateLimits,
-        knownModel: (model) => services.catalog.has(model),
+        knownModel: (model) => services.catalog.has(model) || services.remote?.has(model) === true,
         respond: respondWithError,
         onRejected: metrics && ((model, scope) => metrics.rateLimited(model, scope)),
         addresses: new ClientAddressResolver(services.trustedProxies),

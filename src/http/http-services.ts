@@ -90,6 +90,18 @@ export interface ModelConfigView {
   readonly error?: string | undefined;
 }
 
+/** What other nodes and V2 backends serve (src/cluster/remote-catalog.ts): a front with an empty repository routes to them. */
+export interface RemoteModels {
+  /** True when some live node or healthy backend has the model. */
+  has(model: string): boolean;
+  /** Versions of the model they have, ascending. */
+  versionsOf(model: string): readonly number[];
+  /** The version's signature, read from one of them (cached); undefined when none has it. */
+  signature(model: string, version: number): Promise<ModelSignature> | undefined;
+  /** Forgets a signature the inputs did not match (at most about once a second); true when it did. */
+  invalidate(model: string, version: number): boolean;
+}
+
 export interface HttpServices {
   /** A model's config.json as in force. */
   modelConfig(model: string): ModelConfigView;
@@ -118,6 +130,8 @@ export interface HttpServices {
   readonly serveApi?: boolean | undefined;
   /** Rate limits of the inference endpoints; absent = none (the middleware is not installed). */
   readonly rateLimits?: RateLimitChecker | undefined;
+  /** Scale-out: what other nodes and backends serve; absent = only this gateway's own repository. */
+  readonly remote?: RemoteModels | undefined;
   /** Proxies whose X-Forwarded-For names the client (addresses, CIDR subnets); absent or empty = the header is ignored. */
   readonly trustedProxies?: readonly string[] | undefined;
 }

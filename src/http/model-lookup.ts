@@ -3,7 +3,7 @@
  * when it is there but unloaded) and a version's signature (404 when gone, 503 while not READY).
  * Shared by every protocol's routes.
  */
-import { SwitchyardError } from '../errors.js';
+import { isSwitchyardError, SwitchyardError } from '../errors.js';
 import type { ModelSignature } from '../tensor.js';
 import type { HttpServices } from './http-services.js';
 import { assertModelName } from './request-params.js';
@@ -22,6 +22,36 @@ export function signatureOf(services: HttpServices, model: string, version: numb
 }
 
 /**
+ * The signature a request to a version is decoded against: this process's own when it has the
+ * version loaded, else (scale-out) the one another node or backend serving it reports; without
+ * either, the error signatureOf gives (404 gone, 503 not READY).
+ */
+export function servingSignature(services: HttpServices, model: string, version: number): ModelSignature | Promise<ModelSignature> {
+  const own = services.catalog.status(model, version)?.signature;
+  if (own) return own;
+  return services.remote?.signature(model, version) ?? signatureOf(services, model, version);
+}
+
+/**
+ * Decodes a request against servingSignature. When the signature came from another node and the
+ * inputs do not match it, the version may have been reloaded there with another shape: the
+ * signature is read again (at most about once a second) and the request decoded once more.
+ */
+export async function decodeForVersion<T>(services: HttpServices, model: string, version: number, decode: (signature: ModelSignature) => T): Promise<T> {
+  const signature = await servingSignature(services, model, version);
+  try {
+    return decode(signature);
+  } catch (error) {
+    const remote = services.remote;
+    const own = services.catalog.status(model, version)?.signature;
+    if (own || !remote || !isSwitchyardError(error) || error.code !== 'INVALID_INPUT' || !remote.invalidate(model, version)) throw error;
+    const fresh = await remote.signature(model, version);
+    if (!fresh || JSON.stringify(fresh) === JSON.stringify(signature)) throw error;
+    return decode(fresh);
+  }
+}
+
+/**
  * The model a request names must be one the gateway serves: 404 MODEL_NOT_FOUND when neither the
  * registry nor the repository has it (never there, or its folder deleted); 503 VERSION_NOT_READY
  * when its files are in the repository but it was unloaded (repository API or admin API), until
@@ -30,6 +60,7 @@ export function signatureOf(services: HttpServices, model: string, version: numb
 export function assertModelExists(services: HttpServices, model: string): void {
   assertModelName(model);
   if (services.catalog.has(model)) return;
+  if (services.remote?.has(model)) return;
   if (unloadedVersions(services, model)) {
     throw new SwitchyardError(
       'VERSION_NOT_READY',

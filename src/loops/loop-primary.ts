@@ -19,7 +19,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { SETTING_DEFAULTS } from '../config.js';
+import { defaultNodeId, SETTING_DEFAULTS } from '../config.js';
 import type { Logger } from 'pino';
 import { RateLimiterClusterMaster } from 'rate-limiter-flexible';
 import { serveLoopMetrics } from './loop-metrics.js';
@@ -52,6 +52,8 @@ export function runLoopPrimary(options: LoopPrimaryOptions): void {
     ...(process.env.RUNTIME_WORKERS ? {} : { RUNTIME_WORKERS: String(Math.max(1, Math.floor(availableParallelism() / loops))) }),
     // JOB_CONCURRENCY is what this server runs at once: unless set, split between the loops too.
     ...(process.env.JOB_CONCURRENCY ? {} : { JOB_CONCURRENCY: String(Math.max(1, Math.ceil(Number(SETTING_DEFAULTS.JOB_CONCURRENCY) / loops))) }),
+    // Every loop is the same node (x-served-by, heartbeats): one id, drawn here when NODE_ID is unset.
+    ...(process.env.NODE_ID ? {} : { NODE_ID: defaultNodeId() }),
   };
   let stopping: 'shutdown' | 'abort' | undefined;
   let exitCode = 0;

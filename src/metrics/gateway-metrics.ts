@@ -196,6 +196,9 @@ export class GatewayMetrics {
   readonly #breakerTransitions: Counter<'target_kind' | 'to'>;
   readonly #breakers: Gauge<'target_kind' | 'state'>;
   readonly #retries: Counter<'outcome'>;
+  readonly #forwarded: Counter<'target_kind' | 'outcome'>;
+  readonly #forwardDuration: Histogram<'target_kind'>;
+  readonly #forwardRetries: Counter<'target_kind' | 'failure'>;
   readonly #recorders = new Map<RequestProtocol, RequestRecorder>();
   readonly #batchSeries = new Map<string, Map<number, BatchSeries>>();
   /** When each version's current load began (performance.now()), for the load duration. */
@@ -366,6 +369,27 @@ export class GatewayMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    // Scale-out: by target kind (node, backend) only, never by node id (ids change with every
+    // restart, so they would be an unbounded label); per-target health is on GET /cluster.
+    this.#forwarded = new Counter({
+      name: name('forwarded_requests_total'),
+      help: 'Inference attempts forwarded to another node or a V2 backend, by target kind and outcome (success, client-error, deadline, cancelled, connect, reset, timeout, status-5xx, bad-response).',
+      labelNames: ['target_kind', 'outcome'],
+      registers,
+    });
+    this.#forwardDuration = new Histogram({
+      name: name('forward_duration_seconds'),
+      help: 'Time of one forwarded attempt, from sending it to its answer (or failure), by target kind.',
+      labelNames: ['target_kind'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#forwardRetries = new Counter({
+      name: name('forward_retries_total'),
+      help: 'Forwarded attempts that failed before any byte of the answer and were retried on another candidate, by target kind of the failed one and why it failed.',
+      labelNames: ['target_kind', 'failure'],
+      registers,
+    });
     const jobCounts = options.jobCounts;
     if (jobCounts) {
       new Gauge({
@@ -496,6 +520,17 @@ export class GatewayMetrics {
       this.#recorders.set(protocol, recorder);
     }
     return recorder;
+  }
+
+  /** Cluster scheduler observer: one forwarded attempt ended (kind and outcome are fixed sets). */
+  forwarded(kind: 'node' | 'backend', outcome: string, seconds: number): void {
+    this.#forwarded.labels(kind, outcome).inc();
+    this.#forwardDuration.labels(kind).observe(seconds);
+  }
+
+  /** Cluster scheduler observer: a failed attempt was retried on another candidate. */
+  retried(kind: 'node' | 'backend', reason: string): void {
+    this.#forwardRetries.labels(kind, reason).inc();
   }
 
   /** Batcher observer: one batch ran on a session. */

@@ -3,12 +3,13 @@
  * `$inference_request`, optionally followed by binary tensor data (`Inference-Header-Content-Length`
  * gives the JSON's length, `binary_data_size` each binary input's), or the raw single-input mode
  * (header length 0: the whole body is the one input's data). Decoded and validated against the
- * signature of the version that will serve it, so every mistake is a 400 that names it.
+ * signature of the version that will serve it, so every mistake is a 400 that names it. The
+ * encoder is the forwarding hop's (src/cluster/): binary data both ways, with the same codecs.
  */
 import { SwitchyardError } from '../errors.js';
 import { bytesPerElement, DATATYPES, isDatatype, type ModelSignature, type Tensor, type TensorInfo } from '../tensor.js';
 import { jsonPreview } from './json-preview.js';
-import { tensorFromBinary, utf8Element } from './oip-binary.js';
+import { tensorFromBinary, tensorToBinary, utf8Element } from './oip-binary.js';
 import { tensorFromJson } from './tensor-json.js';
 import { findInput, validateInputs, validateOutputNames, validateShape } from './validate-inputs.js';
 
@@ -332,4 +333,47 @@ function decodeRawRequest(body: Buffer, signature: ModelSignature): OipInferRequ
   validateInputs(signature, inputs);
   const outputs = validateOutputNames(signature, undefined);
   return { id: undefined, inputs, outputs, binaryOutputs: new Set(outputs), timeoutMicros: undefined };
+}
+
+export interface EncodedOipRequest {
+  /** The JSON header, then every input's binary data in the order the header lists them. */
+  readonly body: Buffer;
+  /** Byte length of the JSON header (`Inference-Header-Content-Length`). */
+  readonly headerLength: number;
+}
+
+/**
+ * The other direction, for the forwarding hop (src/cluster/): a request whose inputs all travel
+ * as binary data (never re-encoded as JSON) and whose outputs are all asked for as binary data.
+ * `outputs` undefined asks for every output of the model.
+ */
+export function encodeInferRequest(parts: { readonly id?: string | undefined; readonly inputs: Readonly<Record<string, Tensor>>; readonly outputs?: readonly string[] | undefined }): EncodedOipRequest {
+  const chunks: Buffer[] = [];
+  let binaryLength = 0;
+  const inputs: string[] = [];
+  for (const name in parts.inputs) {
+    const tensor = parts.inputs[name]!;
+    const chunk = tensorToBinary(tensor);
+    chunks.push(chunk);
+    binaryLength += chunk.length;
+    inputs.push(
+      `{"name":${JSON.stringify(name)},"datatype":"${tensor.datatype}","shape":[${tensor.shape.join(',')}],"parameters":{"binary_data_size":${chunk.length}}}`,
+    );
+  }
+  const outputs = parts.outputs?.map((name) => `{"name":${JSON.stringify(name)},"parameters":{"binary_data":true}}`);
+  const json =
+    '{' +
+    (parts.id === undefined ? '' : `"id":${JSON.stringify(parts.id)},`) +
+    `"inputs":[${inputs.join(',')}]` +
+    (outputs === undefined ? '' : `,"outputs":[${outputs.join(',')}]`) +
+    ',"parameters":{"binary_data_output":true}}';
+  const headerLength = Buffer.byteLength(json, 'utf8');
+  const body = Buffer.allocUnsafe(headerLength + binaryLength);
+  body.write(json, 0, 'utf8');
+  let offset = headerLength;
+  for (const chunk of chunks) {
+    chunk.copy(body, offset);
+    offset += chunk.length;
+  }
+  return { body, headerLength };
 }

@@ -2,11 +2,13 @@
  * Open Inference Protocol inference responses: `$inference_response` JSON, with the outputs the
  * client asked for as binary data appended after it (their `binary_data_size` in the JSON and the
  * JSON's length in `Inference-Header-Content-Length`). The JSON is written as text around each
- * output's data, which is serialised in one pass per output.
+ * output's data, which is serialised in one pass per output. The decoder is the forwarding hop's
+ * (src/cluster/): it reads another server's answer with the same element codecs.
  */
-import type { Tensor } from '../tensor.js';
+import { isDatatype, type Tensor } from '../tensor.js';
 import { fromHalfBits } from './float16.js';
-import { tensorToBinary } from './oip-binary.js';
+import { tensorFromBinary, tensorToBinary } from './oip-binary.js';
+import { tensorFromJson } from './tensor-json.js';
 
 export interface OipInferResponseParts {
   readonly model: string;
@@ -105,4 +107,60 @@ export function encodeInferResponse(parts: OipInferResponseParts): EncodedOipRes
     offset += chunk.length;
   }
   return { body, headerLength };
+}
+
+export interface DecodedOipResponse {
+  readonly model: string | undefined;
+  readonly version: string | undefined;
+  readonly outputs: Record<string, Tensor>;
+}
+
+/**
+ * The other direction, for the forwarding hop (src/cluster/): an upstream's answer, its outputs as
+ * binary data (as asked) or JSON data (a server that ignores the binary request). Throws a plain
+ * Error saying what is wrong with it: a malformed answer is the upstream's fault, never the client's.
+ */
+export function decodeInferResponse(body: Buffer, headerLength: number | undefined): DecodedOipResponse {
+  const jsonLength = headerLength ?? body.length;
+  if (jsonLength > body.length) throw new Error(`Inference-Header-Content-Length is ${jsonLength} but the body has ${body.length} bytes`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8', 0, jsonLength));
+  } catch (error) {
+    throw new Error(`the answer is not an inference response (not JSON: ${(error as Error).message})`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || !Array.isArray((parsed as { outputs?: unknown }).outputs)) {
+    throw new Error('the answer is not an inference response (no "outputs" array)');
+  }
+  const response = parsed as { model_name?: unknown; model_version?: unknown; outputs: unknown[] };
+  const outputs: Record<string, Tensor> = Object.create(null);
+  let offset = jsonLength;
+  response.outputs.forEach((raw, index) => {
+    const output = raw as { name?: unknown; datatype?: unknown; shape?: unknown; data?: unknown; parameters?: { binary_data_size?: unknown } } | null;
+    if (output === null || typeof output !== 'object' || typeof output.name !== 'string') throw new Error(`outputs[${index}] has no name`);
+    const { name, datatype, shape } = output;
+    if (!isDatatype(datatype)) throw new Error(`output '${name}' has no known datatype`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) throw new Error(`output '${name}' has no valid shape`);
+    const size = output.parameters?.binary_data_size;
+    try {
+      if (size === undefined) {
+        outputs[name] = tensorFromJson(name, datatype, { shape, data: output.data }, shape as number[]);
+      } else {
+        if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0 || offset + size > body.length) {
+          throw new Error(`binary_data_size ${String(size)} does not fit the ${body.length - offset} bytes left`);
+        }
+        // A copy: the output outlives the response body, whose memory may be pooled.
+        outputs[name] = tensorFromBinary(name, datatype, shape as number[], Buffer.from(body.subarray(offset, offset + size)));
+        offset += size;
+      }
+    } catch (error) {
+      throw new Error(`output '${name}' cannot be read: ${(error as Error).message}`);
+    }
+  });
+  if (offset !== body.length) throw new Error(`${body.length - offset} bytes after the outputs' binary data`);
+  return {
+    model: typeof response.model_name === 'string' ? response.model_name : undefined,
+    version: typeof response.model_version === 'string' ? response.model_version : undefined,
+    outputs,
+  };
 }

@@ -15,6 +15,8 @@ export interface InferenceRequest {
   readonly deadline?: number;
   /** The client's connection: a request not yet running is dropped once it is gone. */
   readonly client?: ClientConnection;
+  /** The request's id (`x-request-id`), passed on when the request is forwarded to another node. */
+  readonly requestId?: string;
 }
 
 export interface ClientConnection {
@@ -27,6 +29,8 @@ export interface InferenceResult {
   readonly model: string;
   readonly version: number;
   readonly outputs: Record<string, Tensor>;
+  /** The node (or backend target) that ran it, for `x-served-by`; set by the cluster scheduler. */
+  readonly servedBy?: string;
 }
 
 export interface InferenceScheduler {

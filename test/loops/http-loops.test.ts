@@ -61,6 +61,16 @@ describe('HTTP_LOOPS=2', () => {
     expect(new Set(linesWith(gateway, 'repository scanned').map((line) => line.loop))).toEqual(new Set([0, 1]));
   });
 
+  it('answers as one node from every loop: one x-served-by, the id drawn by the primary', async () => {
+    const gateway = await startLoops();
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => send(gateway.url, 'POST', '/models/linear/1/predict', LINEAR_BODY, { 'content-type': 'application/json', connection: 'close' })),
+    );
+    const servedBy = new Set(answers.map((answer) => answer.headers['x-served-by']));
+    expect(servedBy.size).toBe(1);
+    expect([...servedBy][0]).toContain(`-${gateway.pid}-`);
+  });
+
   it('loses no request while versions are swapped under load on every loop', async () => {
     const gateway = await startLoops();
     let stop = false;

@@ -4,7 +4,7 @@
  * field it documents (a non-default value changes that field and only reads back as itself).
  * Defaults are read from SETTING_DEFAULTS, never written again here.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoHttpLoops, loadConfig, SETTING_DEFAULTS, SETTING_NAMES, type Config, type SettingName } from '../../src/config.js';
@@ -130,6 +130,10 @@ const CHECKS: Record<SettingName, SettingCheck> = {
   BACKEND_PROBE_INTERVAL_MS: { value: '250', field: (c) => c.backends.probeIntervalMs, means: number },
   BACKEND_PROBE_TIMEOUT_MS: { value: '300', field: (c) => c.backends.probeTimeoutMs, means: number },
   BACKEND_HEALTHY_AFTER_PASSES: { value: '3', field: (c) => c.backends.healthyAfterPasses, means: number },
+  // Unset: derived per process, so the check compares its form, not its value.
+  NODE_ID: { value: 'front-1', field: (c) => (/^.+-\d+-[0-9a-f]{6}$/.test(c.nodeId) && c.nodeId.startsWith(hostname()) ? 'derived' : c.nodeId), means: text, unset: 'derived' },
+  FORWARD_CONNECTIONS: { value: '8', field: (c) => c.forward.connections, means: number },
+  FORWARD_TIMEOUT_MS: { value: '1500', field: (c) => c.forward.timeoutMs, means: number },
   TRUSTED_PROXIES: { value: '10.0.0.0/8, 127.0.0.1', field: (c) => c.trustedProxies, means: (raw) => raw.split(',').map((k) => k.trim()).filter(Boolean), unset: [] },
 };
 

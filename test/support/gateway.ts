@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { Switchyard } from '../../src/app.js';
+import { Switchyard, type SwitchyardOptions } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { writeModelFile } from '../../tools/model-builder/index.js';
 import { cleanupAfter } from './cleanup.js';
@@ -59,6 +59,8 @@ export interface TestGatewayOptions {
    * calls gateway.loadRepository() itself. Default false (started and loaded).
    */
   readonly listenOnly?: boolean;
+  /** More collaborators for the Switchyard (e.g. cluster members); the logger is the one above. */
+  readonly switchyard?: Omit<SwitchyardOptions, 'logger'>;
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -83,7 +85,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     },
     options.config,
   );
-  const gateway = new Switchyard(config, { logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const gateway = new Switchyard(config, { ...options.switchyard, logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   await gateway.listen();
   if (!options.listenOnly) await gateway.loadRepository();
   const url = gateway.url;

@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import { decodeNativeRequest, encodeNativeResponse } from '../../protocol/native-json-codec.js';
 import type { HttpServices, VersionView } from '../http-services.js';
 import { submitAsyncPrediction } from './job-routes.js';
-import { assertModelExists, signatureOf, unloadedVersions } from '../model-lookup.js';
+import { assertModelExists, decodeForVersion, unloadedVersions } from '../model-lookup.js';
 import { parsePrefer } from '../prefer-header.js';
 import { clientConnection, parseJsonBody, readBody, readJsonBody } from '../request-body.js';
 import { requestIdOf } from '../middleware/request-id.js';
@@ -67,20 +67,26 @@ export function nativeRoutes(services: HttpServices): Hono {
     const { version } = await services.resolver.resolve(model, spec);
     c.set('modelVersion', version); // for the request metrics
     try {
-      const decoded = decodeNativeRequest(body, signatureOf(services, model, version));
+      const decoded = await decodeForVersion(services, model, version, (signature) => decodeNativeRequest(body, signature));
       const result = await services.scheduler.infer({
         model,
         version,
         inputs: decoded.inputs,
         outputs: decoded.outputs,
         client: clientConnection(c),
+        requestId: requestIdOf(c),
         ...(deadline === undefined ? {} : { deadline }),
       });
       // A plain header object (no c.header()) keeps @hono/node-server on its fast response path.
       c.set('requestIdSent', true);
       return new Response(encodeNativeResponse(model, result.version, result.outputs), {
         status: 200,
-        headers: { 'content-type': 'application/json', 'x-model-version': String(result.version), 'x-request-id': requestIdOf(c) },
+        headers: {
+          'content-type': 'application/json',
+          'x-model-version': String(result.version),
+          'x-request-id': requestIdOf(c),
+          ...(result.servedBy === undefined ? {} : { 'x-served-by': result.servedBy }),
+        },
       });
     } catch (error) {
       // Errors after routing still say which version the request was routed to.

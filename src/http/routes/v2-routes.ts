@@ -19,7 +19,7 @@ import { parseVersion } from '../../repository/model-name.js';
 import { adminAuth } from '../middleware/admin-auth.js';
 import { toSwitchyardError } from '../error-response.js';
 import type { HttpServices } from '../http-services.js';
-import { assertModelExists, signatureOf } from '../model-lookup.js';
+import { assertModelExists, decodeForVersion, servingSignature } from '../model-lookup.js';
 import { clientConnection, readBody } from '../request-body.js';
 import { requestIdOf } from '../middleware/request-id.js';
 import { assertModelName, assertVersionSpec, deadlineFromTimeout, deadlineFromTimeoutMicros } from '../request-params.js';
@@ -114,11 +114,14 @@ export function v2Routes(services: HttpServices): Hono {
 
   const metadata = async (model: string, spec: string | undefined) => {
     const version = await resolveVersion(model, spec);
-    const signature = signatureOf(services, model, version);
-    const versions = services.catalog
+    const signature = await servingSignature(services, model, version);
+    const own = services.catalog
       .versions(model)
       .filter((view) => view.servable ?? view.signature !== undefined)
-      .map((view) => String(view.version));
+      .map((view) => view.version);
+    // Scale-out: versions only other nodes or backends serve are listed too.
+    const remote = services.remote?.versionsOf(model) ?? [];
+    const versions = (remote.length === 0 ? own : [...new Set([...own, ...remote])].sort((a, b) => a - b)).map(String);
     return json({ name: model, versions, platform: V2_PLATFORM, inputs: signature.inputs, outputs: signature.outputs });
   };
 
@@ -143,7 +146,7 @@ export function v2Routes(services: HttpServices): Hono {
     const headerLength = parseHeaderLength(c.req.header('inference-header-content-length'), body.length);
     const { version } = await services.resolver.resolve(model, spec);
     c.set('modelVersion', version); // for the request metrics
-    const request = decodeInferRequest(body, headerLength, signatureOf(services, model, version));
+    const request = await decodeForVersion(services, model, version, (signature) => decodeInferRequest(body, headerLength, signature));
     // Triton's `timeout` parameter is in microseconds, counted from the request's arrival.
     const timeoutDeadline = deadlineFromTimeoutMicros(request.timeoutMicros, receivedAt);
     const deadline = earliest(headerDeadline, timeoutDeadline);
@@ -153,6 +156,7 @@ export function v2Routes(services: HttpServices): Hono {
       inputs: request.inputs,
       outputs: request.outputs,
       client: clientConnection(c),
+      requestId: requestIdOf(c),
       ...(deadline === undefined ? {} : { deadline }),
     });
     const encoded = encodeInferResponse({
@@ -166,8 +170,9 @@ export function v2Routes(services: HttpServices): Hono {
     // Plain header objects keep @hono/node-server on its fast response path.
     c.set('requestIdSent', true);
     const requestId = requestIdOf(c);
+    const served = result.servedBy === undefined ? {} : { 'x-served-by': result.servedBy };
     if (encoded.headerLength === undefined) {
-      return new Response(encoded.body, { status: 200, headers: { 'content-type': 'application/json', 'x-request-id': requestId } });
+      return new Response(encoded.body, { status: 200, headers: { 'content-type': 'application/json', 'x-request-id': requestId, ...served } });
     }
     return new Response(encoded.body, {
       status: 200,
@@ -175,6 +180,7 @@ export function v2Routes(services: HttpServices): Hono {
         'content-type': 'application/octet-stream',
         'inference-header-content-length': String(encoded.headerLength),
         'x-request-id': requestId,
+        ...served,
       },
     });
   };
