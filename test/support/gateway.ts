@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Switchyard } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import type { InferenceRuntime } from '../../src/runtime/inference-runtime.js';
 import { writeModelFile } from '../../tools/model-builder/index.js';
 import { cleanupAfter } from './cleanup.js';
 import { send, type WireResponse } from './http.js';
@@ -59,6 +60,8 @@ export interface TestGatewayOptions {
    * calls gateway.loadRepository() itself. Default false (started and loaded).
    */
   readonly listenOnly?: boolean;
+  /** The inference runtime; default the gateway's own (a WorkerPoolRuntime). */
+  readonly runtime?: InferenceRuntime;
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -81,7 +84,10 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     },
     options.config,
   );
-  const gateway = new Switchyard(config, { logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const gateway = new Switchyard(config, {
+    logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    ...(options.runtime ? { runtime: options.runtime } : {}),
+  });
   await gateway.listen();
   if (!options.listenOnly) await gateway.loadRepository();
   const url = gateway.url;

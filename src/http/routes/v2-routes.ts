@@ -20,7 +20,7 @@ import { adminAuth } from '../middleware/admin-auth.js';
 import { toSwitchyardError } from '../error-response.js';
 import type { HttpServices } from '../http-services.js';
 import { assertModelExists, signatureOf } from '../model-lookup.js';
-import { clientConnection, readBody } from '../request-body.js';
+import { bodyOwnsBuffer, clientConnection, readBody } from '../request-body.js';
 import { requestIdOf } from '../middleware/request-id.js';
 import { assertModelName, assertVersionSpec, deadlineFromTimeout, deadlineFromTimeoutMicros } from '../request-params.js';
 import { loadModel, repositoryIndex, unloadModel } from './v2-repository-handlers.js';
@@ -139,11 +139,15 @@ export function v2Routes(services: HttpServices): Hono {
     assertModelExists(services, model);
     if (spec !== undefined) assertVersionSpec(spec);
     const headerDeadline = deadlineFromTimeout(c.req.header('x-request-timeout-ms'), receivedAt);
-    const body = await decodeContentEncoding(c.req.header('content-encoding'), await readBody(c, services.bodyLimitBytes), services.bodyLimitBytes);
-    const headerLength = parseHeaderLength(c.req.header('inference-header-content-length'), body.length);
+    const declaredHeader = c.req.header('inference-header-content-length');
+    // Binary data starts after the JSON header: read so that it lands aligned, to be viewed, not copied.
+    const raw = await readBody(c, services.bodyLimitBytes, { alignAt: Number(declaredHeader ?? 0) });
+    const body = await decodeContentEncoding(c.req.header('content-encoding'), raw, services.bodyLimitBytes);
+    const headerLength = parseHeaderLength(declaredHeader, body.length);
     const { version } = await services.resolver.resolve(model, spec);
     c.set('modelVersion', version); // for the request metrics
-    const request = decodeInferRequest(body, headerLength, signatureOf(services, model, version));
+    // The body is not read after this: inputs viewing it may move to the inference thread with it.
+    const request = decodeInferRequest(body, headerLength, signatureOf(services, model, version), { movableBody: bodyOwnsBuffer(body) });
     // Triton's `timeout` parameter is in microseconds, counted from the request's arrival.
     const timeoutDeadline = deadlineFromTimeoutMicros(request.timeoutMicros, receivedAt);
     const deadline = earliest(headerDeadline, timeoutDeadline);
