@@ -13,10 +13,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import { SwitchyardError } from '../errors.js';
+import { bodyBuffers } from './body-buffer-pool.js';
 import type { ClientConnection } from '../scheduling/inference-scheduler.js';
 
 function tooLarge(limit: number): SwitchyardError {
   return new SwitchyardError('PAYLOAD_TOO_LARGE', `the body is larger than ${limit} bytes`, { details: { limit } });
+}
+
+/** The Node response under @hono/node-server; undefined for in-process requests (app.request). */
+export function outgoingOf(c: Context): ServerResponse | undefined {
+  return (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
 }
 
 function incomingOf(c: Context): IncomingMessage | undefined {
@@ -50,13 +56,14 @@ export interface ReadBodyOptions {
   readonly alignAt?: number;
 }
 
-/** A body of `declared` bytes, read into its own buffer with `alignAt` 8-byte aligned. */
+/**
+ * A body of `declared` bytes, read into a buffer of its own (from bodyBuffers: the route gives it
+ * back when done) with `alignAt` 8-byte aligned. Not cleared: the body writes every byte first.
+ */
 function ownBody(declared: number, alignAt: number): Buffer {
-  const pad = (8 - (alignAt % 8)) % 8;
-  // Not zero-filled: every byte is written by the body before anyone reads it.
-  const whole = Buffer.allocUnsafeSlow(pad + declared);
-  ownBuffers.add(whole.buffer);
-  return whole.subarray(pad);
+  const body = bodyBuffers.take(declared, (8 - (alignAt % 8)) % 8);
+  ownBuffers.add(body.buffer);
+  return body;
 }
 
 function readIncoming(incoming: IncomingMessage, limit: number, declared: number, alignAt: number): Promise<Buffer> {
@@ -121,7 +128,13 @@ export async function readBody(c: Context, limit: number, options: ReadBodyOptio
 }
 
 export async function readJsonBody(c: Context, limit: number): Promise<unknown> {
-  return parseJsonBody(await readBody(c, limit));
+  const body = await readBody(c, limit);
+  try {
+    return parseJsonBody(body);
+  } finally {
+    // The parsed document holds copies (strings, numbers), nothing of the bytes.
+    bodyBuffers.giveBack(body);
+  }
 }
 
 /** A body read with readBody, parsed (400 INVALID_JSON when it is empty or not JSON). */
@@ -139,8 +152,7 @@ export function parseJsonBody(body: Buffer): unknown {
  * which is costly): the response closing before it was fully written means the client is gone.
  */
 export function clientConnection(c: Context): ClientConnection {
-  const env = c.env as { outgoing?: ServerResponse } | undefined;
-  const outgoing = env?.outgoing;
+  const outgoing = outgoingOf(c);
   if (!outgoing) {
     const signal = c.req.raw.signal;
     return {

@@ -16,6 +16,8 @@ export interface OipInferResponseParts {
   /** Answer order. */
   readonly order: readonly string[];
   readonly binaryOutputs: ReadonlySet<string>;
+  /** Where a body with binary outputs is written (a buffer of exactly `bytes`, not cleared). Default Buffer.allocUnsafe. */
+  readonly allocate?: (bytes: number) => Buffer;
 }
 
 export interface EncodedOipResponse {
@@ -99,7 +101,7 @@ export function encodeInferResponse(parts: OipInferResponseParts): EncodedOipRes
     `,"outputs":[${described.join(',')}]}`;
   if (chunks.length === 0) return { body: json, headerLength: undefined };
   const headerLength = Buffer.byteLength(json, 'utf8');
-  const body = Buffer.allocUnsafe(headerLength + binaryLength);
+  const body = (parts.allocate ?? Buffer.allocUnsafe)(headerLength + binaryLength);
   body.write(json, 0, 'utf8');
   let offset = headerLength;
   for (const chunk of chunks) {

@@ -20,7 +20,8 @@ import { adminAuth } from '../middleware/admin-auth.js';
 import { toSwitchyardError } from '../error-response.js';
 import type { HttpServices } from '../http-services.js';
 import { assertModelExists, signatureOf } from '../model-lookup.js';
-import { bodyOwnsBuffer, clientConnection, readBody } from '../request-body.js';
+import { bodyBuffers } from '../body-buffer-pool.js';
+import { bodyOwnsBuffer, clientConnection, outgoingOf, readBody } from '../request-body.js';
 import { requestIdOf } from '../middleware/request-id.js';
 import { assertModelName, assertVersionSpec, deadlineFromTimeout, deadlineFromTimeoutMicros } from '../request-params.js';
 import { loadModel, repositoryIndex, unloadModel } from './v2-repository-handlers.js';
@@ -142,6 +143,9 @@ export function v2Routes(services: HttpServices): Hono {
     const declaredHeader = c.req.header('inference-header-content-length');
     // Binary data starts after the JSON header: read so that it lands aligned, to be viewed, not copied.
     const raw = await readBody(c, services.bodyLimitBytes, { alignAt: Number(declaredHeader ?? 0) });
+    // Inputs may view the body until the answer is out; then its buffer is reused (unless it moved).
+    const outgoing = outgoingOf(c);
+    if (outgoing) bodyBuffers.giveBackAfter(outgoing, raw);
     const body = await decodeContentEncoding(c.req.header('content-encoding'), raw, services.bodyLimitBytes);
     const headerLength = parseHeaderLength(declaredHeader, body.length);
     const { version } = await services.resolver.resolve(model, spec);
@@ -166,7 +170,10 @@ export function v2Routes(services: HttpServices): Hono {
       outputs: result.outputs,
       order: request.outputs,
       binaryOutputs: request.binaryOutputs,
+      // A large answer goes in a reused buffer, given back once the socket has taken all of it.
+      ...(outgoing ? { allocate: (bytes: number) => bodyBuffers.take(bytes) } : {}),
     });
+    if (outgoing && typeof encoded.body !== 'string') bodyBuffers.giveBackAfter(outgoing, encoded.body);
     // Plain header objects keep @hono/node-server on its fast response path.
     c.set('requestIdSent', true);
     const requestId = requestIdOf(c);
