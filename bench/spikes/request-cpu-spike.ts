@@ -9,12 +9,14 @@
  * Run from the repo after `npm run build`:
  *   node dist/bench/spikes/request-cpu-spike.js [seconds] [rounds] [main.js ...]
  * SPIKE_CASES=native,v2-json limits the cases; SPIKE_PROFILE_DIR=/tmp/prof adds --cpu-prof (one
- * .cpuprofile per gateway run, written when it stops on SIGINT). The load generator (node:http,
- * in this process) shares the cores with the gateway.
+ * .cpuprofile per gateway run, written when it stops on SIGINT). The gateway runs with --trace-gc:
+ * garbage collections per 1,000 requests (scavenges, mark-compacts) count the allocation pressure,
+ * which a loaded machine does not blur. The load generator (node:http, in this process) shares
+ * the cores with the gateway.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildIdentityModel, writeModelFile } from '../../tools/model-builder/index.js';
@@ -42,6 +44,18 @@ function mlpV2Body(): string {
   return JSON.stringify({ inputs: [{ name: 'input', shape: [1, MLP_SIZES[0]], datatype: 'FP32', data: row }] });
 }
 
+/** Collections so far in a --trace-gc log, by kind. */
+function gcCounts(logFile: string): { scavenges: number; markCompacts: number } {
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    // nothing logged yet
+  }
+  return { scavenges: text.split('Scavenge').length - 1, markCompacts: text.split('Mark-Compact').length - 1 };
+}
+
+const logDir = mkdtempSync(join(tmpdir(), 'request-cpu-spike-'));
 const wide = wideBinaryBody();
 const cases = [
   { name: 'native', path: '/models/mlp/1/predict', body: mlpBody(), headers: {}, connections: 64 },
@@ -55,9 +69,11 @@ await writeModelFile(join(repo.root, 'wide', '1', 'model.onnx'), buildIdentityMo
 try {
   for (let round = 0; round < rounds; round += 1) {
     for (const [index, main] of mains.entries()) {
+      const logFile = join(logDir, `build${index}-round${round + 1}.log`);
       const server = await startServerProcess({
         script: main,
-        nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=build${index}-round${round + 1}.cpuprofile`] : [],
+        logFile,
+        nodeArgs: ['--trace-gc', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=build${index}-round${round + 1}.cpuprofile`] : [])],
         env: { MODEL_REPO: repo.root, ROUTES_FILE: join(repo.root, 'routes.json'), MODEL_STABILITY_MS: '200', HTTP_LOOPS: '1' },
         readyPath: '/readyz',
       });
@@ -68,11 +84,16 @@ try {
           await runRawLoad({ ...load, durationSeconds: 2 });
           const main0 = cpuSeconds(`/proc/${pid}/task/${pid}/stat`);
           const all0 = cpuSeconds(`/proc/${pid}/stat`);
+          const gc0 = gcCounts(logFile);
           const average = loadavg()[0]!.toFixed(1);
           const result = await runRawLoad({ ...load, durationSeconds: seconds });
+          const mainCpu = cpuSeconds(`/proc/${pid}/task/${pid}/stat`) - main0;
+          const allCpu = cpuSeconds(`/proc/${pid}/stat`) - all0;
+          const gc1 = gcCounts(logFile);
           const perRequest = (cpu: number) => ((cpu * 1e6) / Math.max(1, result.requests)).toFixed(0);
+          const perThousand = (count: number) => ((count * 1000) / Math.max(1, result.requests)).toFixed(1);
           console.log(
-            `round ${round + 1}, build ${index} (${main}), ${c.name}: ${formatLoad(result)}; main thread ${perRequest(cpuSeconds(`/proc/${pid}/task/${pid}/stat`) - main0)} CPU µs/request, process ${perRequest(cpuSeconds(`/proc/${pid}/stat`) - all0)} CPU µs/request, load avg before ${average}`,
+            `round ${round + 1}, build ${index} (${main}), ${c.name}: ${formatLoad(result)}; main thread ${perRequest(mainCpu)} CPU µs/request, process ${perRequest(allCpu)} CPU µs/request, per 1,000 requests ${perThousand(gc1.scavenges - gc0.scavenges)} scavenges and ${perThousand(gc1.markCompacts - gc0.markCompacts)} mark-compacts, load avg before ${average}`,
           );
         }
       } finally {
