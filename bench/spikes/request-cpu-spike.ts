@@ -9,7 +9,8 @@
  * Run from the repo after `npm run build`:
  *   node dist/bench/spikes/request-cpu-spike.js [seconds] [rounds] [main.js ...]
  * SPIKE_CASES=native,v2-json limits the cases; SPIKE_PROFILE_DIR=/tmp/prof adds --cpu-prof (one
- * .cpuprofile per gateway run, written when it stops on SIGINT). The gateway runs with --trace-gc:
+ * .cpuprofile per gateway run, written when it stops on SIGINT); SPIKE_NODE_ARGS adds node flags
+ * (e.g. --heap-prof). The gateway runs with --trace-gc:
  * garbage collections per 1,000 requests (scavenges, mark-compacts) count the allocation pressure,
  * which a loaded machine does not blur. The load generator (node:http, in this process) shares
  * the cores with the gateway.
@@ -32,6 +33,8 @@ const rounds = Number(process.argv[3] ?? 2);
 const mains = process.argv.length > 4 ? process.argv.slice(4) : [fileURLToPath(new URL('../../src/main.js', import.meta.url))];
 const only = process.env.SPIKE_CASES?.split(',');
 const profileDir = process.env.SPIKE_PROFILE_DIR;
+/** More node flags for the gateway, space separated (e.g. --heap-prof --heap-prof-dir=/tmp/heap). */
+const extraNodeArgs = process.env.SPIKE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
 
 /** CPU seconds (user + system) of one thread, or of the whole process when tid is its pid's /proc/pid/stat. */
 function cpuSeconds(path: string): number {
@@ -73,7 +76,7 @@ try {
       const server = await startServerProcess({
         script: main,
         logFile,
-        nodeArgs: ['--trace-gc', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=build${index}-round${round + 1}.cpuprofile`] : [])],
+        nodeArgs: ['--trace-gc', ...extraNodeArgs, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=build${index}-round${round + 1}.cpuprofile`] : [])],
         env: { MODEL_REPO: repo.root, ROUTES_FILE: join(repo.root, 'routes.json'), MODEL_STABILITY_MS: '200', HTTP_LOOPS: '1' },
         readyPath: '/readyz',
       });
@@ -97,7 +100,7 @@ try {
           );
         }
       } finally {
-        if (profileDir) {
+        if (profileDir || extraNodeArgs.length > 0) {
           const exited = new Promise((resolve) => server.child.once('exit', resolve));
           server.child.kill('SIGINT');
           await exited;
