@@ -6,7 +6,7 @@
  * when nothing can read it any more: a request body once its answer has been written in full
  * (finish; a connection that closes early keeps it, for the garbage collector), an answer's
  * buffer once the socket has taken every byte of it. A buffer moved to another thread (detached)
- * never comes back. Sizes are rounded up to classes so that bodies of nearly equal length share.
+ * comes back only if that thread hands it back (adopt). Sizes are rounded up to classes so that bodies of nearly equal length share.
  */
 import type { ServerResponse } from 'node:http';
 import { BufferPool } from '../scheduling/buffer-pool.js';
@@ -28,6 +28,8 @@ export class BodyBufferPool {
   readonly #classBytes: number;
   /** Buffers lent out and not yet given back: only those are taken back, each once. */
   readonly #lent = new WeakSet<ArrayBufferLike>();
+  /** Buffers handed back by another thread and taken in: each such ArrayBuffer object once. */
+  readonly #adopted = new WeakSet<ArrayBuffer>();
 
   constructor(options: BodyBufferPoolOptions = {}) {
     this.#minBytes = options.minBytes ?? 16 * 1024;
@@ -54,6 +56,23 @@ export class BodyBufferPool {
     if (!this.#lent.has(buffer)) return;
     this.#lent.delete(buffer);
     if (buffer.byteLength === 0) return; // moved to another thread
+    this.#pool.give('UINT8', new Uint8Array(buffer));
+  }
+
+  /**
+   * Takes back the buffer under a movable tensor's data when the runtime hands it back: the one
+   * lent (runs on this thread), or the same memory returned by a worker thread as a new
+   * ArrayBuffer. Once per buffer; the caller must be done with it.
+   */
+  adopt(data: ArrayBufferView): void {
+    const buffer = data.buffer;
+    if (this.#lent.has(buffer)) {
+      this.giveBack(new Uint8Array(buffer));
+      return;
+    }
+    if (!(buffer instanceof ArrayBuffer) || this.#adopted.has(buffer)) return;
+    if (buffer.byteLength < this.#minBytes || buffer.byteLength % this.#classBytes !== 0) return;
+    this.#adopted.add(buffer);
     this.#pool.give('UINT8', new Uint8Array(buffer));
   }
 

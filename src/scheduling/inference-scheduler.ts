@@ -15,6 +15,13 @@ export interface InferenceRequest {
   readonly deadline?: number;
   /** The client's connection: a request not yet running is dropped once it is gone. */
   readonly client?: ClientConnection;
+  /**
+   * Told the request's own input tensors once a run of it alone is done with them (a worker
+   * thread hands buffers it was moved back), so their owner can reuse the buffers. Not called
+   * when the request ran in a merged batch: its inputs were copied, the originals never left.
+   * Default: none (the buffers stay with the runtime's thread, for its garbage collector).
+   */
+  readonly recycleInputs?: (inputs: Readonly<Record<string, Tensor>>) => void;
 }
 
 export interface ClientConnection {

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { Hono, type Context } from 'hono';
 import { SwitchyardError } from '../../errors.js';
+import type { Tensor } from '../../tensor.js';
 import { decodeInferRequest, parseHeaderLength } from '../../protocol/oip-request.js';
 import { encodeInferResponse } from '../../protocol/oip-response.js';
 import { modelStat, type ModelStat } from '../../protocol/oip-stats.js';
@@ -90,6 +91,22 @@ async function decodeContentEncoding(encoding: string | undefined, body: Buffer,
   }
 }
 
+function hasMovable(inputs: Readonly<Record<string, Tensor>>): boolean {
+  for (const name in inputs) if (inputs[name]!.movable) return true;
+  return false;
+}
+
+/** The buffers of a request's movable inputs (views of its body), back in the body pool, each once. */
+function adoptMovedBodies(inputs: Readonly<Record<string, Tensor>>): void {
+  let previous: ArrayBufferLike | undefined;
+  for (const name in inputs) {
+    const { data, movable } = inputs[name]!;
+    if (!movable || Array.isArray(data) || data.buffer === previous) continue;
+    previous = data.buffer;
+    bodyBuffers.adopt(data);
+  }
+}
+
 function earliest(a: number | undefined, b: number | undefined): number | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
@@ -162,6 +179,8 @@ export function v2Routes(services: HttpServices): Hono {
       outputs: request.outputs,
       client: clientConnection(c),
       ...(deadline === undefined ? {} : { deadline }),
+      // Body buffers moved to a worker come back with its answer: reused, not reallocated.
+      ...(outgoing && hasMovable(request.inputs) ? { recycleInputs: adoptMovedBodies } : {}),
     });
     const encoded = encodeInferResponse({
       model,
