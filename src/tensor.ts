@@ -45,6 +45,13 @@ export interface Tensor {
   /** Concrete dims, row-major. */
   readonly shape: readonly number[];
   readonly data: TensorData;
+  /**
+   * The whole buffer under `data` is the tensor's owner's to give away, though `data` may view
+   * only part of it (a request body read into a buffer of its own, see src/http/request-body.ts):
+   * the runtime may move (transfer) that buffer to its thread instead of copying the view, after
+   * which nothing reads it here. Default false: a view is copied, never moved.
+   */
+  readonly movable?: boolean;
 }
 
 /** A model input or output as metadata: `-1` marks a dynamic dimension. */

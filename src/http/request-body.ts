@@ -4,14 +4,25 @@
  * builds an undici Request, a web stream and two AbortSignals per request, which cost more than a
  * small model's whole inference. The size limit is enforced here, from Content-Length up front
  * and from the bytes as they arrive.
+ *
+ * A large body with a Content-Length is read straight into an ArrayBuffer of its own, sized once
+ * (no list of chunks to concatenate), and placed so that a given offset (where binary tensor data
+ * starts) is 8-byte aligned: tensors can then be views into the body, and since nothing else lives
+ * in that buffer, the runtime may move it to its thread whole instead of copying (bodyOwnsBuffer).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import { SwitchyardError } from '../errors.js';
+import { bodyBuffers } from './body-buffer-pool.js';
 import type { ClientConnection } from '../scheduling/inference-scheduler.js';
 
 function tooLarge(limit: number): SwitchyardError {
   return new SwitchyardError('PAYLOAD_TOO_LARGE', `the body is larger than ${limit} bytes`, { details: { limit } });
+}
+
+/** The Node response under @hono/node-server; undefined for in-process requests (app.request). */
+export function outgoingOf(c: Context): ServerResponse | undefined {
+  return (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
 }
 
 function incomingOf(c: Context): IncomingMessage | undefined {
@@ -19,23 +30,66 @@ function incomingOf(c: Context): IncomingMessage | undefined {
   return env?.incoming;
 }
 
-function readIncoming(incoming: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Bodies of at least this many bytes (by Content-Length) are read into a buffer of their own.
+ * Smaller ones usually arrive in one chunk, a slice of the socket's read buffer that costs no
+ * allocation; copying their tensors costs less than a buffer of their own each.
+ */
+export const OWN_BUFFER_BYTES = 16 * 1024;
+
+/** Buffers readBody allocated for one body alone (see bodyOwnsBuffer). */
+const ownBuffers = new WeakSet<ArrayBufferLike>();
+
+/**
+ * True when `body` came from readBody into an ArrayBuffer of its own: no other data shares that
+ * buffer, so its tensors may be moved (transferred) to another thread with it once it is no longer read.
+ */
+export function bodyOwnsBuffer(body: Buffer): boolean {
+  return ownBuffers.has(body.buffer);
+}
+
+export interface ReadBodyOptions {
+  /**
+   * Offset in the body that should be 8-byte aligned in memory (where binary data starts, e.g.
+   * Inference-Header-Content-Length), for bodies read into a buffer of their own. Default 0.
+   */
+  readonly alignAt?: number;
+}
+
+/**
+ * A body of `declared` bytes, read into a buffer of its own (from bodyBuffers: the route gives it
+ * back when done) with `alignAt` 8-byte aligned. Not cleared: the body writes every byte first.
+ */
+function ownBody(declared: number, alignAt: number): Buffer {
+  const body = bodyBuffers.take(declared, (8 - (alignAt % 8)) % 8);
+  ownBuffers.add(body.buffer);
+  return body;
+}
+
+function readIncoming(incoming: IncomingMessage, limit: number, declared: number, alignAt: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    // Sized up front when the length is known and large; chunks then go straight into it.
+    const target = declared >= OWN_BUFFER_BYTES ? ownBody(declared, alignAt) : undefined;
     const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
+      const end = size + chunk.length;
+      if (end > limit) {
         cleanup();
         incoming.resume(); // drain the rest so the connection can still carry the 413
         reject(tooLarge(limit));
         return;
       }
-      chunks.push(chunk);
+      if (target && end <= target.length) chunk.copy(target, size);
+      else chunks.push(chunk);
+      size = end;
     };
     const onEnd = (): void => {
       cleanup();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      if (target && size === target.length) resolve(target);
+      // Without a usable length (Node's parser holds a body to its Content-Length, so rarely): the chunks.
+      else if (target) resolve(Buffer.concat([target.subarray(0, Math.min(size, target.length)), ...chunks], size));
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     };
     const onError = (error: Error): void => {
       cleanup();
@@ -59,11 +113,14 @@ function readIncoming(incoming: IncomingMessage, limit: number): Promise<Buffer>
 }
 
 /** The raw body, at most `limit` bytes (413 beyond). */
-export async function readBody(c: Context, limit: number): Promise<Buffer> {
+export async function readBody(c: Context, limit: number, options: ReadBodyOptions = {}): Promise<Buffer> {
   const declared = Number(c.req.header('content-length'));
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
   const incoming = incomingOf(c);
-  if (incoming && !incoming.readableEnded) return readIncoming(incoming, limit);
+  if (incoming && !incoming.readableEnded) {
+    const alignAt = options.alignAt !== undefined && Number.isSafeInteger(options.alignAt) && options.alignAt >= 0 ? options.alignAt : 0;
+    return readIncoming(incoming, limit, Number.isSafeInteger(declared) && declared >= 0 ? declared : 0, alignAt);
+  }
   // In-process requests (app.request in tests) have no IncomingMessage.
   const buffer = Buffer.from(await c.req.raw.arrayBuffer());
   if (buffer.length > limit) throw tooLarge(limit);
@@ -71,7 +128,13 @@ export async function readBody(c: Context, limit: number): Promise<Buffer> {
 }
 
 export async function readJsonBody(c: Context, limit: number): Promise<unknown> {
-  return parseJsonBody(await readBody(c, limit));
+  const body = await readBody(c, limit);
+  try {
+    return parseJsonBody(body);
+  } finally {
+    // The parsed document holds copies (strings, numbers), nothing of the bytes.
+    bodyBuffers.giveBack(body);
+  }
 }
 
 /** A body read with readBody, parsed (400 INVALID_JSON when it is empty or not JSON). */
@@ -89,8 +152,7 @@ export function parseJsonBody(body: Buffer): unknown {
  * which is costly): the response closing before it was fully written means the client is gone.
  */
 export function clientConnection(c: Context): ClientConnection {
-  const env = c.env as { outgoing?: ServerResponse } | undefined;
-  const outgoing = env?.outgoing;
+  const outgoing = outgoingOf(c);
   if (!outgoing) {
     const signal = c.req.raw.signal;
     return {

@@ -163,9 +163,19 @@ function datatypeOf(name: string, value: unknown, info: TensorInfo): TensorInfo[
   return value;
 }
 
+export interface DecodeInferOptions {
+  /**
+   * The body's whole ArrayBuffer is this request's alone and is not read after inference (see
+   * bodyOwnsBuffer in src/http/request-body.ts): binary inputs that are views into it are marked
+   * movable, so the runtime moves the buffer to its thread instead of copying them. Default false.
+   */
+  readonly movableBody?: boolean;
+}
+
 /** The request body as inputs are decoded: where the binary data after the JSON header is read up to. */
 interface BodyCursor {
   readonly body: Buffer;
+  readonly movable: boolean;
   offset: number;
   /** False when no Inference-Header-Content-Length came: then there is no binary data at all. */
   readonly headerGiven: boolean;
@@ -213,7 +223,13 @@ function decodeInput(raw: unknown, index: number, signature: ModelSignature, cur
     );
   }
   cursor.offset += binarySize;
-  return [name, tensorFromBinary(name, datatype, shape, cursor.body.subarray(start, start + binarySize))];
+  return [name, movableIf(cursor.movable, cursor.body, tensorFromBinary(name, datatype, shape, cursor.body.subarray(start, start + binarySize)))];
+}
+
+/** The tensor, marked movable when its data is a view into a body that may be moved (not a copy of it). */
+function movableIf(movable: boolean, body: Buffer, tensor: Tensor): Tensor {
+  if (!movable || Array.isArray(tensor.data) || tensor.data.buffer !== body.buffer) return tensor;
+  return { ...tensor, movable: true };
 }
 
 function decodeOutputs(
@@ -249,8 +265,14 @@ function decodeOutputs(
  * Decodes a request body. `headerLength` is `Inference-Header-Content-Length` (undefined: the
  * whole body is JSON; 0: raw binary mode).
  */
-export function decodeInferRequest(body: Buffer, headerLength: number | undefined, signature: ModelSignature): OipInferRequest {
-  if (headerLength === 0) return decodeRawRequest(body, signature);
+export function decodeInferRequest(
+  body: Buffer,
+  headerLength: number | undefined,
+  signature: ModelSignature,
+  options: DecodeInferOptions = {},
+): OipInferRequest {
+  const movable = options.movableBody === true;
+  if (headerLength === 0) return decodeRawRequest(body, signature, movable);
   const jsonLength = headerLength ?? body.length;
   // Root object, inputs array, input object, then data (at least one array) as deep as its rank.
   const maxRank = Math.max(1, ...signature.inputs.map((input) => input.shape.length));
@@ -264,7 +286,7 @@ export function decodeInferRequest(body: Buffer, headerLength: number | undefine
   const timeoutMicros = timeoutOf(parameters);
 
   if (!Array.isArray(request.inputs)) throw badRequest('"inputs" must be an array of input tensors');
-  const cursor: BodyCursor = { body, offset: jsonLength, headerGiven: headerLength !== undefined, header };
+  const cursor: BodyCursor = { body, movable, offset: jsonLength, headerGiven: headerLength !== undefined, header };
   // No prototype: an input name is only a key, never Object.prototype's `constructor` or `__proto__`.
   const inputs: Record<string, Tensor> = Object.create(null);
   request.inputs.forEach((raw, index) => {
@@ -287,7 +309,7 @@ export function decodeInferRequest(body: Buffer, headerLength: number | undefine
  * deduce; at most one dynamic dim may remain. BYTES take the whole body as one element. Every
  * output is answered as binary data.
  */
-function decodeRawRequest(body: Buffer, signature: ModelSignature): OipInferRequest {
+function decodeRawRequest(body: Buffer, signature: ModelSignature, movable: boolean): OipInferRequest {
   if (signature.inputs.length !== 1) {
     throw badRequest(
       `a raw binary request (Inference-Header-Content-Length: 0) needs a model with exactly 1 input; this one has ${signature.inputs.length}`,
@@ -326,7 +348,7 @@ function decodeRawRequest(body: Buffer, signature: ModelSignature): OipInferRequ
       }
       shape[axis] = body.length / rowBytes;
     }
-    tensor = tensorFromBinary(info.name, info.datatype, shape, body);
+    tensor = movableIf(movable, body, tensorFromBinary(info.name, info.datatype, shape, body));
   }
   const inputs: Record<string, Tensor> = Object.create(null);
   inputs[info.name] = tensor;

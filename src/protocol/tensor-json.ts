@@ -183,6 +183,16 @@ function fillFloats(node: unknown[], depth: number, shape: readonly number[], ou
   return offset;
 }
 
+/** The flat twin of fillFloats: true when every element was a number and is written. */
+function fillFlatFloats(elements: unknown[], out: Float32Array | Float64Array): boolean {
+  for (let i = 0; i < elements.length; i++) {
+    const v = elements[i];
+    if (typeof v !== 'number') return false;
+    out[i] = v;
+  }
+  return true;
+}
+
 /**
  * Decodes one input given as a nested array or `{shape, data}` into a tensor of `datatype`.
  * `declared` is the signature's shape (-1 = any size): rank and fixed dims are checked against it
@@ -224,6 +234,11 @@ export function tensorFromJson(name: string, datatype: Datatype, value: unknown,
     checkRows(name, source, shape, 0, []);
   }
   const data = allocate(datatype, count);
+  const floats = datatype === 'FP32' || datatype === 'FP64';
+  if (elements && floats && fillFlatFloats(elements, data as Float32Array | Float64Array)) return { datatype, shape, data };
+  if (!elements && floats && fillFloats(source as unknown[], 0, shape, data as Float32Array, 0) === count) {
+    return { datatype, shape, data };
+  }
   const write = elementWriter(datatype, data);
 
   if (elements) {
@@ -232,10 +247,6 @@ export function tensorFromJson(name: string, datatype: Datatype, value: unknown,
         throw invalid(`input '${name}': element ${i} is ${jsonPreview(elements[i])}; ${datatype} expects ${expectedElement(datatype)}`);
       }
     }
-    return { datatype, shape, data };
-  }
-
-  if ((datatype === 'FP32' || datatype === 'FP64') && fillFloats(source as unknown[], 0, shape, data as Float32Array, 0) === count) {
     return { datatype, shape, data };
   }
 

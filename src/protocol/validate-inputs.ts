@@ -22,6 +22,8 @@ export function findInput(signature: ModelSignature, name: string): TensorInfo {
 }
 
 export function validateShape(info: TensorInfo, shape: readonly number[]): void {
+  // Checked on every request: the message text is only built for a shape that is wrong.
+  if (shapeMatches(info.shape, shape)) return;
   const expected = `[${info.shape.join(',')}]`;
   if (shape.length !== info.shape.length) {
     throw new SwitchyardError(
@@ -38,6 +40,12 @@ export function validateShape(info: TensorInfo, shape: readonly number[]): void 
       );
     }
   }
+}
+
+function shapeMatches(declared: readonly number[], shape: readonly number[]): boolean {
+  if (shape.length !== declared.length) return false;
+  for (let axis = 0; axis < shape.length; axis++) if (declared[axis]! >= 0 && shape[axis] !== declared[axis]) return false;
+  return true;
 }
 
 /** Every declared input present, none unknown, each with the right datatype and shape. */

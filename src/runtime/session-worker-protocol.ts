@@ -1,7 +1,8 @@
 /**
  * Messages between WorkerPoolRuntime and its session workers. Structured clone with transfer
  * lists, never JSON: tensor data moves between threads without copies, and a run message is a
- * handful of small fields around the tensors.
+ * handful of small fields around the tensors. Rules: transfer only whole buffers, or the whole
+ * buffer of a movable tensor (its owner gave it away); copy every other partial view.
  */
 import { TYPED_ARRAY_OF, type ModelSignature, type Tensor, type TensorData } from '../tensor.js';
 import type { SessionOptions } from './inference-runtime.js';
@@ -31,13 +32,21 @@ export type WorkerReply =
   | { readonly kind: 'released'; readonly id: number }
   | { readonly kind: 'failed'; readonly id: number; readonly message: string };
 
-/** Buffers to put in a transfer list: each whole, unshared buffer once. Partial views are not listed. */
+/** The tensor's whole buffer may go in a transfer list: its data views all of it, or its owner gave it away (movable). */
+function transferable(tensor: Tensor, buffer: ArrayBufferLike, byteOffset: number, byteLength: number): buffer is ArrayBuffer {
+  return buffer instanceof ArrayBuffer && (tensor.movable === true || (byteOffset === 0 && byteLength === buffer.byteLength));
+}
+
+/**
+ * Buffers to put in a transfer list: each whole, unshared buffer once (several views of one
+ * movable buffer, e.g. two inputs of one request body, list it once). Other partial views are not listed.
+ */
 export function transferablesOf(tensors: Iterable<Tensor>): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();
-  for (const { data } of tensors) {
+  for (const tensor of tensors) {
+    const { data } = tensor;
     if (Array.isArray(data)) continue;
-    const buffer = data.buffer;
-    if (buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === buffer.byteLength) buffers.add(buffer);
+    if (transferable(tensor, data.buffer, data.byteOffset, data.byteLength)) buffers.add(data.buffer);
   }
   return [...buffers];
 }
@@ -47,13 +56,16 @@ export function transferablesOf(tensors: Iterable<Tensor>): ArrayBuffer[] {
  * is a view into a larger buffer (Node's Buffer pool, a slice of a request body) is copied, since
  * transferring its buffer would detach memory the caller never handed over; so is one over a
  * SharedArrayBuffer, which cannot be transferred and which onnxruntime-node refuses anyway.
- * Whole buffers are kept as they are, for the transfer list.
+ * Whole buffers are kept as they are, for the transfer list, and so is a view into a buffer its
+ * owner gave away (a movable tensor): the whole buffer moves, the view keeps its offset.
  */
 export function ownedTensor(tensor: Tensor): Tensor {
   const { datatype, shape, data } = tensor;
   if (Array.isArray(data) || datatype === 'BYTES') return { datatype, shape, data };
   const buffer = data.buffer;
-  if (buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === buffer.byteLength) return { datatype, shape, data };
+  if (transferable(tensor, buffer, data.byteOffset, data.byteLength)) {
+    return tensor.movable === true ? { datatype, shape, data, movable: true } : { datatype, shape, data };
+  }
   // The datatype's own constructor, not data.constructor: a Buffer's is the deprecated Buffer().
   const Constructor = TYPED_ARRAY_OF[datatype] as unknown as new (buffer: ArrayBuffer) => TensorData;
   // A mismatched array is left for the worker to reject with a clear message.

@@ -387,11 +387,12 @@ export class DynamicBatcher implements InferenceScheduler {
     batch.forEach((pending, i) => pending.resolve({ model: queue.model, version: lease.version, outputs: results[i]! }));
   }
 
-  /** Runs one request on its own inputs (a lone request's tensors belong to its caller: not recycled). */
+  /** Runs one request on its own inputs (they belong to its caller: handed back to it, never pooled here). */
   async #runAlone(queue: VersionQueue, lease: SessionLease, pending: Pending): Promise<void> {
     const started = performance.now();
+    const recycle = pending.request.recycleInputs;
     try {
-      const outputs = await lease.session.run(pending.request.inputs, outputNamesOf([pending]));
+      const outputs = await lease.session.run(pending.request.inputs, outputNamesOf([pending]), recycle ? { recycleInputs: recycle } : undefined);
       this.#executed(queue, pending.rows, 1, started);
       queue.counters.successes += 1;
       pending.resolve({ model: queue.model, version: lease.version, outputs: pick(outputs, pending.request.outputs) });

@@ -17,6 +17,13 @@ export interface InferenceRequest {
   readonly client?: ClientConnection;
   /** The request's id (`x-request-id`), passed on when the request is forwarded to another node. */
   readonly requestId?: string;
+  /**
+   * Told the request's own input tensors once a run of it alone is done with them (a worker
+   * thread hands buffers it was moved back), so their owner can reuse the buffers. Not called
+   * when the request ran in a merged batch: its inputs were copied, the originals never left.
+   * Default: none (the buffers stay with the runtime's thread, for its garbage collector).
+   */
+  readonly recycleInputs?: (inputs: Readonly<Record<string, Tensor>>) => void;
 }
 
 export interface ClientConnection {

@@ -18,3 +18,13 @@ describe('negative zero in JSON outputs', () => {
     expect(Object.is(JSON.parse(body.toString()).outputs[0].data[0], -0)).toBe(true);
   });
 });
+
+describe('float outputs as JSON text', () => {
+  it.each(['FP32', 'FP64'] as const)('%s text is what JSON.stringify writes of each value, NaN and ±Infinity as null', (datatype) => {
+    const values = [0, 1, -1, 0.1, 1 / 3, -2.5e-8, 3.4e38, 1e21, 1.1754943508222875e-38, 5e-324, 123456789, -0.875];
+    const data = datatype === 'FP32' ? Float32Array.from(values) : Float64Array.from(values);
+    expect(flatJsonData({ datatype, shape: [values.length], data })).toBe(JSON.stringify(Array.from(data)));
+    const special = datatype === 'FP32' ? Float32Array.from([1.5, NaN, Infinity, -Infinity]) : Float64Array.from([1.5, NaN, Infinity, -Infinity]);
+    expect(flatJsonData({ datatype, shape: [4], data: special })).toBe('[1.5,null,null,null]');
+  });
+});

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Switchyard, type SwitchyardOptions } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import type { InferenceRuntime } from '../../src/runtime/inference-runtime.js';
 import { writeModelFile } from '../../tools/model-builder/index.js';
 import { cleanupAfter } from './cleanup.js';
 import { send, type WireResponse } from './http.js';
@@ -61,6 +62,8 @@ export interface TestGatewayOptions {
   readonly listenOnly?: boolean;
   /** More collaborators for the Switchyard (e.g. cluster members); the logger is the one above. */
   readonly switchyard?: Omit<SwitchyardOptions, 'logger'>;
+  /** The inference runtime; default the gateway's own (a WorkerPoolRuntime). */
+  readonly runtime?: InferenceRuntime;
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -85,7 +88,11 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     },
     options.config,
   );
-  const gateway = new Switchyard(config, { ...options.switchyard, logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const gateway = new Switchyard(config, {
+    ...options.switchyard,
+    logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    ...(options.runtime ? { runtime: options.runtime } : {}),
+  });
   await gateway.listen();
   if (!options.listenOnly) await gateway.loadRepository();
   const url = gateway.url;

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { Hono, type Context } from 'hono';
 import { SwitchyardError } from '../../errors.js';
+import type { Tensor } from '../../tensor.js';
 import { decodeInferRequest, parseHeaderLength } from '../../protocol/oip-request.js';
 import { encodeInferResponse } from '../../protocol/oip-response.js';
 import { modelStat, type ModelStat } from '../../protocol/oip-stats.js';
@@ -20,7 +21,8 @@ import { adminAuth } from '../middleware/admin-auth.js';
 import { toSwitchyardError } from '../error-response.js';
 import type { HttpServices } from '../http-services.js';
 import { assertModelExists, decodeForVersion, servingSignature } from '../model-lookup.js';
-import { clientConnection, readBody } from '../request-body.js';
+import { bodyBuffers } from '../body-buffer-pool.js';
+import { bodyOwnsBuffer, clientConnection, outgoingOf, readBody } from '../request-body.js';
 import { requestIdOf } from '../middleware/request-id.js';
 import { assertModelName, assertVersionSpec, deadlineFromTimeout, deadlineFromTimeoutMicros } from '../request-params.js';
 import { loadModel, repositoryIndex, unloadModel } from './v2-repository-handlers.js';
@@ -89,6 +91,22 @@ async function decodeContentEncoding(encoding: string | undefined, body: Buffer,
   }
 }
 
+function hasMovable(inputs: Readonly<Record<string, Tensor>>): boolean {
+  for (const name in inputs) if (inputs[name]!.movable) return true;
+  return false;
+}
+
+/** The buffers of a request's movable inputs (views of its body), back in the body pool, each once. */
+function adoptMovedBodies(inputs: Readonly<Record<string, Tensor>>): void {
+  let previous: ArrayBufferLike | undefined;
+  for (const name in inputs) {
+    const { data, movable } = inputs[name]!;
+    if (!movable || Array.isArray(data) || data.buffer === previous) continue;
+    previous = data.buffer;
+    bodyBuffers.adopt(data);
+  }
+}
+
 function earliest(a: number | undefined, b: number | undefined): number | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
@@ -142,11 +160,20 @@ export function v2Routes(services: HttpServices): Hono {
     assertModelExists(services, model);
     if (spec !== undefined) assertVersionSpec(spec);
     const headerDeadline = deadlineFromTimeout(c.req.header('x-request-timeout-ms'), receivedAt);
-    const body = await decodeContentEncoding(c.req.header('content-encoding'), await readBody(c, services.bodyLimitBytes), services.bodyLimitBytes);
-    const headerLength = parseHeaderLength(c.req.header('inference-header-content-length'), body.length);
+    const declaredHeader = c.req.header('inference-header-content-length');
+    // Binary data starts after the JSON header: read so that it lands aligned, to be viewed, not copied.
+    const raw = await readBody(c, services.bodyLimitBytes, { alignAt: Number(declaredHeader ?? 0) });
+    // Inputs may view the body until the answer is out; then its buffer is reused (unless it moved).
+    const outgoing = outgoingOf(c);
+    if (outgoing) bodyBuffers.giveBackAfter(outgoing, raw);
+    const body = await decodeContentEncoding(c.req.header('content-encoding'), raw, services.bodyLimitBytes);
+    const headerLength = parseHeaderLength(declaredHeader, body.length);
     const { version } = await services.resolver.resolve(model, spec);
     c.set('modelVersion', version); // for the request metrics
-    const request = await decodeForVersion(services, model, version, (signature) => decodeInferRequest(body, headerLength, signature));
+    // The body is not read after this: inputs viewing it may move to the inference thread with it.
+    const request = await decodeForVersion(services, model, version, (signature) =>
+      decodeInferRequest(body, headerLength, signature, { movableBody: bodyOwnsBuffer(body) }),
+    );
     // Triton's `timeout` parameter is in microseconds, counted from the request's arrival.
     const timeoutDeadline = deadlineFromTimeoutMicros(request.timeoutMicros, receivedAt);
     const deadline = earliest(headerDeadline, timeoutDeadline);
@@ -158,6 +185,8 @@ export function v2Routes(services: HttpServices): Hono {
       client: clientConnection(c),
       requestId: requestIdOf(c),
       ...(deadline === undefined ? {} : { deadline }),
+      // Body buffers moved to a worker come back with its answer: reused, not reallocated.
+      ...(outgoing && hasMovable(request.inputs) ? { recycleInputs: adoptMovedBodies } : {}),
     });
     const encoded = encodeInferResponse({
       model,
@@ -166,7 +195,10 @@ export function v2Routes(services: HttpServices): Hono {
       outputs: result.outputs,
       order: request.outputs,
       binaryOutputs: request.binaryOutputs,
+      // A large answer goes in a reused buffer, given back once the socket has taken all of it.
+      ...(outgoing ? { allocate: (bytes: number) => bodyBuffers.take(bytes) } : {}),
     });
+    if (outgoing && typeof encoded.body !== 'string') bodyBuffers.giveBackAfter(outgoing, encoded.body);
     // Plain header objects keep @hono/node-server on its fast response path.
     c.set('requestIdSent', true);
     const requestId = requestIdOf(c);
