@@ -35,6 +35,9 @@ import { ModelConfigStore } from './registry/model-config-store.js';
 import { BatchingPolicyCache } from './scheduling/batching-policy-cache.js';
 import { DynamicBatcher } from './scheduling/dynamic-batcher.js';
 import type { InferenceScheduler } from './scheduling/inference-scheduler.js';
+import { ClusterMembership } from './cluster/cluster-membership.js';
+import { LatencyWindow } from './cluster/latency-window.js';
+import { defaultAdvertiseUrl, NodeReport, type VersionLoad } from './cluster/node-report.js';
 
 export interface SwitchyardOptions {
   /** Default: a pino logger at config.logLevel on stdout. */
@@ -45,6 +48,11 @@ export interface SwitchyardOptions {
   readonly repositoryLoader?: (registry: ModelRegistry) => ModelLoader;
   /** The scheduler as the HTTP routes see it (several HTTP loops: counters of every loop); default the batcher. */
   readonly httpScheduler?: (scheduler: DynamicBatcher, registry: ModelRegistry) => InferenceScheduler;
+  /**
+   * Whether this process writes the node's heartbeat (with REDIS_URL). Several HTTP loops are one
+   * node (one URL): only the first loop writes it, with the counts of every loop. Default true.
+   */
+  readonly publishHeartbeat?: boolean;
 }
 
 export interface ShutdownReport {
@@ -81,6 +89,16 @@ export class Switchyard {
   readonly #lostSessions: LostSessionReloader;
   readonly gate = new RequestGate();
   readonly http: ReturnType<typeof createHttpApp>;
+  /** Latencies of this node's recent inference requests (the heartbeat's p50/p99). */
+  readonly latencies = new LatencyWindow();
+  /** What this node says of itself (its heartbeat and the `self` of GET /cluster). */
+  readonly nodeReport: NodeReport;
+  /** The heartbeat and the directory of the other nodes; undefined without REDIS_URL. */
+  readonly membership: ClusterMembership | undefined;
+  /** The scheduler whose counters give the heartbeat's per-version load (every loop's, with several). */
+  readonly #loadCounters: InferenceScheduler;
+  /** Set while the node has left the cluster and waits for its peers to notice, before the drain. */
+  #leaving = false;
   #server: Server | undefined;
   #connections: ConnectionDrainer | undefined;
   #routingEverConnected = false;
@@ -180,10 +198,31 @@ export class Switchyard {
             acrossLoops: config.httpLoops > 1,
           })
         : undefined;
+    this.#loadCounters = options.httpScheduler?.(this.scheduler, this.registry) ?? this.scheduler;
+    this.nodeReport = new NodeReport({
+      id: config.membership.nodeId,
+      url: () => config.membership.advertiseUrl ?? defaultAdvertiseUrl(config.host, this.port),
+      versions: () => this.#versionLoads(),
+      latencies: this.latencies,
+      ttlMs: config.membership.heartbeatTtlMs,
+      loops: config.httpLoops,
+    });
+    this.membership =
+      config.redisUrl === undefined
+        ? undefined
+        : new ClusterMembership({
+            redisUrl: config.redisUrl,
+            prefix: config.redisPrefix,
+            report: this.nodeReport,
+            intervalMs: config.membership.heartbeatMs,
+            ttlMs: config.membership.heartbeatTtlMs,
+            publish: options.publishHeartbeat ?? true,
+            logger: this.logger,
+          });
     this.http = createHttpApp({
       catalog: this.registry,
       resolver: this.router,
-      scheduler: options.httpScheduler?.(this.scheduler, this.registry) ?? this.scheduler,
+      scheduler: this.latencies.timing(this.#loadCounters),
       gate: this.gate,
       readiness: () => this.readiness(),
       modelConfig: (name) => ({ config: this.configs.get(name), error: this.configs.error(name) }),
@@ -201,6 +240,7 @@ export class Switchyard {
       trustedProxies: config.trustedProxies,
       jobs: this.jobs,
       serveApi: config.mode !== 'worker',
+      cluster: { self: () => this.nodeReport.current(), members: this.membership?.directory },
     });
     this.#logLifecycle();
   }
@@ -239,11 +279,14 @@ export class Switchyard {
     this.#server = server;
     this.#connections = new ConnectionDrainer(server);
     this.#jobCounts?.start();
+    this.membership?.start();
     return new Promise((resolve, reject) => {
       const failed = (error: NodeJS.ErrnoException) => reject(listenError(error, host, port));
       server.once('error', failed);
       server.listen(port, host, () => {
         server.off('error', failed);
+        // Only now is the bound port (PORT=0) known for the advertised URL.
+        if (!this.gate.closing && !this.#leaving) this.membership?.announce();
         resolve();
       });
     });
@@ -270,13 +313,34 @@ export class Switchyard {
   readiness(): Readiness {
     const reasons: string[] = [];
     if (this.gate.closing) reasons.push('closing: the gateway is shutting down');
+    else if (this.#leaving) reasons.push('closing: left the cluster; taking requests until peers notice, then draining');
     if (!this.#initialLoadDone) reasons.push('repository: initial scan and loads not finished');
     const source = this.router.status().source;
     if (source.connected) this.#routingEverConnected = true;
     else if (!this.#routingEverConnected) {
       reasons.push(`routing: ${source.kind} source not reachable yet${source.lastError ? ` (${source.lastError})` : ''}`);
     }
-    return { ready: reasons.length === 0, reasons, warnings: this.#routingWarnings() };
+    return { ready: reasons.length === 0, reasons, warnings: [...this.#routingWarnings(), ...this.#membershipWarnings()] };
+  }
+
+  /** A node set that could not be read again degrades (the last known set serves); it never makes a replica unready. */
+  #membershipWarnings(): string[] {
+    const directory = this.membership?.directory;
+    if (!directory?.stale) return [];
+    const known = directory.nodes().length;
+    return [`cluster: the node heartbeats could not be read from Redis (${directory.lastError ?? 'unknown error'}); the last known ${known} node${known === 1 ? '' : 's'} are kept`];
+  }
+
+  /** Each READY version with this node's work of it: running = accepted and unanswered (every loop's) minus queued here. */
+  *#versionLoads(): Iterable<VersionLoad> {
+    for (const model of this.registry.models()) {
+      for (const version of this.registry.servableVersions(model)) {
+        const c = this.#loadCounters.counters?.(model, version);
+        const queued = this.scheduler.queued(model, version);
+        const outstanding = c ? c.requests - c.successes - c.failures - c.rejectedDeadline - c.cancelled : queued;
+        yield { model, version, inFlight: Math.max(0, outstanding - queued), queued };
+      }
+    }
   }
 
   /** What is wrong with routing that does not make a replica unready (one broken table must not take every replica out). */
@@ -307,6 +371,7 @@ export class Switchyard {
   }
 
   async #doShutdown(): Promise<ShutdownReport> {
+    await this.#leaveCluster();
     const started = performance.now();
     const left = () => Math.max(0, this.config.drainTimeoutMs - (performance.now() - started));
     this.logger.info({ inFlight: this.gate.inFlight }, 'shutdown: refusing new requests, draining');
@@ -341,11 +406,31 @@ export class Switchyard {
     await this.router.close();
     await this.routeSource.close();
     await this.rateLimits?.close();
+    await this.membership?.close();
     this.#jobCounts?.close();
     await this.jobs?.close();
     await listenerClosed;
     this.logger.info({ drained }, 'shutdown complete');
     return { drained, abandoned };
+  }
+
+  /**
+   * The first step of a shutdown: the heartbeat is deleted (bounded), so peers stop choosing this
+   * node at their next read of the directory. While other nodes are known (they may be sending
+   * here), requests are still taken for NODE_LEAVE_GRACE_MS (readiness already fails), so the
+   * ones peers send before they notice are answered rather than refused; then the drain starts
+   * with its full DRAIN_TIMEOUT_MS.
+   */
+  async #leaveCluster(): Promise<void> {
+    const membership = this.membership;
+    if (!membership) return;
+    const peers = membership.directory.nodes().length;
+    this.#leaving = true;
+    await membership.leave();
+    const graceMs = this.config.membership.leaveGraceMs;
+    if (peers === 0 || graceMs === 0) return;
+    this.logger.info({ event: 'node-leaving', peers, graceMs }, 'shutdown: left the cluster; taking requests until peers notice');
+    await new Promise((resolve) => setTimeout(resolve, graceMs));
   }
 
   /**
@@ -408,6 +493,15 @@ export class Switchyard {
           this.registry.knownVersions(model).map((version) => ({ model, version, depth: this.scheduler.queued(model, version) })),
         ),
       ...(this.#jobCounts ? { jobCounts: () => ({ counts: this.#jobCounts!.value, ageSeconds: this.#jobCounts!.ageSeconds() }) } : {}),
+      ...(this.config.redisUrl === undefined
+        ? {}
+        : {
+            membership: () => ({
+              nodes: this.membership?.directory.nodes().length ?? 0,
+              stale: this.membership?.directory.stale ?? false,
+              heartbeatFailures: this.membership?.heartbeat?.failures ?? 0,
+            }),
+          }),
       routing: () => {
         const { cache, source, issues, stale } = this.router.status();
         const errors = issues.map((issue) => ({ model: issue.model, count: issue.problems.length + (issue.unreadable === undefined ? 0 : 1) }));

@@ -2,12 +2,16 @@
  * Environment -> one frozen, validated Config. Every option has its default here and a row in
  * the README's configuration table; an invalid value stops start-up with a message naming it.
  */
+import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
 const integer = (min: number) => z.coerce.number().int().min(min);
+
+/** What a NODE_ID may be: safe in a Redis key and a SCAN pattern (no glob characters). */
+export const NODE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
 /** The README's "a raw redis-cli edit reaches every replica within 1 s". */
 const DEFAULT_ROUTE_MAX_AGE_MS = 1000;
@@ -69,6 +73,13 @@ export const SETTING_DEFAULTS = Object.freeze({
   JOB_LOCK_MS: '30000',
   JOB_STALLED_INTERVAL_MS: '30000',
   JOB_MAX_STALLED: '3',
+  // Scale-out membership (src/cluster/node-heartbeat.ts, node-directory.ts); only with REDIS_URL.
+  // Unset NODE_ID: <hostname>-<pid>-<4 random hex>; unset ADVERTISE_URL: http://<HOST>:<bound port>, 0.0.0.0 and :: as 127.0.0.1.
+  NODE_ID: undefined,
+  ADVERTISE_URL: undefined,
+  NODE_HEARTBEAT_MS: '1000',
+  NODE_HEARTBEAT_TTL_MS: '3000',
+  NODE_LEAVE_GRACE_MS: '1500',
 } satisfies Record<SettingName, string | undefined>);
 
 /** The names of every setting, in the order of SETTING_DEFAULTS. */
@@ -124,6 +135,15 @@ const envSchema = z.object({
   JOB_LOCK_MS: integer(100),
   JOB_STALLED_INTERVAL_MS: integer(100),
   JOB_MAX_STALLED: integer(0),
+  NODE_ID: z.string().regex(NODE_ID_PATTERN, `must match ${NODE_ID_PATTERN.source} (letters, digits, _ . : -; at most 128)`).optional(),
+  ADVERTISE_URL: z
+    .string()
+    .url()
+    .refine((url) => /^https?:\/\/[^/?#]+\/?$/.test(url), { message: 'must be a base URL such as http://10.0.0.7:8080 (http or https, no path)' })
+    .optional(),
+  NODE_HEARTBEAT_MS: integer(50),
+  NODE_HEARTBEAT_TTL_MS: integer(100),
+  NODE_LEAVE_GRACE_MS: integer(0),
 });
 
 export type SettingName = keyof typeof envSchema.shape;
@@ -200,6 +220,19 @@ export interface Config {
     /** Recoveries from dead replicas before a job fails. */
     readonly maxStalled: number;
   };
+  /** Scale-out membership: this node's heartbeat in Redis and its view of the others (only with REDIS_URL). */
+  readonly membership: {
+    /** This node's id in `<prefix>nodes:<id>`; default `<hostname>-<pid>-<random>` (shared by the HTTP loops of one server). */
+    readonly nodeId: string;
+    /** The base URL other nodes reach this one at; undefined = http://HOST:<bound port> (0.0.0.0 and :: as 127.0.0.1). */
+    readonly advertiseUrl: string | undefined;
+    /** How often the heartbeat is written and the others' read. Default 1 s. */
+    readonly heartbeatMs: number;
+    /** The heartbeat's TTL: a node not heard from for this long is out. Default 3 s. */
+    readonly heartbeatTtlMs: number;
+    /** At shutdown, after the heartbeat is deleted and while other nodes are known, how long requests are still taken before the drain (peers' directories catch up). Default 1.5 s. */
+    readonly leaveGraceMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -228,6 +261,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('Invalid configuration: HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)');
+  }
+  if (e.NODE_HEARTBEAT_TTL_MS <= e.NODE_HEARTBEAT_MS) {
+    throw new ConfigError('Invalid configuration: NODE_HEARTBEAT_TTL_MS must exceed NODE_HEARTBEAT_MS (else a live node drops out between two heartbeats; about 3x is right)');
   }
   return Object.freeze({
     port: e.PORT,
@@ -279,8 +315,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       stalledIntervalMs: e.JOB_STALLED_INTERVAL_MS,
       maxStalled: e.JOB_MAX_STALLED,
     }),
+    membership: Object.freeze({
+      nodeId: e.NODE_ID ?? defaultNodeId(),
+      advertiseUrl: e.ADVERTISE_URL?.replace(/\/+$/, ''),
+      heartbeatMs: e.NODE_HEARTBEAT_MS,
+      heartbeatTtlMs: e.NODE_HEARTBEAT_TTL_MS,
+      leaveGraceMs: e.NODE_LEAVE_GRACE_MS,
+    }),
     ...overrides,
   });
+}
+
+/** NODE_ID's default: the host name (cut to what NODE_ID allows), the pid and 4 random hex digits. */
+export function defaultNodeId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9_.:-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 100) || 'node';
+  return `${host}-${process.pid}-${randomBytes(2).toString('hex')}`;
 }
 
 /** The non-empty, trimmed entries of a comma-separated list. */

@@ -16,10 +16,11 @@
  * Unless RUNTIME_WORKERS is set, the cores are split: each loop gets CPU count / loops inference
  * threads (at least 1), so N loops do not start N x CPU threads; unless JOB_CONCURRENCY is set,
  * its default is split too (32 / loops per loop), so the server runs as many jobs as one process.
+ * Unless NODE_ID is set, one is chosen here for every loop: the server is one node of the cluster.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { SETTING_DEFAULTS } from '../config.js';
+import { defaultNodeId, SETTING_DEFAULTS } from '../config.js';
 import type { Logger } from 'pino';
 import { RateLimiterClusterMaster } from 'rate-limiter-flexible';
 import { serveLoopMetrics } from './loop-metrics.js';
@@ -52,6 +53,8 @@ export function runLoopPrimary(options: LoopPrimaryOptions): void {
     ...(process.env.RUNTIME_WORKERS ? {} : { RUNTIME_WORKERS: String(Math.max(1, Math.floor(availableParallelism() / loops))) }),
     // JOB_CONCURRENCY is what this server runs at once: unless set, split between the loops too.
     ...(process.env.JOB_CONCURRENCY ? {} : { JOB_CONCURRENCY: String(Math.max(1, Math.ceil(Number(SETTING_DEFAULTS.JOB_CONCURRENCY) / loops))) }),
+    // One node id for the server, so a replaced first loop keeps writing the same heartbeat entry.
+    ...(process.env.NODE_ID ? {} : { NODE_ID: defaultNodeId() }),
   };
   let stopping: 'shutdown' | 'abort' | undefined;
   let exitCode = 0;

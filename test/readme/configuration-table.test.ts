@@ -70,6 +70,8 @@ interface SettingCheck {
 const number = (raw: string) => Number(raw);
 const text = (raw: string) => raw;
 const flag = (raw: string) => raw === 'true';
+/** The id itself when it has the generated shape `<hostname>-<pid>-<4 hex>` of this process, else undefined. */
+const generatedNodeIdShape = (id: string) => (new RegExp(`-${process.pid}-[0-9a-f]{4}$`).test(id) ? id : undefined);
 
 /** One entry per setting: a setting without one fails the completeness test below. */
 const CHECKS: Record<SettingName, SettingCheck> = {
@@ -116,6 +118,12 @@ const CHECKS: Record<SettingName, SettingCheck> = {
   JOB_MAX_PENDING_BYTES: { value: '1024', field: (c) => c.jobs.maxPendingBytes, means: number },
   METRICS_REDIS_REFRESH_MS: { value: '250', field: (c) => c.metricsRedisRefreshMs, means: number },
   TRUSTED_PROXIES: { value: '10.0.0.0/8, 127.0.0.1', field: (c) => c.trustedProxies, means: (raw) => raw.split(',').map((k) => k.trim()).filter(Boolean), unset: [] },
+  // Unset: generated per process (<hostname>-<pid>-<4 hex>), so the check names the shape, not a value.
+  NODE_ID: { value: 'node-a', field: (c) => (c.membership.nodeId === generatedNodeIdShape(c.membership.nodeId) ? 'generated' : c.membership.nodeId), means: text, unset: 'generated' },
+  ADVERTISE_URL: { value: 'http://10.0.0.7:8080', field: (c) => c.membership.advertiseUrl, means: text, unset: undefined },
+  NODE_HEARTBEAT_MS: { value: '500', field: (c) => c.membership.heartbeatMs, means: number },
+  NODE_HEARTBEAT_TTL_MS: { value: '5000', field: (c) => c.membership.heartbeatTtlMs, means: number },
+  NODE_LEAVE_GRACE_MS: { value: '0', field: (c) => c.membership.leaveGraceMs, means: number },
 };
 
 describe('each setting reaches the config field it documents', () => {
