@@ -93,7 +93,7 @@ export class Switchyard {
   readonly latencies = new LatencyWindow();
   /** What this node says of itself (its heartbeat and the `self` of GET /cluster). */
   readonly nodeReport: NodeReport;
-  /** The heartbeat and the directory of the other nodes; undefined without REDIS_URL. */
+  /** The heartbeat and the directory of the other nodes; undefined without REDIS_URL and in a worker-only replica. */
   readonly membership: ClusterMembership | undefined;
   /** The scheduler whose counters give the heartbeat's per-version load (every loop's, with several). */
   readonly #loadCounters: InferenceScheduler;
@@ -207,8 +207,9 @@ export class Switchyard {
       ttlMs: config.membership.heartbeatTtlMs,
       loops: config.httpLoops,
     });
+    // A worker-only replica serves no predictions: no node to forward to, and it forwards nothing.
     this.membership =
-      config.redisUrl === undefined
+      config.redisUrl === undefined || config.mode === 'worker'
         ? undefined
         : new ClusterMembership({
             redisUrl: config.redisUrl,
@@ -326,7 +327,8 @@ export class Switchyard {
   /** A node set that could not be read again degrades (the last known set serves); it never makes a replica unready. */
   #membershipWarnings(): string[] {
     const directory = this.membership?.directory;
-    if (!directory?.stale) return [];
+    // Before a first read there is no set to keep (and a Redis never reached is a routing reason already).
+    if (!directory?.stale || directory.lastReadAt === undefined) return [];
     const known = directory.nodes().length;
     return [`cluster: the node heartbeats could not be read from Redis (${directory.lastError ?? 'unknown error'}); the last known ${known} node${known === 1 ? '' : 's'} are kept`];
   }
@@ -371,7 +373,9 @@ export class Switchyard {
   }
 
   async #doShutdown(): Promise<ShutdownReport> {
-    await this.#leaveCluster();
+    // With peers that may be sending here, leave first and keep answering for the grace; else
+    // the gate closes at once (synchronously, as ever) and the heartbeat goes alongside.
+    if (this.#peersMayBeSending()) await this.#leaveCluster();
     const started = performance.now();
     const left = () => Math.max(0, this.config.drainTimeoutMs - (performance.now() - started));
     this.logger.info({ inFlight: this.gate.inFlight }, 'shutdown: refusing new requests, draining');
@@ -383,6 +387,8 @@ export class Switchyard {
     // resets a client whose next request is already on its way.
     const server = this.#server;
     const listenerClosed = new Promise<void>((resolve) => (server ? NetServer.prototype.close.call(server, () => resolve()) : resolve()));
+    // Peers stop choosing this node at their next read (a no-op when it left above).
+    const leftCluster = this.membership?.leave();
     this.jobs?.endWaits(); // long-polls on /jobs/:id answer now rather than hold the drain
     // The watcher stops before the drain: a file change now must not start a load.
     this.sync.close();
@@ -390,6 +396,7 @@ export class Switchyard {
     // The job worker takes no new jobs and finishes its running ones alongside the HTTP drain;
     // past the timeout it lets go of them, and another replica's stalled check picks them up.
     const jobsFinished = this.#closeJobWorker();
+    await leftCluster;
     const accepted = await this.gate.drain(left());
     const written = (await this.#connections?.whenIdle(left())) ?? true;
     const drained = accepted && written && (await jobsFinished);
@@ -415,22 +422,23 @@ export class Switchyard {
   }
 
   /**
-   * The first step of a shutdown: the heartbeat is deleted (bounded), so peers stop choosing this
-   * node at their next read of the directory. While other nodes are known (they may be sending
-   * here), requests are still taken for NODE_LEAVE_GRACE_MS (readiness already fails), so the
-   * ones peers send before they notice are answered rather than refused; then the drain starts
-   * with its full DRAIN_TIMEOUT_MS.
+   * The first step of a shutdown while other nodes are known (they may be sending here): the
+   * heartbeat is deleted (bounded), so peers stop choosing this node at their next read of the
+   * directory, and requests are still taken for NODE_LEAVE_GRACE_MS (readiness already fails), so
+   * the ones peers send before they notice are answered rather than refused; then the drain
+   * starts with its full DRAIN_TIMEOUT_MS.
    */
   async #leaveCluster(): Promise<void> {
-    const membership = this.membership;
-    if (!membership) return;
-    const peers = membership.directory.nodes().length;
     this.#leaving = true;
-    await membership.leave();
+    await this.membership?.leave();
     const graceMs = this.config.membership.leaveGraceMs;
-    if (peers === 0 || graceMs === 0) return;
-    this.logger.info({ event: 'node-leaving', peers, graceMs }, 'shutdown: left the cluster; taking requests until peers notice');
+    this.logger.info({ event: 'node-leaving', peers: this.membership?.directory.nodes().length, graceMs }, 'shutdown: left the cluster; taking requests until peers notice');
     await new Promise((resolve) => setTimeout(resolve, graceMs));
+  }
+
+  /** True when other nodes are known (they may forward here) and a leave grace is set. */
+  #peersMayBeSending(): boolean {
+    return this.config.membership.leaveGraceMs > 0 && (this.membership?.directory.nodes().length ?? 0) > 0;
   }
 
   /**
@@ -493,7 +501,7 @@ export class Switchyard {
           this.registry.knownVersions(model).map((version) => ({ model, version, depth: this.scheduler.queued(model, version) })),
         ),
       ...(this.#jobCounts ? { jobCounts: () => ({ counts: this.#jobCounts!.value, ageSeconds: this.#jobCounts!.ageSeconds() }) } : {}),
-      ...(this.config.redisUrl === undefined
+      ...(this.config.redisUrl === undefined || this.config.mode === 'worker'
         ? {}
         : {
             membership: () => ({

@@ -29,6 +29,8 @@ export interface ClusterMembershipOptions {
 
 /** A Redis command not answered within this fails (a hung Redis must not hold a heartbeat or a read). */
 const COMMAND_TIMEOUT_MS = 500;
+/** How long the first read waits for the connection before it may fail (start-up must not log a lost Redis). */
+const FIRST_CONNECT_WAIT_MS = 2_000;
 
 export class ClusterMembership {
   readonly directory: NodeDirectory;
@@ -73,14 +75,40 @@ export class ClusterMembership {
           });
   }
 
-  /** Starts reading the others now; the heartbeat starts with `announce()` (once the URL is known). */
+  /**
+   * Starts reading the others once the connection is up (or after FIRST_CONNECT_WAIT_MS, so a
+   * Redis that never answers shows as a stale directory); the heartbeat starts with `announce()`.
+   */
   start(): void {
-    this.directory.start();
+    this.#onceConnected(() => this.directory.start());
+    // Back from a lost connection: read at once rather than at the next interval.
+    this.#redis.on('ready', () => {
+      if (this.directory.stale) void this.directory.refresh();
+    });
   }
 
-  /** Starts the heartbeat (after listen: the advertised URL needs the bound port). */
+  /** Starts the heartbeat (after listen: the advertised URL needs the bound port), once connected as start() does. */
   announce(): void {
-    this.heartbeat?.start();
+    this.#onceConnected(() => this.heartbeat?.start());
+  }
+
+  /** Runs `action` when the connection is ready, or after FIRST_CONNECT_WAIT_MS at the latest (then failures count). */
+  #onceConnected(action: () => void): void {
+    if (this.#redis.status === 'ready') {
+      action();
+      return;
+    }
+    let done = false;
+    const run = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      this.#redis.off('ready', run);
+      action();
+    };
+    const timer = setTimeout(run, FIRST_CONNECT_WAIT_MS);
+    timer.unref();
+    this.#redis.once('ready', run);
   }
 
   /** Deletes this node's heartbeat (bounded); peers stop choosing it at their next read. */

@@ -57,7 +57,6 @@ export class NodeDirectory implements ClusterMembers {
   #stale = false;
   #lastError: string | undefined;
   #lastReadAt: number | undefined;
-  #everRead = false;
   #reading: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -168,9 +167,8 @@ export class NodeDirectory implements ClusterMembers {
       this.#lastError = reason;
       return;
     }
-    if (this.#stale && this.#everRead) this.#options.logger?.info({ event: 'node-directory-fresh', nodes: found.size }, 'cluster nodes read again');
+    if (this.#stale) this.#options.logger?.info({ event: 'node-directory-fresh', nodes: found.size }, 'cluster nodes read again');
     this.#stale = false;
-    this.#everRead = true;
     this.#lastReadAt = this.#now();
     this.#apply(found);
   }
