@@ -10,7 +10,7 @@ import { runCli } from '../support/cli.js';
 import { startGatewayProcess } from '../support/gateway-process.js';
 import { eventually } from '../support/eventually.js';
 import { mlpModel, MLP_SIZES } from '../support/models.js';
-import { randomPrefix, testRedis, testRedisUrl } from '../support/redis.js';
+import { randomPrefix, scanKeys, testRedis, testRedisUrl } from '../support/redis.js';
 
 interface Heartbeat {
   id: string;
@@ -19,6 +19,7 @@ interface Heartbeat {
   heartbeatAt: number;
   ttlMs: number;
   loops: number;
+  instance: string;
   eventLoopUtilization: number;
   p50Ms: number;
   p99Ms: number;
@@ -124,6 +125,26 @@ describe('node heartbeats between processes', () => {
     b.kill('SIGTERM');
     expect(await b.exited).toBe(0);
     await eventually(async () => (await cluster()).nodes.length === 0, 5_000, 'node-b gone from node-a\'s GET /cluster');
+  });
+
+  it('with HTTP_LOOPS=2 writes one heartbeat for the server (the first loop), under one id a replaced loop keeps', async () => {
+    const prefix = randomPrefix();
+    const redis = testRedis();
+    const server = await startGatewayProcess({ HTTP_LOOPS: '2', RUNTIME_WORKERS: '1' }, { redis: { prefix } });
+    await eventually(() => server.logLines().filter((line) => line.msg === 'repository scanned').length === 2, 30_000, 'both loops scanned');
+    const keys = async () => scanKeys(redis, `${prefix}nodes:*`);
+    await eventually(async () => (await keys()).length === 1, 10_000, 'a heartbeat');
+    const key = (await keys())[0]!;
+    const beat = JSON.parse((await redis.get(key))!) as Heartbeat;
+    // The primary chose the id (its pid), for every loop.
+    expect(beat.id).toMatch(new RegExp(`-${server.pid}-[0-9a-f]{4}$`));
+    expect(beat).toMatchObject({ url: server.url, loops: 2, versions: [{ model: 'linear', version: 1 }] });
+
+    const first = server.logLines().find((line) => line.event === 'loop-listening' && line.loop === 0)!;
+    process.kill(first.pid as number, 'SIGKILL');
+    await eventually(() => server.logLines().some((line) => line.event === 'loop-replaced' && line.loop === 0), 30_000, 'loop 0 replaced');
+    await eventually(async () => ((JSON.parse((await redis.get(key)) ?? '{}') as Heartbeat).instance ?? beat.instance) !== beat.instance, 15_000, 'the replacement writing the same entry');
+    expect(await keys()).toEqual([key]);
   });
 
   it('asks for an API key on GET /cluster when API_KEYS is set', async () => {
