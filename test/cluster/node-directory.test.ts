@@ -141,6 +141,7 @@ describe('the node directory', () => {
 
     const old = new NodeHeartbeat({ redis, prefix, report: report('same-id', 5002), intervalMs: 60_000, ttlMs: 3000 });
     old.start();
+    cleanupAfter(() => old.leave());
     await eventually(async () => (await redis.exists(heartbeatKey(prefix, 'same-id'))) === 1);
     const newer = heartbeat(redis, prefix, report('same-id', 5003));
     await eventually(async () => (await redis.get(heartbeatKey(prefix, 'same-id')))?.includes(':5003') === true);
