@@ -436,9 +436,10 @@ export class Switchyard {
     await new Promise((resolve) => setTimeout(resolve, graceMs));
   }
 
-  /** True when other nodes are known (they may forward here) and a leave grace is set. */
+  /** True when a leave grace is set, other nodes are known, and this one has versions READY (what they would forward here; a pure front gets nothing). */
   #peersMayBeSending(): boolean {
-    return this.config.membership.leaveGraceMs > 0 && (this.membership?.directory.nodes().length ?? 0) > 0;
+    if (this.config.membership.leaveGraceMs === 0 || (this.membership?.directory.nodes().length ?? 0) === 0) return false;
+    return this.registry.models().some((model) => this.registry.servableVersions(model).length > 0);
   }
 
   /**

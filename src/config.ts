@@ -230,7 +230,7 @@ export interface Config {
     readonly heartbeatMs: number;
     /** The heartbeat's TTL: a node not heard from for this long is out. Default 3 s. */
     readonly heartbeatTtlMs: number;
-    /** At shutdown, after the heartbeat is deleted and while other nodes are known, how long requests are still taken before the drain (peers' directories catch up). Default 1.5 s. */
+    /** At shutdown, after the heartbeat is deleted and while other nodes are known and this one has versions READY, how long requests are still taken before the drain (peers' directories catch up). Default 1.5 s. */
     readonly leaveGraceMs: number;
   };
 }
