@@ -54,6 +54,11 @@ export class NodeDirectory implements ClusterMembers {
   readonly #now: () => number;
   #entries = new Map<string, Entry>();
   #nodes: readonly NodeView[] = [];
+  /** Targets by model and version, and versions by model, built with #nodes (the per-request lookups cost a map get). */
+  #targets = new Map<string, readonly UpstreamTarget[]>();
+  #versions = new Map<string, readonly number[]>();
+  /** Earliest moment a node may have to be dropped (changedAt + TTL of the soonest); lookups before it skip the scan. */
+  #nextExpiryAt = Infinity;
   #stale = false;
   #lastError: string | undefined;
   #lastReadAt: number | undefined;
@@ -94,24 +99,13 @@ export class NodeDirectory implements ClusterMembers {
   }
 
   targetsFor(model: string, version: number): readonly UpstreamTarget[] {
-    const targets: UpstreamTarget[] = [];
-    for (const node of this.nodes()) {
-      const load = node.versions.find((v) => v.model === model && v.version === version);
-      if (load) targets.push({ id: node.id, kind: 'node', baseUrl: node.url, reportedLoad: load.inFlight + load.queued, weight: 1 });
-    }
-    return targets;
+    this.#expire();
+    return this.#targets.get(versionKey(model, version)) ?? NONE;
   }
 
   versionsOf(model: string): readonly number[] {
-    const versions = new Set<number>();
-    for (const node of this.nodes()) for (const v of node.versions) if (v.model === model) versions.add(v.version);
-    return [...versions].sort((a, b) => a - b);
-  }
-
-  /** The full heartbeats (with their TTL and loops), for GET /cluster. */
-  records(): readonly NodeHeartbeatRecord[] {
     this.#expire();
-    return [...this.#entries.values()].map((entry) => entry.record);
+    return this.#versions.get(model) ?? NONE;
   }
 
   get stale(): boolean {
@@ -221,14 +215,13 @@ export class NodeDirectory implements ClusterMembers {
       next.set(id, { record, changedAt: changed ? now : previous.changedAt });
     }
     this.#entries = next;
-    this.#nodes = [];
     this.#expire(true);
   }
 
   /** Drops the nodes whose heartbeat has not changed for longer than its TTL (not while stale: the last known set is kept). */
   #expire(rebuild = false): void {
-    if (!this.#stale) {
-      const now = this.#now();
+    const now = this.#now();
+    if (!this.#stale && now > this.#nextExpiryAt) {
       for (const [id, entry] of this.#entries) {
         if (now - entry.changedAt > entry.record.ttlMs) {
           this.#entries.delete(id);
@@ -236,7 +229,33 @@ export class NodeDirectory implements ClusterMembers {
         }
       }
     }
-    if (rebuild) this.#nodes = [...this.#entries.values()].map((entry) => viewOf(entry.record));
+    if (rebuild) this.#rebuild();
+  }
+
+  #rebuild(): void {
+    const targets = new Map<string, UpstreamTarget[]>();
+    const versions = new Map<string, Set<number>>();
+    let nextExpiryAt = Infinity;
+    for (const { record, changedAt } of this.#entries.values()) {
+      nextExpiryAt = Math.min(nextExpiryAt, changedAt + record.ttlMs);
+      const listed = new Set<string>();
+      for (const load of record.versions) {
+        const key = versionKey(load.model, load.version);
+        // A version listed twice (a buggy or hostile writer) is one target.
+        if (listed.has(key)) continue;
+        listed.add(key);
+        let list = targets.get(key);
+        if (!list) targets.set(key, (list = []));
+        list.push({ id: record.id, kind: 'node', baseUrl: record.url, reportedLoad: load.inFlight + load.queued, weight: 1 });
+        let set = versions.get(load.model);
+        if (!set) versions.set(load.model, (set = new Set()));
+        set.add(load.version);
+      }
+    }
+    this.#nodes = [...this.#entries.values()].map((entry) => viewOf(entry.record));
+    this.#targets = targets;
+    this.#versions = new Map([...versions].map(([model, set]) => [model, [...set].sort((a, b) => a - b)]));
+    this.#nextExpiryAt = nextExpiryAt;
   }
 
   #logOnce(id: string, fields: Record<string, unknown>, message: string): void {
@@ -258,6 +277,12 @@ function viewOf(record: NodeHeartbeatRecord): NodeView {
     p99Ms: record.p99Ms,
     versions: record.versions,
   };
+}
+
+const NONE: readonly never[] = Object.freeze([]);
+
+function versionKey(model: string, version: number): string {
+  return `${model}\u0000${version}`;
 }
 
 /** A prefix as a literal in a SCAN MATCH pattern. */

@@ -40,7 +40,8 @@ describe('the node directory', () => {
     const prefix = randomPrefix();
     heartbeat(redis, prefix, report('node-a', 1001));
     heartbeat(redis, prefix, report('node-b', 1002, [{ model: 'linear', version: 2, inFlight: 0, queued: 1 }]));
-    heartbeat(redis, prefix, report('node-c', 1003, []));
+    // Lists other 2 twice: still one target.
+    heartbeat(redis, prefix, report('node-c', 1003, [{ model: 'other', version: 2, inFlight: 0, queued: 0 }, { model: 'other', version: 2, inFlight: 0, queued: 0 }]));
     const dir = directory(redis, prefix, 'node-a');
     dir.start();
     await eventually(() => dir.nodes().length === 2, 10_000, 'two nodes in the directory');
@@ -54,6 +55,9 @@ describe('the node directory', () => {
     // node-a has linear 1 READY, but it is this process: never a target of its own.
     expect(dir.targetsFor('linear', 1)).toEqual([]);
     expect(dir.versionsOf('linear')).toEqual([2]);
+    expect(dir.targetsFor('other', 2).map((t) => t.id)).toEqual(['node-c']);
+    expect(dir.versionsOf('other')).toEqual([2]);
+    expect(dir.versionsOf('unknown')).toEqual([]);
     expect(dir.stale).toBe(false);
   });
 
