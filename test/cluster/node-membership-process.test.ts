@@ -11,6 +11,7 @@ import { startGatewayProcess } from '../support/gateway-process.js';
 import { eventually } from '../support/eventually.js';
 import { mlpModel, MLP_SIZES } from '../support/models.js';
 import { randomPrefix, scanKeys, testRedis, testRedisUrl } from '../support/redis.js';
+import { freePort } from '../support/redis-server.js';
 
 interface Heartbeat {
   id: string;
@@ -154,5 +155,20 @@ describe('node heartbeats between processes', () => {
     const cli = await runCli(['nodes', 'ls', '--url', node.url], { SWITCHYARD_API_KEY: 'k1' });
     expect(cli.code).toBe(0);
     expect(cli.stdout).toContain('(self)');
+  });
+
+  it('`switchyard nodes ls` says what is wrong: no connection (exit 2), an unreachable Redis or gateway (exit 1)', async () => {
+    const port = await freePort();
+    const none = await runCli(['nodes', 'ls']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('no connection given');
+    const redis = await runCli(['nodes', 'ls', '--redis', `redis://127.0.0.1:${port}`]);
+    expect(redis.code).toBe(1);
+    expect(redis.stderr).toContain(`cannot reach Redis at redis://127.0.0.1:${port}`);
+    const api = await runCli(['nodes', 'ls', '--url', `http://127.0.0.1:${port}`]);
+    expect(api.code).toBe(1);
+    expect(api.stderr).toContain(`cannot reach http://127.0.0.1:${port}`);
+    const extra = await runCli(['nodes', 'ls', 'more']);
+    expect(extra.code).toBe(2);
   });
 });
