@@ -70,12 +70,14 @@ describe('node heartbeats between processes', () => {
         return r.status;
       }),
     );
-    // The heartbeat itself reports the work: every request accepted (queued or running).
+    // The heartbeat itself reports the work (requests running or queued).
+    let seen = '';
     await eventually(async () => {
-      const beat = JSON.parse((await redis.get(key)) ?? '{"versions": []}') as Heartbeat;
+      seen = (await redis.get(key)) ?? '{"versions": []}';
+      const beat = JSON.parse(seen) as Heartbeat;
       const work = beat.versions.reduce((sum, v) => sum + v.inFlight + v.queued, 0);
-      return work + answered >= 8 && work > 0;
-    }, 20_000, 'the heartbeat reporting the 8 requests');
+      return work > 0;
+    }, 30_000, () => `the heartbeat reporting the requests (answered ${answered}; last heartbeat ${seen})`);
 
     node.kill('SIGTERM');
     await eventually(async () => (await redis.exists(key)) === 0, 10_000, 'the heartbeat deleted');
@@ -86,12 +88,13 @@ describe('node heartbeats between processes', () => {
     // Gone while requests were still running: it left before the drain ended.
     expect(unansweredWhenGone).toBeGreaterThan(0);
     expect(statuses).toEqual(Array.from({ length: 8 }, () => 200));
+    // Deleted by the node itself (not expired), before the drain ended and its sessions were released.
     const lines = node.logLines();
     const left = lines.findIndex((line) => line.event === 'node-left');
-    const draining = lines.findIndex((line) => line.msg === 'shutdown: refusing new requests, draining');
+    const released = lines.findIndex((line) => line.event === 'unloaded');
     expect(lines[left]).toMatchObject({ deleted: true });
     expect(left).toBeGreaterThanOrEqual(0);
-    expect(left).toBeLessThan(draining);
+    expect(left).toBeLessThan(released);
   });
 
   it('lists the other node and itself on GET /cluster and in `switchyard nodes ls`', async () => {
