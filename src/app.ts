@@ -36,6 +36,7 @@ import { BatchingPolicyCache } from './scheduling/batching-policy-cache.js';
 import { DynamicBatcher } from './scheduling/dynamic-batcher.js';
 import type { InferenceScheduler } from './scheduling/inference-scheduler.js';
 import { ClusterMembership } from './cluster/cluster-membership.js';
+import type { ClusterMembers } from './cluster/cluster-types.js';
 import { LatencyWindow } from './cluster/latency-window.js';
 import { defaultAdvertiseUrl, NodeReport, type VersionLoad } from './cluster/node-report.js';
 
@@ -95,6 +96,10 @@ export class Switchyard {
   readonly nodeReport: NodeReport;
   /** The heartbeat and the directory of the other nodes; undefined without REDIS_URL and in a worker-only replica. */
   readonly membership: ClusterMembership | undefined;
+  /** The live nodes other than this one (ClusterMembers, for forwarding); undefined without membership. */
+  get members(): ClusterMembers | undefined {
+    return this.membership?.directory;
+  }
   /** The scheduler whose counters give the heartbeat's per-version load (every loop's, with several). */
   readonly #loadCounters: InferenceScheduler;
   /** Set while the node has left the cluster and waits for its peers to notice, before the drain. */
