@@ -42,6 +42,9 @@ import { ModelConfigStore } from './registry/model-config-store.js';
 import { BatchingPolicyCache } from './scheduling/batching-policy-cache.js';
 import { DynamicBatcher } from './scheduling/dynamic-batcher.js';
 import type { InferenceScheduler } from './scheduling/inference-scheduler.js';
+import { ClusterMembership } from './cluster/cluster-membership.js';
+import { LatencyWindow } from './cluster/latency-window.js';
+import { defaultAdvertiseUrl, NodeReport, type VersionLoad } from './cluster/node-report.js';
 
 export interface SwitchyardOptions {
   /** Default: a pino logger at config.logLevel on stdout. */
@@ -63,6 +66,11 @@ export interface SwitchyardOptions {
   readonly upstreamHealth?: UpstreamHealth;
   /** Bounds retries on another candidate; undefined = no retries. */
   readonly retryBudget?: RetryBudget;
+  /**
+   * Whether this process writes the node's heartbeat (with REDIS_URL). Several HTTP loops are one
+   * node (one URL): only the first loop writes it, with the counts of every loop. Default true.
+   */
+  readonly publishHeartbeat?: boolean;
 }
 
 export interface ShutdownReport {
@@ -110,6 +118,20 @@ export class Switchyard {
   readonly #lostSessions: LostSessionReloader;
   readonly gate = new RequestGate();
   readonly http: ReturnType<typeof createHttpApp>;
+  /** Latencies of this node's recent inference requests (the heartbeat's p50/p99). */
+  readonly latencies = new LatencyWindow();
+  /** What this node says of itself (its heartbeat and the `self` of GET /cluster). */
+  readonly nodeReport: NodeReport;
+  /** The heartbeat and the directory of the other nodes; undefined without REDIS_URL and in a worker-only replica. */
+  readonly membership: ClusterMembership | undefined;
+  /** The live nodes other than this one (ClusterMembers, for forwarding); undefined without membership. */
+  get members(): ClusterMembers | undefined {
+    return this.membership?.directory;
+  }
+  /** The scheduler whose counters give the heartbeat's per-version load (every loop's, with several). */
+  readonly #loadCounters: InferenceScheduler;
+  /** Set while the node has left the cluster and waits for its peers to notice, before the drain. */
+  #leaving = false;
   #server: Server | undefined;
   #connections: ConnectionDrainer | undefined;
   #routingEverConnected = false;
@@ -142,10 +164,33 @@ export class Switchyard {
     this.#lostSessions = new LostSessionReloader({ registry: this.registry, logger: this.logger });
     this.repository = new ModelRepository({ root: config.modelRepo, stabilityWindowMs: config.modelStabilityMs, logger: this.logger });
     this.sync = new RepositorySync({ repository: this.repository, registry: this.registry, logger: this.logger, configs: this.configs });
+    this.nodeReport = new NodeReport({
+      id: config.membership.nodeId,
+      url: () => config.membership.advertiseUrl ?? defaultAdvertiseUrl(config.host, this.port),
+      versions: () => this.#versionLoads(),
+      latencies: this.latencies,
+      ttlMs: config.membership.heartbeatTtlMs,
+      loops: config.httpLoops,
+    });
+    // Built before the forwarding parts, which take its directory as the live nodes (members).
+    // A worker-only replica serves no predictions: no node to forward to, and it forwards nothing.
+    this.membership =
+      config.redisUrl === undefined || config.mode === 'worker'
+        ? undefined
+        : new ClusterMembership({
+            redisUrl: config.redisUrl,
+            prefix: config.redisPrefix,
+            report: this.nodeReport,
+            intervalMs: config.membership.heartbeatMs,
+            ttlMs: config.membership.heartbeatTtlMs,
+            publish: options.publishHeartbeat ?? true,
+            logger: this.logger,
+          });
     this.forwarder = new UpstreamForwarder({ connections: config.forward.connections, timeoutMs: config.forward.timeoutMs });
+    const members = options.members ?? this.membership?.directory;
     this.remote =
-      options.members || options.backends
-        ? new RemoteCatalog({ members: options.members, backends: options.backends, forwarder: this.forwarder, localId: config.nodeId })
+      members || options.backends
+        ? new RemoteCatalog({ members, backends: options.backends, forwarder: this.forwarder, localId: config.membership.nodeId })
         : undefined;
     const remote = this.remote;
     this.routeSource = createRouteSource({
@@ -209,14 +254,16 @@ export class Switchyard {
       // Queues and counters of unloaded versions are dropped (as are their policies and series).
       versions: this.registry,
     });
+    this.#loadCounters = options.httpScheduler?.(this.scheduler, this.registry) ?? this.scheduler;
     this.cluster = new ClusterScheduler({
-      local: options.httpScheduler?.(this.scheduler, this.registry) ?? this.scheduler,
-      nodeId: config.nodeId,
+      // Local requests are timed for the heartbeat's p50/p99 (forwarded ones are the other node's).
+      local: this.latencies.timing(this.#loadCounters),
+      nodeId: config.membership.nodeId,
       localReady: (model, version) => this.registry.status(model, version)?.servable === true,
       localKnown: (model, version) => this.registry.status(model, version) !== undefined,
       localQueued: (model, version) => this.scheduler.queued(model, version),
       forwarder: this.forwarder,
-      members: options.members,
+      members,
       backends: options.backends,
       health: options.upstreamHealth,
       retryBudget: options.retryBudget,
@@ -272,6 +319,7 @@ export class Switchyard {
       trustedProxies: config.trustedProxies,
       jobs: this.jobs,
       serveApi: config.mode !== 'worker',
+      cluster: { self: () => this.nodeReport.current(), members: this.membership?.directory },
     });
     this.#logLifecycle();
   }
@@ -311,11 +359,14 @@ export class Switchyard {
     this.#connections = new ConnectionDrainer(server);
     this.#jobCounts?.start();
     void this.backends?.start();
+    this.membership?.start();
     return new Promise((resolve, reject) => {
       const failed = (error: NodeJS.ErrnoException) => reject(listenError(error, host, port));
       server.once('error', failed);
       server.listen(port, host, () => {
         server.off('error', failed);
+        // Only now is the bound port (PORT=0) known for the advertised URL.
+        if (!this.gate.closing && !this.#leaving) this.membership?.announce();
         resolve();
       });
     });
@@ -342,13 +393,35 @@ export class Switchyard {
   readiness(): Readiness {
     const reasons: string[] = [];
     if (this.gate.closing) reasons.push('closing: the gateway is shutting down');
+    else if (this.#leaving) reasons.push('closing: left the cluster; taking requests until peers notice, then draining');
     if (!this.#initialLoadDone) reasons.push('repository: initial scan and loads not finished');
     const source = this.router.status().source;
     if (source.connected) this.#routingEverConnected = true;
     else if (!this.#routingEverConnected) {
       reasons.push(`routing: ${source.kind} source not reachable yet${source.lastError ? ` (${source.lastError})` : ''}`);
     }
-    return { ready: reasons.length === 0, reasons, warnings: this.#routingWarnings() };
+    return { ready: reasons.length === 0, reasons, warnings: [...this.#routingWarnings(), ...this.#membershipWarnings()] };
+  }
+
+  /** A node set that could not be read again degrades (the last known set serves); it never makes a replica unready. */
+  #membershipWarnings(): string[] {
+    const directory = this.membership?.directory;
+    // Before a first read there is no set to keep (and a Redis never reached is a routing reason already).
+    if (!directory?.stale || directory.lastReadAt === undefined) return [];
+    const known = directory.nodes().length;
+    return [`cluster: the node heartbeats could not be read from Redis (${directory.lastError ?? 'unknown error'}); the last known ${known} node${known === 1 ? '' : 's'} are kept`];
+  }
+
+  /** Each READY version with this node's work of it: running = accepted and unanswered (every loop's) minus queued here. */
+  *#versionLoads(): Iterable<VersionLoad> {
+    for (const model of this.registry.models()) {
+      for (const version of this.registry.servableVersions(model)) {
+        const c = this.#loadCounters.counters?.(model, version);
+        const queued = this.scheduler.queued(model, version);
+        const outstanding = c ? c.requests - c.successes - c.failures - c.rejectedDeadline - c.cancelled : queued;
+        yield { model, version, inFlight: Math.max(0, outstanding - queued), queued };
+      }
+    }
   }
 
   /** What is wrong with routing that does not make a replica unready (one broken table must not take every replica out). */
@@ -379,6 +452,9 @@ export class Switchyard {
   }
 
   async #doShutdown(): Promise<ShutdownReport> {
+    // With peers that may be sending here, leave first and keep answering for the grace; else
+    // the gate closes at once (synchronously, as ever) and the heartbeat goes alongside.
+    if (this.#peersMayBeSending()) await this.#leaveCluster();
     const started = performance.now();
     const left = () => Math.max(0, this.config.drainTimeoutMs - (performance.now() - started));
     this.logger.info({ inFlight: this.gate.inFlight }, 'shutdown: refusing new requests, draining');
@@ -390,6 +466,8 @@ export class Switchyard {
     // resets a client whose next request is already on its way.
     const server = this.#server;
     const listenerClosed = new Promise<void>((resolve) => (server ? NetServer.prototype.close.call(server, () => resolve()) : resolve()));
+    // Peers stop choosing this node at their next read (a no-op when it left above).
+    const leftCluster = this.membership?.leave();
     this.jobs?.endWaits(); // long-polls on /jobs/:id answer now rather than hold the drain
     // The watcher stops before the drain: a file change now must not start a load.
     this.sync.close();
@@ -397,6 +475,7 @@ export class Switchyard {
     // The job worker takes no new jobs and finishes its running ones alongside the HTTP drain;
     // past the timeout it lets go of them, and another replica's stalled check picks them up.
     const jobsFinished = this.#closeJobWorker();
+    await leftCluster;
     const accepted = await this.gate.drain(left());
     const written = (await this.#connections?.whenIdle(left())) ?? true;
     const drained = accepted && written && (await jobsFinished);
@@ -413,6 +492,7 @@ export class Switchyard {
     await this.router.close();
     await this.routeSource.close();
     await this.rateLimits?.close();
+    await this.membership?.close();
     await this.backends?.close();
     await this.forwarder.close();
     this.#jobCounts?.close();
@@ -420,6 +500,27 @@ export class Switchyard {
     await listenerClosed;
     this.logger.info({ drained }, 'shutdown complete');
     return { drained, abandoned };
+  }
+
+  /**
+   * The first step of a shutdown while other nodes are known (they may be sending here): the
+   * heartbeat is deleted (bounded), so peers stop choosing this node at their next read of the
+   * directory, and requests are still taken for NODE_LEAVE_GRACE_MS (readiness already fails), so
+   * the ones peers send before they notice are answered rather than refused; then the drain
+   * starts with its full DRAIN_TIMEOUT_MS.
+   */
+  async #leaveCluster(): Promise<void> {
+    this.#leaving = true;
+    await this.membership?.leave();
+    const graceMs = this.config.membership.leaveGraceMs;
+    this.logger.info({ event: 'node-leaving', peers: this.membership?.directory.nodes().length, graceMs }, 'shutdown: left the cluster; taking requests until peers notice');
+    await new Promise((resolve) => setTimeout(resolve, graceMs));
+  }
+
+  /** True when a leave grace is set, other nodes are known, and this one has versions READY (what they would forward here; a pure front gets nothing). */
+  #peersMayBeSending(): boolean {
+    if (this.config.membership.leaveGraceMs === 0 || (this.membership?.directory.nodes().length ?? 0) === 0) return false;
+    return this.registry.models().some((model) => this.registry.servableVersions(model).length > 0);
   }
 
   /**
@@ -483,6 +584,15 @@ export class Switchyard {
         ),
       ...(this.#jobCounts ? { jobCounts: () => ({ counts: this.#jobCounts!.value, ageSeconds: this.#jobCounts!.ageSeconds() }) } : {}),
       ...(this.backends ? { backends: () => this.backends!.metricsView() } : {}),
+      ...(this.config.redisUrl === undefined || this.config.mode === 'worker'
+        ? {}
+        : {
+            membership: () => ({
+              nodes: this.membership?.directory.nodes().length ?? 0,
+              stale: this.membership?.directory.stale ?? false,
+              heartbeatFailures: this.membership?.heartbeat?.failures ?? 0,
+            }),
+          }),
       routing: () => {
         const { cache, source, issues, stale } = this.router.status();
         const errors = issues.map((issue) => ({ model: issue.model, count: issue.problems.length + (issue.unreadable === undefined ? 0 : 1) }));

@@ -10,6 +10,9 @@ import { z } from 'zod';
 
 const integer = (min: number) => z.coerce.number().int().min(min);
 
+/** What a NODE_ID may be: safe in a Redis key and a SCAN pattern (no glob characters). */
+export const NODE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
 /** The README's "a raw redis-cli edit reaches every replica within 1 s". */
 const DEFAULT_ROUTE_MAX_AGE_MS = 1000;
 
@@ -98,10 +101,16 @@ export const SETTING_DEFAULTS = Object.freeze({
   BACKEND_PROBE_INTERVAL_MS: '5000',
   BACKEND_PROBE_TIMEOUT_MS: '1000',
   BACKEND_HEALTHY_AFTER_PASSES: '2',
-  // Scale-out, forwarding (issue #14). Unset NODE_ID: <hostname>-<pid>-<random> (see nodeId below).
-  NODE_ID: undefined,
+  // Scale-out, forwarding (issue #14).
   FORWARD_CONNECTIONS: '64',
   FORWARD_TIMEOUT_MS: '30000',
+  // Scale-out membership (src/cluster/node-heartbeat.ts, node-directory.ts); only with REDIS_URL.
+  // Unset NODE_ID: <hostname>-<pid>-<4 random hex>; unset ADVERTISE_URL: http://<HOST>:<bound port>, 0.0.0.0 and :: as 127.0.0.1.
+  NODE_ID: undefined,
+  ADVERTISE_URL: undefined,
+  NODE_HEARTBEAT_MS: '1000',
+  NODE_HEARTBEAT_TTL_MS: '3000',
+  NODE_LEAVE_GRACE_MS: '1500',
 } satisfies Record<SettingName, string | undefined>);
 
 /** The names of every setting, in the order of SETTING_DEFAULTS. */
@@ -172,9 +181,17 @@ const envSchema = z.object({
   BACKEND_PROBE_INTERVAL_MS: integer(10),
   BACKEND_PROBE_TIMEOUT_MS: integer(1),
   BACKEND_HEALTHY_AFTER_PASSES: integer(1).max(100),
-  NODE_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, 'must be 1-128 letters, digits, _ . : - (starting with a letter or digit)').optional(),
   FORWARD_CONNECTIONS: integer(1).max(4096),
   FORWARD_TIMEOUT_MS: integer(1).max(2_147_483_647),
+  NODE_ID: z.string().regex(NODE_ID_PATTERN, `must match ${NODE_ID_PATTERN.source} (letters, digits, _ . : -; at most 128)`).optional(),
+  ADVERTISE_URL: z
+    .string()
+    .url()
+    .refine((url) => /^https?:\/\/[^/?#]+\/?$/.test(url), { message: 'must be a base URL such as http://10.0.0.7:8080 (http or https, no path)' })
+    .optional(),
+  NODE_HEARTBEAT_MS: integer(50),
+  NODE_HEARTBEAT_TTL_MS: integer(100),
+  NODE_LEAVE_GRACE_MS: integer(0),
 });
 
 export type SettingName = keyof typeof envSchema.shape;
@@ -290,14 +307,25 @@ export interface Config {
     /** Consecutive passes that bring a URL or version back after a failed probe. Default 2. */
     readonly healthyAfterPasses: number;
   };
-  /** This process's id among the nodes (the `x-served-by` header). Default <hostname>-<pid>-<random>. */
-  readonly nodeId: string;
   /** The forwarding hop to other nodes and V2 backends (src/cluster/). */
   readonly forward: {
     /** Keep-alive connections per upstream at most. Default 64. */
     readonly connections: number;
     /** Longest one forwarded attempt may take when the client's deadline is later or absent. Default 30 s. */
     readonly timeoutMs: number;
+  };
+  /** Scale-out membership: this node's heartbeat in Redis and its view of the others (only with REDIS_URL). */
+  readonly membership: {
+    /** This node's id in `<prefix>nodes:<id>`; default `<hostname>-<pid>-<random>` (shared by the HTTP loops of one server). */
+    readonly nodeId: string;
+    /** The base URL other nodes reach this one at; undefined = http://HOST:<bound port> (0.0.0.0 and :: as 127.0.0.1). */
+    readonly advertiseUrl: string | undefined;
+    /** How often the heartbeat is written and the others' read. Default 1 s. */
+    readonly heartbeatMs: number;
+    /** The heartbeat's TTL: a node not heard from for this long is out. Default 3 s. */
+    readonly heartbeatTtlMs: number;
+    /** At shutdown, after the heartbeat is deleted and while other nodes are known and this one has versions READY, how long requests are still taken before the drain (peers' directories catch up). Default 1.5 s. */
+    readonly leaveGraceMs: number;
   };
 }
 
@@ -330,6 +358,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('Invalid configuration: HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)');
+  }
+  if (e.NODE_HEARTBEAT_TTL_MS <= e.NODE_HEARTBEAT_MS) {
+    throw new ConfigError('Invalid configuration: NODE_HEARTBEAT_TTL_MS must exceed NODE_HEARTBEAT_MS (else a live node drops out between two heartbeats; about 3x is right)');
   }
   return Object.freeze({
     port: e.PORT,
@@ -402,15 +433,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       probeTimeoutMs: e.BACKEND_PROBE_TIMEOUT_MS,
       healthyAfterPasses: e.BACKEND_HEALTHY_AFTER_PASSES,
     }),
-    nodeId: e.NODE_ID ?? defaultNodeId(),
     forward: Object.freeze({ connections: e.FORWARD_CONNECTIONS, timeoutMs: e.FORWARD_TIMEOUT_MS }),
+    membership: Object.freeze({
+      nodeId: e.NODE_ID ?? defaultNodeId(),
+      advertiseUrl: e.ADVERTISE_URL?.replace(/\/+$/, ''),
+      heartbeatMs: e.NODE_HEARTBEAT_MS,
+      heartbeatTtlMs: e.NODE_HEARTBEAT_TTL_MS,
+      leaveGraceMs: e.NODE_LEAVE_GRACE_MS,
+    }),
     ...overrides,
   });
 }
 
-/** A node id unique per process: the host name, the pid and a random part (a restarted pid is a new node). */
+/** NODE_ID's default: the host name (cut to what NODE_ID allows), the pid and 4 random hex digits. */
 export function defaultNodeId(): string {
-  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const host = hostname().replace(/[^A-Za-z0-9_.:-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 100) || 'node';
+  return `${host}-${process.pid}-${randomBytes(2).toString('hex')}`;
 }
 
 /** The non-empty, trimmed entries of a comma-separated list. */

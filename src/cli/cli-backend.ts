@@ -1,10 +1,14 @@
 /**
  * The two ways the operator CLI reaches the gateway: the admin API over HTTP (every command), or
- * Redis directly (route commands only) through RedisRouteSource's store methods, which validate
- * and publish exactly as the admin API does, so every replica applies the edit within 100 ms.
+ * Redis directly (route commands and `nodes ls`) through RedisRouteSource's store methods, which
+ * validate and publish exactly as the admin API does, so every replica applies the edit within
+ * 100 ms, and through one read of the node heartbeats (src/cluster/node-directory.ts).
  */
+import { Redis } from 'ioredis';
+import { NodeDirectory } from '../cluster/node-directory.js';
 import { isSwitchyardError } from '../errors.js';
-import { RedisRouteSource } from '../routing/redis-route-source.js';
+import { closeRedisConnection } from '../redis-connection-close.js';
+import { DEFAULT_REDIS_PREFIX, RedisRouteSource } from '../routing/redis-route-source.js';
 import type { Routes } from '../routing/route-table.js';
 
 /** A failure to report: `exitCode` 1 for a refused or failed operation, 2 for a usage mistake. */
@@ -29,7 +33,28 @@ export interface CliBackend {
   listModels(): Promise<unknown>;
   loadModel(model: string): Promise<unknown>;
   unloadModel(model: string): Promise<unknown>;
+  /** GET /cluster's answer; from Redis: the heartbeats only (no self). */
+  listNodes(): Promise<ClusterAnswer>;
   close(): Promise<void>;
+}
+
+/** The part of GET /cluster the CLI prints. */
+export interface ClusterAnswer {
+  readonly self?: NodeLine | undefined;
+  readonly stale: boolean;
+  readonly nodes: readonly NodeLine[];
+  readonly backends?: ReadonlyArray<{ readonly name: string; readonly url: string; readonly healthy: boolean; readonly models: Record<string, readonly number[]>; readonly lastError?: string | undefined }> | undefined;
+}
+
+export interface NodeLine {
+  readonly id: string;
+  readonly url: string;
+  readonly heartbeatAt: number;
+  readonly eventLoopUtilization: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly versions: ReadonlyArray<{ readonly model: string; readonly version: number; readonly inFlight: number; readonly queued: number }>;
+  readonly health?: { readonly ejected: boolean; readonly breaker: string } | undefined;
 }
 
 export interface ApiBackendOptions {
@@ -79,6 +104,10 @@ export class ApiBackend implements CliBackend {
     return this.#call('POST', `/admin/models/${encodeURIComponent(model)}/unload`);
   }
 
+  listNodes(): Promise<ClusterAnswer> {
+    return this.#call('GET', '/cluster') as Promise<ClusterAnswer>;
+  }
+
   async close(): Promise<void> {}
 
   async #call(method: string, path: string, body?: unknown, idempotencyKey?: string): Promise<unknown> {
@@ -119,8 +148,12 @@ export interface RedisBackendOptions {
 
 export class RedisBackend implements CliBackend {
   readonly #source: RedisRouteSource;
+  readonly #url: string;
+  readonly #prefix: string;
 
   constructor(options: RedisBackendOptions) {
+    this.#url = options.url;
+    this.#prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
     this.#source = new RedisRouteSource({ url: options.url, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
   }
 
@@ -152,6 +185,23 @@ export class RedisBackend implements CliBackend {
 
   unloadModel(): Promise<unknown> {
     return Promise.reject(apiOnly('models unload'));
+  }
+
+  /** One read of every heartbeat under the prefix, bounded in time; a Redis that does not answer is an error, not an empty list. */
+  async listNodes(): Promise<ClusterAnswer> {
+    const redis = new Redis(this.#url, { enableOfflineQueue: true, maxRetriesPerRequest: 0, commandTimeout: 2_000, connectTimeout: 2_000, retryStrategy: () => null, lazyConnect: true });
+    redis.on('error', () => {});
+    try {
+      await redis.connect().catch((error: Error) => {
+        throw new CliError(`cannot reach Redis at ${this.#url}: ${error.message}`);
+      });
+      const directory = new NodeDirectory({ redis, prefix: this.#prefix, timeoutMs: 5_000 });
+      await directory.refresh();
+      if (directory.stale) throw new CliError(`cannot read the heartbeats from Redis: ${directory.lastError ?? 'unknown error'}`);
+      return { stale: false, nodes: directory.nodes() };
+    } finally {
+      await closeRedisConnection(redis);
+    }
   }
 
   close(): Promise<void> {

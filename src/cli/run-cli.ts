@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { isValidModelName, MODEL_NAME_RULE } from '../repository/model-name.js';
 import { routesFrom, type Routes } from '../routing/route-table.js';
 import { ALIAS_PATTERN, isValidAlias } from '../routing/route-target.js';
-import { ApiBackend, CliError, RedisBackend, type CliBackend } from './cli-backend.js';
+import { ApiBackend, CliError, RedisBackend, type CliBackend, type NodeLine } from './cli-backend.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -18,7 +18,7 @@ export interface CliIo {
 const CONNECTION_HELP = `Connection (one of):
   --url <url>       a gateway's admin API, e.g. http://127.0.0.1:8080 (env SWITCHYARD_URL)
   --token <token>   its ADMIN_TOKEN (env ADMIN_TOKEN)
-  --redis <url>     Redis directly, e.g. redis://127.0.0.1:6379 (env REDIS_URL); routes only
+  --redis <url>     Redis directly, e.g. redis://127.0.0.1:6379 (env REDIS_URL); routes and nodes ls only
   --prefix <p>      the gateways' REDIS_PREFIX (env REDIS_PREFIX, default switchyard:)
   --url wins when both come from the environment.`;
 
@@ -28,6 +28,7 @@ const HELP: Record<string, string> = {
 Commands:
   routes get|set|split|rm   read and edit routing tables (published to every replica)
   models ls|load|unload     list, load and unload models (admin API only)
+  nodes ls                  the cluster's live nodes from their heartbeats (GET /cluster, or Redis)
   worker                    run a replica that only works async jobs (SWITCHYARD_MODE=worker;
                             configured by the same environment as the gateway, REDIS_URL needed)
 
@@ -77,6 +78,18 @@ ${CONNECTION_HELP}`,
   unload <model>   drain and unload every version of the model
 
 These talk to a gateway: --url <url> (env SWITCHYARD_URL) and --token <token> (env ADMIN_TOKEN).`,
+  nodes: `Usage: switchyard nodes ls [options]
+
+  ls   every live node with its URL, heartbeat age, READY versions and load
+
+--url <url> (env SWITCHYARD_URL) asks that gateway (GET /cluster; --token <API key>, env
+SWITCHYARD_API_KEY, when it has API_KEYS); --redis <url> [--prefix <p>] reads the heartbeats.`,
+  'nodes ls': `Usage: switchyard nodes ls --url <url> [--token <API key>]
+       switchyard nodes ls --redis <url> [--prefix <p>]
+
+Lists the live nodes: id, URL, heartbeat age, READY versions (model:version), requests in flight
+and queued, event-loop utilisation, p50/p99 over the last 10 s. Through --url, the gateway itself
+comes first, marked (self), and a STALE line says when its view of Redis is out of date.`,
   'models ls': `Usage: switchyard models ls --url <url> [--token <token>]
 
 Lists every model version with its state and reason.`,
@@ -88,7 +101,7 @@ Lists every model version with its state and reason.`,
 Drains and unloads every version of the model on that gateway.`,
 };
 
-const COMMANDS: Record<string, readonly string[]> = { routes: ['get', 'set', 'split', 'rm'], models: ['ls', 'load', 'unload'] };
+const COMMANDS: Record<string, readonly string[]> = { routes: ['get', 'set', 'split', 'rm'], models: ['ls', 'load', 'unload'], nodes: ['ls'] };
 
 interface Parsed {
   positionals: string[];
@@ -136,9 +149,9 @@ function usage(message: string, helpKey: string): CliError {
   return new CliError(`${message}\n\n${HELP[helpKey] ?? HELP['']!}`, 2);
 }
 
-function backendFor(parsed: Parsed, env: CliIo['env'], needsApi: boolean): CliBackend {
+function backendFor(parsed: Parsed, env: CliIo['env'], needsApi: boolean, tokenEnv = 'ADMIN_TOKEN'): CliBackend {
   if (parsed.url !== undefined && parsed.redis !== undefined) throw usage('pass either --url or --redis, not both', '');
-  const token = parsed.token ?? env.ADMIN_TOKEN;
+  const token = parsed.token ?? env[tokenEnv];
   if (parsed.url !== undefined) return new ApiBackend({ url: parsed.url, token });
   if (parsed.redis !== undefined && needsApi) throw usage('models commands talk to a gateway: pass --url http://host:8080 instead of --redis', '');
   if (parsed.redis !== undefined) return new RedisBackend({ url: parsed.redis, prefix: parsed.prefix ?? env.REDIS_PREFIX });
@@ -230,6 +243,32 @@ interface IndexEntry {
   reason: string;
 }
 
+async function runNodes(args: string[], backend: CliBackend, io: CliIo): Promise<void> {
+  if (args.length > 0) throw usage('too many arguments', 'nodes ls');
+  const answer = await backend.listNodes();
+  const now = Date.now();
+  const line = (node: NodeLine, self: boolean) => {
+    const inFlight = node.versions.reduce((sum, v) => sum + v.inFlight, 0);
+    const queued = node.versions.reduce((sum, v) => sum + v.queued, 0);
+    const versions = node.versions.map((v) => `${v.model}:${v.version}`).join(',') || '-';
+    const health = node.health ? (node.health.ejected ? 'ejected' : node.health.breaker === 'closed' ? 'ok' : `breaker-${node.health.breaker}`) : '-';
+    const age = self ? '-' : String(Math.max(0, now - node.heartbeatAt));
+    return [self ? `${node.id} (self)` : node.id, node.url, age, versions, inFlight, queued, node.eventLoopUtilization, node.p50Ms, node.p99Ms, health].join('\t');
+  };
+  const rows = ['ID\tURL\tAGE_MS\tVERSIONS\tIN_FLIGHT\tQUEUED\tELU\tP50_MS\tP99_MS\tHEALTH'];
+  if (answer.self) rows.push(line(answer.self, true));
+  for (const node of answer.nodes) rows.push(line(node, false));
+  if (answer.stale) rows.push('STALE: the heartbeats could not be read from Redis lately; this is the last known set');
+  if (answer.backends && answer.backends.length > 0) {
+    rows.push('', 'BACKEND\tURL\tHEALTHY\tMODELS\tLAST_ERROR');
+    for (const b of answer.backends) {
+      const models = Object.entries(b.models).map(([m, vs]) => `${m}:${vs.join('+')}`).join(',') || '-';
+      rows.push([b.name, b.url, b.healthy ? 'yes' : 'no', models, b.lastError ?? '-'].join('\t'));
+    }
+  }
+  io.out(rows.join('\n'));
+}
+
 async function runModels(sub: string, args: string[], backend: CliBackend, io: CliIo): Promise<void> {
   if (sub === 'ls') {
     if (args.length > 0) throw usage('too many arguments', 'models ls');
@@ -270,8 +309,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.out(HELP[`${command} ${sub}`]!);
       return 0;
     }
-    backend = backendFor(parsed, io.env, command === 'models');
+    backend = backendFor(parsed, io.env, command === 'models', command === 'nodes' ? 'SWITCHYARD_API_KEY' : 'ADMIN_TOKEN');
     if (command === 'routes') await runRoutes(sub, args, parsed, backend, io);
+    else if (command === 'nodes') await runNodes(args, backend, io);
     else await runModels(sub, args, backend, io);
     return 0;
   } catch (error) {

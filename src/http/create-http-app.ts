@@ -7,6 +7,7 @@ import { SwitchyardError } from '../errors.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { apiKeyAuth } from './middleware/api-key-auth.js';
 import { ClientAddressResolver } from './client-address.js';
+import { clusterRoutes } from './routes/cluster-routes.js';
 import { errorResponse } from './error-response.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { jobRoutes } from './routes/job-routes.js';
@@ -49,6 +50,7 @@ export function createHttpApp(services: HttpServices): Hono {
     app.use('/v2/models/*', auth);
     app.use('/jobs', auth);
     app.use('/jobs/*', auth);
+    app.use('/cluster', auth);
   }
   if (services.rateLimits) {
     const metrics = services.metrics;
@@ -71,6 +73,7 @@ export function createHttpApp(services: HttpServices): Hono {
   app.route('/', jobRoutes(services));
   app.route('/', v2Routes(services));
   app.route('/', adminRoutes(services));
+  if (services.cluster) app.route('/', clusterRoutes(services.cluster));
   app.notFound((c) => respondWithError(c, new SwitchyardError('NOT_FOUND', `no endpoint ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => respondWithError(c, error));
   return app;

@@ -3,6 +3,7 @@
  * (decode, call, encode) and tests can assemble an app from real parts in any combination.
  */
 import type { Logger } from 'pino';
+import type { BackendTargets, ClusterMembers, NodeView, UpstreamHealth } from '../cluster/cluster-types.js';
 import type { JobCounts, JobView, PredictionJobSubmission } from '../jobs/prediction-job.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { InferenceScheduler } from '../scheduling/inference-scheduler.js';
@@ -102,6 +103,22 @@ export interface RemoteModels {
   invalidate(model: string, version: number): boolean;
 }
 
+/**
+ * What GET /cluster lists. The optional parts are filled in by whoever has them: membership gives
+ * `self` and `members`; passive health gives `health` (per target id); static backends give
+ * `backends`. An absent part is left out of the answer.
+ */
+export interface ClusterListing {
+  /** This node as its heartbeat describes it. */
+  self(): NodeView;
+  /** The other live nodes (the directory); absent without REDIS_URL. */
+  readonly members?: ClusterMembers | undefined;
+  /** Ejection and breaker state per target id; absent = not listed. */
+  readonly health?: Pick<UpstreamHealth, 'describe'> | undefined;
+  /** Static V2 backends; absent = not listed. */
+  readonly backends?: Pick<BackendTargets, 'describe'> | undefined;
+}
+
 export interface HttpServices {
   /** A model's config.json as in force. */
   modelConfig(model: string): ModelConfigView;
@@ -134,4 +151,6 @@ export interface HttpServices {
   readonly remote?: RemoteModels | undefined;
   /** Proxies whose X-Forwarded-For names the client (addresses, CIDR subnets); absent or empty = the header is ignored. */
   readonly trustedProxies?: readonly string[] | undefined;
+  /** What GET /cluster lists; absent = the endpoint answers 404. */
+  readonly cluster?: ClusterListing | undefined;
 }

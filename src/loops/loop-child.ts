@@ -30,10 +30,12 @@ export function followPrimary(handlers: { shutdown(): void; abort(): void }): vo
   });
 }
 
-/** How loop `loop` builds its gateway: its index in every log line, repository operations and per-version counters across loops. */
+/** How loop `loop` builds its gateway: its index in every log line, repository operations and per-version counters across loops, the heartbeat from loop 0 only. */
 export function loopGatewayOptions(loop: number, logLevel: string): SwitchyardOptions {
   return {
     logger: createLogger(logLevel).child({ loop }),
+    // One server is one node (one URL): the first loop writes its heartbeat, with every loop's counts.
+    publishHeartbeat: loop === 0,
     repositoryLoader: repositoryAcrossLoops,
     httpScheduler: (scheduler, registry) =>
       countersAcrossLoops(scheduler, () => registry.models().flatMap((model) => registry.knownVersions(model).map((version) => [model, version] as const))),

@@ -16,6 +16,7 @@
  * Unless RUNTIME_WORKERS is set, the cores are split: each loop gets CPU count / loops inference
  * threads (at least 1), so N loops do not start N x CPU threads; unless JOB_CONCURRENCY is set,
  * its default is split too (32 / loops per loop), so the server runs as many jobs as one process.
+ * Unless NODE_ID is set, one is chosen here for every loop: the server is one node of the cluster.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';

@@ -85,6 +85,12 @@ export interface GatewayMetricsOptions {
     readonly healthy: number;
     readonly unhealthy: number;
   };
+  /**
+   * Scale-out membership (with REDIS_URL): live nodes other than this one in the directory, whether
+   * that set is stale (Redis could not be read), and heartbeat writes that failed so far. Read at
+   * scrape time. Default: no series.
+   */
+  readonly membership?: () => { readonly nodes: number; readonly stale: boolean; readonly heartbeatFailures: number };
   /** Node process metrics (CPU, memory, event loop lag, GC). Default true. */
   readonly processMetrics?: boolean;
 }
@@ -506,6 +512,37 @@ export class GatewayMetrics {
         collect(this: Counter<'backend' | 'url'>) {
           this.reset();
           for (const { name: backend, url, probeFailures } of backends().urls) this.labels(backend, url).inc(probeFailures);
+        },
+      });
+    }
+    const membership = options.membership;
+    if (membership) {
+      new Gauge({
+        name: name('cluster_nodes'),
+        help: 'Live Switchyard nodes other than this one, as their heartbeats in Redis say (the last known set while switchyard_cluster_directory_stale is 1).',
+        registers,
+        // Every loop reads the same heartbeats.
+        aggregator: 'max',
+        collect(this: Gauge) {
+          this.set(membership().nodes);
+        },
+      });
+      new Gauge({
+        name: name('cluster_directory_stale'),
+        help: '1 while the node heartbeats could not be read from Redis (the last known node set is kept), else 0.',
+        registers,
+        aggregator: 'max',
+        collect(this: Gauge) {
+          this.set(membership().stale ? 1 : 0);
+        },
+      });
+      new Counter({
+        name: name('cluster_heartbeat_failures_total'),
+        help: "Writes of this node's heartbeat to Redis that failed or timed out.",
+        registers,
+        collect(this: Counter) {
+          this.reset();
+          this.inc(membership().heartbeatFailures);
         },
       });
     }

@@ -4,7 +4,7 @@
  * field it documents (a non-default value changes that field and only reads back as itself).
  * Defaults are read from SETTING_DEFAULTS, never written again here.
  */
-import { availableParallelism, hostname } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoHttpLoops, loadConfig, SETTING_DEFAULTS, SETTING_NAMES, type Config, type SettingName } from '../../src/config.js';
@@ -70,6 +70,8 @@ interface SettingCheck {
 const number = (raw: string) => Number(raw);
 const text = (raw: string) => raw;
 const flag = (raw: string) => raw === 'true';
+/** The id itself when it has the generated shape `<hostname>-<pid>-<4 hex>` of this process, else undefined. */
+const generatedNodeIdShape = (id: string) => (new RegExp(`-${process.pid}-[0-9a-f]{4}$`).test(id) ? id : undefined);
 
 /** One entry per setting: a setting without one fails the completeness test below. */
 const CHECKS: Record<SettingName, SettingCheck> = {
@@ -131,10 +133,15 @@ const CHECKS: Record<SettingName, SettingCheck> = {
   BACKEND_PROBE_TIMEOUT_MS: { value: '300', field: (c) => c.backends.probeTimeoutMs, means: number },
   BACKEND_HEALTHY_AFTER_PASSES: { value: '3', field: (c) => c.backends.healthyAfterPasses, means: number },
   // Unset: derived per process, so the check compares its form, not its value.
-  NODE_ID: { value: 'front-1', field: (c) => (/^.+-\d+-[0-9a-f]{6}$/.test(c.nodeId) && c.nodeId.startsWith(hostname()) ? 'derived' : c.nodeId), means: text, unset: 'derived' },
   FORWARD_CONNECTIONS: { value: '8', field: (c) => c.forward.connections, means: number },
   FORWARD_TIMEOUT_MS: { value: '1500', field: (c) => c.forward.timeoutMs, means: number },
   TRUSTED_PROXIES: { value: '10.0.0.0/8, 127.0.0.1', field: (c) => c.trustedProxies, means: (raw) => raw.split(',').map((k) => k.trim()).filter(Boolean), unset: [] },
+  // Unset: generated per process (<hostname>-<pid>-<4 hex>), so the check names the shape, not a value.
+  NODE_ID: { value: 'node-a', field: (c) => (c.membership.nodeId === generatedNodeIdShape(c.membership.nodeId) ? 'generated' : c.membership.nodeId), means: text, unset: 'generated' },
+  ADVERTISE_URL: { value: 'http://10.0.0.7:8080', field: (c) => c.membership.advertiseUrl, means: text, unset: undefined },
+  NODE_HEARTBEAT_MS: { value: '500', field: (c) => c.membership.heartbeatMs, means: number },
+  NODE_HEARTBEAT_TTL_MS: { value: '5000', field: (c) => c.membership.heartbeatTtlMs, means: number },
+  NODE_LEAVE_GRACE_MS: { value: '0', field: (c) => c.membership.leaveGraceMs, means: number },
 };
 
 describe('each setting reaches the config field it documents', () => {

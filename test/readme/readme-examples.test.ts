@@ -28,6 +28,11 @@ const SECTION_SETTINGS: Record<string, { readonly env?: Record<string, string>; 
     redis: true,
     why: 'jobs live in Redis (the section: "they need REDIS_URL"); the routes of config/routes.json are put in its hashes first, as the Routing section does',
   },
+  'GET /cluster': {
+    redis: true,
+    env: { NODE_ID: 'node-a' },
+    why: 'membership lives in Redis; the section starts its node with NODE_ID=node-a and REDIS_URL (its `npm start` lines are in a block of their own)',
+  },
 };
 
 /** Examples that do not run here (matched by a piece of the command), and why. */

@@ -26,6 +26,7 @@ const ROUTES: Record<string, Guard> = {
   'POST /models/:name/:version/predict': 'api-key',
   'GET /models': 'api-key',
   'GET /models/:name': 'api-key',
+  'GET /cluster': 'api-key',
   'POST /jobs': 'api-key',
   'GET /jobs': 'api-key',
   'GET /jobs/:id': 'api-key',
