@@ -187,7 +187,9 @@ function renderModel(detail) {
   const rows = (detail.versions || []).map((version) => {
     const key = versionKey(detail.name, version.version);
     const figures = windowFigures(key);
-    const depth = history[history.length - 1].depths.get(key);
+    const latest = history[history.length - 1];
+    // Without /metrics (METRICS_ENABLED=false) there is no depth to show; with it, no series is an empty queue.
+    const depth = latest.metrics ? String(latest.depths.get(key) ?? 0) : '–';
     const routedBy = Object.entries(shares)
       .flatMap(([alias, split]) => split.filter((s) => s.version === version.version).map((s) => alias + (s.share < 1 ? ' ' + percent(s.share) : '')))
       .join(', ');
@@ -201,7 +203,7 @@ function renderModel(detail) {
       el('td', { class: 'num rate' }, figures.rate === undefined ? '–' : figures.rate.toFixed(1)),
       el('td', { class: 'num p99' }, formatP99(figures.p99)),
       el('td', { class: 'num errors' }, figures.errorRate === undefined ? '–' : percent(figures.errorRate)),
-      el('td', { class: 'num queue' }, depth === undefined ? '0' : String(depth)),
+      el('td', { class: 'num queue' }, depth),
       el('td', { class: 'reason' }, text(version.reason)),
     );
   });
@@ -292,15 +294,15 @@ async function poll() {
   const names = (list.body.models || []).map((model) => model.name);
   const [details, metrics, cluster, rollouts] = await Promise.all([
     Promise.all(names.map((name) => get('/models/' + encodeURIComponent(name)).then((r) => r.body, () => undefined))),
-    get('/metrics', 'text').then((r) => r.body || '', () => ''),
+    get('/metrics', 'text').then((r) => r.body, () => undefined),
     get('/cluster').catch(() => ({ status: 0 })),
     get('/admin/rollouts').catch(() => ({ status: 0 })),
   ]);
   const present = details.filter(Boolean);
-  const parsed = parseMetrics(metrics);
+  const parsed = parseMetrics(metrics || '');
   const versions = new Map();
   for (const detail of present) for (const version of detail.versions || []) versions.set(versionKey(detail.name, version.version), sampleOf(version.stats));
-  remember({ t: performance.now(), versions, buckets: parsed.buckets, depths: parsed.depths });
+  remember({ t: performance.now(), versions, buckets: parsed.buckets, depths: parsed.depths, metrics: metrics !== undefined });
 
   $('models').replaceChildren(...(present.length > 0 ? present.map(renderModel) : [el('p', { class: 'muted' }, 'no models')]));
 
