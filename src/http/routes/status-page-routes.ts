@@ -23,7 +23,7 @@ const ASSETS = {
 
 type AssetName = keyof typeof ASSETS;
 
-/** static/status/ at the project root: two levels up from src/http/routes/ in development, three from dist/. */
+/** static/status/ at the project root: three levels up from src/http/routes/ in development, four from dist/src/http/routes/. */
 function assetDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let depth = 0; depth < 5; depth++) {
