@@ -22,6 +22,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY config ./config
+# The status page (GET /): static files read at start.
+COPY static ./static
 COPY --chown=node:node model-repo /models
 USER node
 VOLUME ["/models"]

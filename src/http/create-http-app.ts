@@ -14,6 +14,7 @@ import { jobRoutes } from './routes/job-routes.js';
 import { metricsMiddleware } from './middleware/metrics-middleware.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
 import { requestId } from './middleware/request-id.js';
+import { statusPageRoutes } from './routes/status-page-routes.js';
 import type { HttpServices } from './http-services.js';
 import { nativeRoutes } from './routes/native-routes.js';
 import { INFERENCE_PATHS, rateLimitMiddleware } from './middleware/rate-limit-middleware.js';
@@ -74,6 +75,7 @@ export function createHttpApp(services: HttpServices): Hono {
   app.route('/', v2Routes(services));
   app.route('/', adminRoutes(services));
   if (services.cluster) app.route('/', clusterRoutes(services.cluster));
+  app.route('/', statusPageRoutes());
   app.notFound((c) => respondWithError(c, new SwitchyardError('NOT_FOUND', `no endpoint ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => respondWithError(c, error));
   return app;

@@ -22,6 +22,10 @@ const ROUTES: Record<string, Guard> = {
   'GET /v2': 'open',
   'GET /v2/health/live': 'open',
   'GET /v2/health/ready': 'open',
+  // The status page's static files: no data (every read the page makes goes through its own row).
+  'GET /': 'open',
+  'GET /status/status-page.js': 'open',
+  'GET /status/status-page.css': 'open',
   'POST /models/:name/predict': 'api-key',
   'POST /models/:name/:version/predict': 'api-key',
   'GET /models': 'api-key',
