@@ -145,7 +145,8 @@ function discoveryFromEnv(): Discovery {
     };
   }
   if (mode === 'heartbeats') {
-    const redis = { REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_PREFIX: `bench-cluster-${process.pid}-${Date.now()}:` };
+    // No job workers: each would poll the shared queue under the bench prefix.
+    const redis = { REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_PREFIX: `bench-cluster-${process.pid}-${Date.now()}:`, JOB_CONCURRENCY: '0' };
     return { name: 'heartbeats in Redis (REDIS_URL)', nodeEnv: redis, frontEnv: async () => ({ ...redis }), front: 'gateway' };
   }
   throw new Error(`BENCH_CLUSTER_DISCOVERY=${mode}: one of backends, heartbeats`);
