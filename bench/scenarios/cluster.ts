@@ -30,6 +30,7 @@ import { formatLoad, type LoadResult } from '../support/load.js';
 import { createBenchRepo, linearBody, type BenchRepo } from '../support/model-repo-fixture.js';
 import { runRawLoad } from '../support/raw-load.js';
 import { startGatewayProcess, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { deleteRedisKeys } from './async-jobs.js';
 import type { ScenarioReport } from './core-gateway.js';
 
 const frontScript = fileURLToPath(new URL('../servers/cluster-front.js', import.meta.url));
@@ -69,6 +70,8 @@ interface Discovery {
   frontEnv(nodes: readonly RunningNode[], dir: string): Promise<Record<string, string>>;
   /** The front process: the bench's front (static backends wired in) or the gateway itself. */
   readonly front: 'bench-front' | 'gateway';
+  /** After every process stopped: removes what discovery left behind. */
+  cleanup(): Promise<void>;
 }
 
 /** The node an `x-served-by` names: a node id, or `backend:<name>:<url>` for a static backend listed under the node's name. */
@@ -142,12 +145,19 @@ function discoveryFromEnv(): Discovery {
         return { BACKENDS_FILE: file, BACKEND_PROBE_INTERVAL_MS: '1000' };
       },
       front: process.env.BENCH_CLUSTER_FRONT === 'gateway' ? 'gateway' : 'bench-front',
+      cleanup: async () => undefined,
     };
   }
   if (mode === 'heartbeats') {
     // No job workers: each would poll the shared queue under the bench prefix.
     const redis = { REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_PREFIX: `bench-cluster-${process.pid}-${Date.now()}:`, JOB_CONCURRENCY: '0' };
-    return { name: 'heartbeats in Redis (REDIS_URL)', nodeEnv: redis, frontEnv: async () => ({ ...redis }), front: 'gateway' };
+    return {
+      name: 'heartbeats in Redis (REDIS_URL)',
+      nodeEnv: redis,
+      frontEnv: async () => ({ ...redis }),
+      front: 'gateway',
+      cleanup: async () => void (await deleteRedisKeys(redis.REDIS_URL, redis.REDIS_PREFIX)),
+    };
   }
   throw new Error(`BENCH_CLUSTER_DISCOVERY=${mode}: one of backends, heartbeats`);
 }
@@ -357,6 +367,7 @@ export async function clusterScenario(durationSeconds: number): Promise<Scenario
     await front?.stop();
     await Promise.all(nodes.map((n) => n.server.stop()));
     await Promise.all(repos.map((r) => r.remove()));
+    await discovery.cleanup();
     // The front's and nodes' logs stay when the scenario failed.
     if (finished) await rm(dir, { recursive: true, force: true });
     else console.error(`cluster scenario failed; logs of the front and the nodes in ${dir}`);
