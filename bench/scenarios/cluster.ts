@@ -9,7 +9,8 @@
  *   (target 0) and the time from the kill until the front sends the dead node nothing more
  *   (target <= 1 s): the front's failed forwarded attempts (switchyard_forwarded_requests_total,
  *   only the dead node fails) read every METRICS_POLL_MS, the first reading at their final count;
- * - two nodes, one slowed (a much heavier model of the same signature, 4 -> 2048 -> 2048 -> 2):
+ * - two nodes, one slowed (a much heavier model of the same signature, 4 -> 2048 -> 2048 -> 2, run
+ *   one row at a time):
  *   the share of requests each served through the front (x-served-by) vs its share of the
  *   capacity, each node's req/s measured alone in the same run;
  * - how the cost grows: the front with 1, 2 and 3 nodes, req/s and p99 (report only: the machine's
@@ -39,6 +40,7 @@ const frontScript = fileURLToPath(new URL('../servers/cluster-front.js', import.
 export const METRICS_POLL_MS = 50;
 /** The slowed node's model: same input and output as the linear model, ~8 M multiply-adds a row. */
 const SLOW_SIZES = [4, 2048, 2048, 2];
+const SLOW_CONFIG = { max_batch_size: 1 };
 /** Outcomes of a forwarded attempt that count as the target's failure (src/cluster/cluster-scheduler.ts ForwardOutcome). */
 const FAILED_OUTCOMES = new Set(['connect', 'reset', 'timeout', 'status-5xx', 'bad-response']);
 
@@ -168,8 +170,11 @@ async function nodeRepo(spec: NodeSpec): Promise<BenchRepo> {
   const source = join(repo.root, 'linear', '1', 'model.onnx');
   for (const model of spec.models) {
     const target = join(repo.root, model, '1', 'model.onnx');
-    if (spec.slowed) await writeModelFile(target, buildMlpModel({ sizes: SLOW_SIZES }));
-    else {
+    if (spec.slowed) {
+      await writeModelFile(target, buildMlpModel({ sizes: SLOW_SIZES }));
+      // One row per run: batching would let its capacity grow with the load it is given.
+      await writeFile(join(repo.root, model, 'config.json'), JSON.stringify(SLOW_CONFIG));
+    } else {
       await mkdir(join(repo.root, model, '1'), { recursive: true });
       await copyFile(source, target);
     }
