@@ -5,6 +5,7 @@
  * is refused with the list).
  */
 import { asyncJobsScenario } from './scenarios/async-jobs.js';
+import { clusterScenario } from './scenarios/cluster.js';
 import { coreGatewayScenario, type ScenarioReport } from './scenarios/core-gateway.js';
 import { openInferenceProtocolScenario } from './scenarios/open-inference-protocol.js';
 import { operationsScenario } from './scenarios/operations.js';
@@ -25,6 +26,7 @@ const scenarios: Array<[string, (seconds: number) => Promise<ScenarioReport>]> =
   ['peers', peersScenario],
   ['scaling', scalingScenario],
   ['status-page', statusPageScenario],
+  ['cluster', clusterScenario],
 ];
 
 if (only && !scenarios.some(([name]) => name === only)) {

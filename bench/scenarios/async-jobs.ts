@@ -140,7 +140,7 @@ async function runAsyncLoad(baseUrl: string, path: string, body: string, connect
 }
 
 /** Deletes every key under `prefix` (SCAN + UNLINK). */
-async function deleteRedisKeys(url: string, prefix: string): Promise<number> {
+export async function deleteRedisKeys(url: string, prefix: string): Promise<number> {
   const redis = new Redis(url, { maxRetriesPerRequest: 1 });
   try {
     let deleted = 0;

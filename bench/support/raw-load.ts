@@ -2,7 +2,8 @@
  * A keep-alive load loop over node:http that never decodes response bodies. autocannon appends
  * every response body to a string (UTF-8 decoding each byte), which for binary answers of
  * hundreds of kilobytes measures autocannon rather than the server; this loop only counts bytes.
- * Same figures as load.ts, so results print with formatLoad.
+ * Same figures as load.ts, so results print with formatLoad; `onAnswer` sees each answer (or
+ * failure) with its timing and `x-served-by`, for figures load.ts does not give.
  */
 import { Agent, request } from 'node:http';
 import type { LoadResult } from './load.js';
@@ -13,6 +14,19 @@ export interface RawLoadOptions {
   readonly durationSeconds: number;
   readonly body: string | Buffer;
   readonly headers?: Record<string, string>;
+  /** Called once per request as it ends. */
+  readonly onAnswer?: (answer: RawAnswer) => void;
+}
+
+/** One request of the loop as it ended. */
+export interface RawAnswer {
+  /** HTTP status; 0 when no answer came (connection refused, reset). */
+  readonly status: number;
+  /** The `x-served-by` header of the answer, when it had one. */
+  readonly servedBy: string | undefined;
+  /** performance.now() when the request was sent, and its latency, both in ms (not rounded). */
+  readonly startedAt: number;
+  readonly latencyMs: number;
 }
 
 export async function runRawLoad(options: RawLoadOptions): Promise<LoadResult> {
@@ -32,16 +46,21 @@ export async function runRawLoad(options: RawLoadOptions): Promise<LoadResult> {
         res.on('data', () => undefined);
         res.on('end', () => {
           if (res.statusCode !== 200) failures++;
-          latencies.push(performance.now() - start);
+          const latencyMs = performance.now() - start;
+          latencies.push(latencyMs);
+          const servedBy = res.headers['x-served-by'];
+          options.onAnswer?.({ status: res.statusCode ?? 0, servedBy: typeof servedBy === 'string' ? servedBy : undefined, startedAt: start, latencyMs });
           resolve();
         });
         res.on('error', () => {
           failures++;
+          options.onAnswer?.({ status: 0, servedBy: undefined, startedAt: start, latencyMs: performance.now() - start });
           resolve();
         });
       });
       req.on('error', () => {
         failures++;
+        options.onAnswer?.({ status: 0, servedBy: undefined, startedAt: start, latencyMs: performance.now() - start });
         resolve();
       });
       req.end(body);
