@@ -5,9 +5,10 @@
  * other commands live in run-cli.ts, and this only binds them to the process.
  */
 import { exitUnlessSupportedNode } from '../node-version.js';
-import { runCli } from './run-cli.js';
 
+// Before anything else is imported: a dependency may not load on an older Node (see src/main.ts).
 exitUnlessSupportedNode();
+const { runCli } = await import('./run-cli.js');
 
 const args = process.argv.slice(2);
 if (args[0] === 'worker' && args.length === 1) {
