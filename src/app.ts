@@ -375,7 +375,8 @@ export class Switchyard {
     if (backends.stale) warnings.push('backends: Redis could not be read; the last good set of backends serves');
     const refused = backends.refused();
     for (const { source, name, reason } of refused.slice(0, MAX_WARNINGS)) {
-      const where = source === 'file' ? `the backends file (${this.config.backends.file})` : 'Redis';
+      // The reasons of a whole file name it already.
+      const where = source === 'file' ? 'the backends file' : 'Redis';
       warnings.push(name === '' ? `backends: ${where} is refused (${reason}); the last good set serves` : `backends: backend "${name}" in ${where} is refused (${reason}); its last good version, if any, serves`);
     }
     if (refused.length > MAX_WARNINGS) warnings.push(`backends: ... and ${refused.length - MAX_WARNINGS} more refused`);
