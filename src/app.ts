@@ -12,7 +12,9 @@ import type { Logger } from 'pino';
 import type { BackendTargets, ClusterMembers, RetryBudget, UpstreamHealth } from './cluster/cluster-types.js';
 import { ClusterScheduler } from './cluster/cluster-scheduler.js';
 import { RemoteCatalog } from './cluster/remote-catalog.js';
+import { SlidingRetryBudget } from './cluster/retry-budget.js';
 import { UpstreamForwarder } from './cluster/upstream-forwarder.js';
+import { UpstreamHealthTracker } from './cluster/upstream-health-tracker.js';
 import type { Config } from './config.js';
 import { ConnectionDrainer } from './http/connection-drainer.js';
 import { createHttpApp } from './http/create-http-app.js';
@@ -61,10 +63,11 @@ export interface SwitchyardOptions {
    * without either the gateway serves only its own repository, as a single process.
    */
   readonly members?: ClusterMembers;
+  /** Default: the static backends built from config (`switchyard.backends`), when there are any. */
   readonly backends?: BackendTargets;
-  /** Passive outlier ejection and breakers per target; undefined = every candidate stays in rotation. */
+  /** Passive outlier ejection and breakers per target. Default: an UpstreamHealthTracker from config.upstreamHealth. */
   readonly upstreamHealth?: UpstreamHealth;
-  /** Bounds retries on another candidate; undefined = no retries. */
+  /** Bounds retries on another candidate. Default: a SlidingRetryBudget from config.retryBudget. */
   readonly retryBudget?: RetryBudget;
   /**
    * Whether this process writes the node's heartbeat (with REDIS_URL). Several HTTP loops are one
@@ -107,9 +110,14 @@ export class Switchyard {
   readonly jobWorker: PredictionWorker | undefined;
   /**
    * Static V2 backends (Triton, KServe, MLServer) and their probe health; undefined when there is
-   * no backends file at start and no REDIS_URL. Probing starts with listen().
+   * no backends file at start and no REDIS_URL, or when options.backends replaces them. Probing
+   * starts with listen().
    */
   readonly backends: StaticBackends | undefined;
+  /** Passive health of the nodes and backends requests are forwarded to (outlier ejection, breakers). */
+  readonly upstreamHealth: UpstreamHealth;
+  /** Bounds the retries of forwarded requests on another candidate. */
+  readonly retryBudget: RetryBudget;
   /** Batching policies by model and version; dropped when a config or a version's session changes. */
   readonly policies: BatchingPolicyCache;
   /** The queue-wide job counts for metrics, read from Redis in the background (a scrape never waits on Redis). */
@@ -187,10 +195,22 @@ export class Switchyard {
             logger: this.logger,
           });
     this.forwarder = new UpstreamForwarder({ connections: config.forward.connections, timeoutMs: config.forward.timeoutMs });
+    this.backends =
+      options.backends === undefined && (existsSync(config.backends.file) || config.redisUrl !== undefined)
+        ? new StaticBackends({
+            file: config.backends.file,
+            redis: config.redisUrl === undefined ? undefined : { url: config.redisUrl, prefix: config.redisPrefix },
+            probeIntervalMs: config.backends.probeIntervalMs,
+            probeTimeoutMs: config.backends.probeTimeoutMs,
+            healthyAfterPasses: config.backends.healthyAfterPasses,
+            logger: this.logger,
+          })
+        : undefined;
+    const backends = options.backends ?? this.backends;
     const members = options.members ?? this.membership?.directory;
     this.remote =
-      members || options.backends
-        ? new RemoteCatalog({ members, backends: options.backends, forwarder: this.forwarder, localId: config.membership.nodeId })
+      members || backends
+        ? new RemoteCatalog({ members, backends, forwarder: this.forwarder, localId: config.membership.nodeId })
         : undefined;
     const remote = this.remote;
     this.routeSource = createRouteSource({
@@ -234,18 +254,14 @@ export class Switchyard {
             onError: (error) => this.logger.debug({ err: error }, 'job counts for metrics not read; keeping the last known ones'),
           })
         : undefined;
-    this.backends =
-      existsSync(config.backends.file) || config.redisUrl !== undefined
-        ? new StaticBackends({
-            file: config.backends.file,
-            redis: config.redisUrl === undefined ? undefined : { url: config.redisUrl, prefix: config.redisPrefix },
-            probeIntervalMs: config.backends.probeIntervalMs,
-            probeTimeoutMs: config.backends.probeTimeoutMs,
-            healthyAfterPasses: config.backends.healthyAfterPasses,
-            logger: this.logger,
-          })
-        : undefined;
     this.metrics = config.metricsEnabled ? this.#createMetrics() : undefined;
+    this.upstreamHealth = options.upstreamHealth ?? new UpstreamHealthTracker({ ...config.upstreamHealth, observer: this.metrics });
+    this.retryBudget = options.retryBudget ?? new SlidingRetryBudget({ ...config.retryBudget, observer: this.metrics });
+    // A backend URL that left takes its ejections and breaker with it (a new one starts healthy).
+    const health = this.upstreamHealth;
+    this.backends?.onTargetsRemoved((ids) => {
+      for (const id of ids) health.forget(id);
+    });
     this.policies = new BatchingPolicyCache({ configs: this.configs, versions: this.registry });
     this.scheduler = new DynamicBatcher({
       leases: this.registry,
@@ -264,9 +280,9 @@ export class Switchyard {
       localQueued: (model, version) => this.scheduler.queued(model, version),
       forwarder: this.forwarder,
       members,
-      backends: options.backends,
-      health: options.upstreamHealth,
-      retryBudget: options.retryBudget,
+      backends,
+      health: this.upstreamHealth,
+      retryBudget: this.retryBudget,
       ...(remote ? { onInputRefused: (model: string, version: number) => void remote.invalidate(model, version) } : {}),
       observer: this.metrics,
     });
@@ -400,7 +416,7 @@ export class Switchyard {
     else if (!this.#routingEverConnected) {
       reasons.push(`routing: ${source.kind} source not reachable yet${source.lastError ? ` (${source.lastError})` : ''}`);
     }
-    return { ready: reasons.length === 0, reasons, warnings: [...this.#routingWarnings(), ...this.#membershipWarnings()] };
+    return { ready: reasons.length === 0, reasons, warnings: [...this.#routingWarnings(), ...this.#membershipWarnings(), ...this.#backendWarnings()] };
   }
 
   /** A node set that could not be read again degrades (the last known set serves); it never makes a replica unready. */
@@ -422,6 +438,22 @@ export class Switchyard {
         yield { model, version, inFlight: Math.max(0, outstanding - queued), queued };
       }
     }
+  }
+
+  /** Static backends that cannot be read now: the last good set serves, so a warning, never unready. */
+  #backendWarnings(): string[] {
+    const backends = this.backends;
+    if (!backends) return [];
+    const warnings: string[] = [];
+    if (backends.stale) warnings.push('backends: Redis could not be read; the last good set of backends serves');
+    const refused = backends.refused();
+    for (const { source, name, reason } of refused.slice(0, MAX_WARNINGS)) {
+      // The reasons of a whole file name it already.
+      const where = source === 'file' ? 'the backends file' : 'Redis';
+      warnings.push(name === '' ? `backends: ${where} is refused (${reason}); the last good set serves` : `backends: backend "${name}" in ${where} is refused (${reason}); its last good version, if any, serves`);
+    }
+    if (refused.length > MAX_WARNINGS) warnings.push(`backends: ... and ${refused.length - MAX_WARNINGS} more refused`);
+    return warnings;
   }
 
   /** What is wrong with routing that does not make a replica unready (one broken table must not take every replica out). */

@@ -27,6 +27,12 @@ export interface CandidateSet {
   readonly excluded: ReadonlyArray<{ readonly id: string; readonly reason: 'ejected' | 'circuit-open' }>;
   /** Remote targets that have the version before health tracking was asked. */
   readonly remoteCount: number;
+  /**
+   * A usable target whose half-open breaker handed this request its probe: the request goes
+   * there (first()), else the probe would be lost until its lease ends and the breaker would
+   * stay half-open, refusing everyone else, that long.
+   */
+  readonly probe?: Candidate | undefined;
 }
 
 export interface CandidatePickerOptions {
@@ -61,7 +67,8 @@ export class CandidatePicker {
 
   /**
    * The candidates of one request. Asks health tracking once (a half-open breaker hands out its
-   * one probe through it), so call it once per request and pick retries from the same set.
+   * one probe through it), so call it once per request, start with first() and pick retries
+   * from the same set.
    */
   candidates(model: string, version: number): CandidateSet {
     const { members, backends, health, localReady, localId } = this.#options;
@@ -75,7 +82,14 @@ export class CandidatePicker {
     const remote = targets
       .filter((target) => usableIds === undefined || usableIds.has(target.id))
       .map((target): Candidate => ({ id: target.id, kind: target.kind, target }));
-    return { usable: [...local, ...remote], excluded: selected?.excluded ?? [], remoteCount: targets.length };
+    const set = { usable: [...local, ...remote], excluded: selected?.excluded ?? [], remoteCount: targets.length };
+    const probe = selected?.probe === undefined ? undefined : remote.find((candidate) => candidate.id === selected.probe);
+    return probe ? { ...set, probe } : set;
+  }
+
+  /** The first attempt's candidate: the probed target when the set carries a probe, else the pick on load. */
+  first(model: string, version: number, set: CandidateSet): Candidate | undefined {
+    return set.probe ?? this.pick(model, version, set.usable);
   }
 
   /** Power of two random choices among `candidates` (minus `exclude`); undefined when none is left. */

@@ -91,7 +91,7 @@ export class ClusterScheduler implements InferenceScheduler {
       throw this.#noCandidate(request, set);
     }
     this.#options.retryBudget?.recordRequest();
-    let candidate = this.picker.pick(model, version, set.usable)!;
+    let candidate = this.picker.first(model, version, set)!;
     const tried = new Set<string>();
     for (;;) {
       try {

@@ -37,9 +37,10 @@ export interface UpstreamHealth {
    * Of these candidate ids, the ones a request may be sent to now. Outlier ejection never removes
    * more than half of the given set (the least recently ejected stay in rotation); an open breaker
    * removes its target; a half-open one admits one probe request at a time (select() hands the
-   * probe out, so call it once per request).
+   * probe out, so call it once per request). `probe`, when set, is the usable id that was handed
+   * the probe: send this request there, or the probe is lost until its lease ends.
    */
-  select(ids: readonly string[]): { readonly usable: readonly string[]; readonly excluded: ReadonlyArray<{ readonly id: string; readonly reason: 'ejected' | 'circuit-open' }> };
+  select(ids: readonly string[]): { readonly usable: readonly string[]; readonly excluded: ReadonlyArray<{ readonly id: string; readonly reason: 'ejected' | 'circuit-open' }>; readonly probe?: string | undefined };
   recordSuccess(id: string): void;
   recordFailure(id: string, failure: UpstreamFailure): void;
   describe(id: string): UpstreamHealthView;

@@ -13,7 +13,9 @@
  * own hop) does not empty the pool.
  *
  * The breaker (circuit-breaker.ts) is the second line: a target answering half of its requests
- * with errors opens, whatever their order, and half-opens with one probe at a time. It is not
+ * with errors opens, whatever their order, and half-opens with one probe at a time. select()
+ * hands out at most one probe per call and names it (`probe`), so the caller can send that
+ * request to it: a probe handed out and not used is lost until its lease ends. It is not
  * bound by the half rule: an open breaker removes its target, and with every target open the
  * caller answers CIRCUIT_OPEN.
  *
@@ -102,7 +104,7 @@ export class UpstreamHealthTracker implements UpstreamHealth {
     this.#now = options.now ?? Date.now;
   }
 
-  select(ids: readonly string[]): { readonly usable: readonly string[]; readonly excluded: ReadonlyArray<{ readonly id: string; readonly reason: 'ejected' | 'circuit-open' }> } {
+  select(ids: readonly string[]): { readonly usable: readonly string[]; readonly excluded: ReadonlyArray<{ readonly id: string; readonly reason: 'ejected' | 'circuit-open' }>; readonly probe?: string | undefined } {
     const now = this.#now();
     const excluded: Array<{ id: string; reason: 'ejected' | 'circuit-open' }> = [];
     // Called per request: nothing but the two arrays is allocated while no candidate is ejected.
@@ -116,16 +118,27 @@ export class UpstreamHealthTracker implements UpstreamHealth {
       keptOut = new Set(ejected.slice(Math.max(0, ejected.length - maxEjected)));
     }
     const usable: string[] = [];
+    // One request carries one probe: a second half-open target is not asked (its probe would be
+    // handed out and lost), it stays out for this request and gives its probe to a later one.
+    let probe: string | undefined;
     for (const id of ids) {
       if (keptOut?.has(id)) {
         excluded.push({ id, reason: 'ejected' });
         continue;
       }
       const target = this.#targets.get(id);
-      if (target && target.breaker.admit(now) === 'refused') excluded.push({ id, reason: 'circuit-open' });
-      else usable.push(id);
+      if (!target) {
+        usable.push(id);
+        continue;
+      }
+      const admission = probe !== undefined && target.breaker.state(now) === 'half-open' ? 'refused' : target.breaker.admit(now);
+      if (admission === 'refused') excluded.push({ id, reason: 'circuit-open' });
+      else {
+        if (admission === 'probe') probe = id;
+        usable.push(id);
+      }
     }
-    return { usable, excluded };
+    return probe === undefined ? { usable, excluded } : { usable, excluded, probe };
   }
 
   recordSuccess(id: string): void {

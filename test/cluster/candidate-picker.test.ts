@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CandidatePicker, type CandidatePickerOptions } from '../../src/cluster/candidate-picker.js';
+import { UpstreamHealthTracker } from '../../src/cluster/upstream-health-tracker.js';
 import type { BackendTargets, UpstreamTarget } from '../../src/cluster/cluster-types.js';
 import { ConsecutiveFailureHealth, FixedClusterMembers } from '../support/fixed-cluster.js';
 
@@ -85,5 +86,23 @@ describe('CandidatePicker', () => {
     expect(set.usable.map((c) => c.id)).toEqual(['b', 'c']);
     expect(set.excluded).toEqual([{ id: 'a', reason: 'ejected' }]);
     expect(set.remoteCount).toBe(3);
+  });
+
+  it('sends the request that carries a half-open probe to the probed target, whatever its load', () => {
+    let now = 1_700_000_000_000;
+    const health = new UpstreamHealthTracker({ now: () => now, consecutiveFailures: 1_000 });
+    for (let i = 0; i < 20; i++) health.recordFailure('a', 'connect');
+    now += 5_000; // BREAKER_OPEN_MS: half-open
+    // Draws that would pick the idle local process over a (busy: 9 in flight from here).
+    const p = picker({ members: members(), health, random: draws(0, 0) }, { a: 9 }, { ready: true, load: 0 });
+    const set = p.candidates('m', 1);
+    expect(set.probe?.id).toBe('a');
+    expect(p.pick('m', 1, set.usable)!.id).toBe('me');
+    expect(p.first('m', 1, set)!.id).toBe('a');
+    // Its probe out, the next request is picked on load again.
+    const next = p.candidates('m', 1);
+    expect(next.probe).toBeUndefined();
+    expect(next.usable.map((c) => c.id)).toEqual(['me', 'b', 'c']);
+    expect(p.first('m', 1, next)!.id).toBe('me');
   });
 });

@@ -181,6 +181,18 @@ describe('misbehaving upstreams', () => {
     expect(error.message).toMatch(/silent.*did not answer within 1500 ms/);
   });
 
+  it('silence past the client’s own short deadline: 504 that counts against nobody (no `timeout` failure)', async () => {
+    const silent = createHttpServer(() => undefined);
+    servers.push(silent);
+    const url = await listen(silent);
+    // 300 ms left, below FORWARD_TIMEOUT_MS (1500): the client's deadline ends the wait, not the upstream's fault.
+    const error = await failureOf(forwarder.forward(target(url, 'silent-short'), { model: 'linear', version: 1, inputs: { input }, deadline: Date.now() + 300 }));
+    expect(error.status).toBe(504);
+    expect(error.code).toBe('DEADLINE_EXCEEDED');
+    expect(error.failure).toBeUndefined();
+    expect(error.retryable).toBe(false);
+  });
+
   it('a closed port: 502 connect, no byte arrived so it may be retried elsewhere', async () => {
     const closed = createNetServer();
     const url = await listen(closed);

@@ -223,6 +223,19 @@ describe('circuit breaker', () => {
     expect(health.describe('a').breaker).toBe('half-open');
   });
 
+  it('names the target it handed the probe to, and hands out one probe per request: a second half-open target keeps its own', () => {
+    const { health, clock } = tracker(NO_EJECTION);
+    failTimes(health, 'a', 20);
+    failTimes(health, 'b', 20);
+    clock.now += 5_000;
+    expect(health.select(['c'])).toEqual({ usable: ['c'], excluded: [] });
+    // One request: a gets the probe (and is named), b is not asked, so its probe is not lost.
+    expect(health.select(['a', 'b', 'c'])).toEqual({ usable: ['a', 'c'], excluded: [{ id: 'b', reason: 'circuit-open' }], probe: 'a' });
+    // The next request: a's probe is out, b's is handed out now.
+    expect(health.select(['a', 'b', 'c'])).toEqual({ usable: ['b', 'c'], excluded: [{ id: 'a', reason: 'circuit-open' }], probe: 'b' });
+    expect(health.select(['a', 'b', 'c'])).toEqual({ usable: ['c'], excluded: [{ id: 'a', reason: 'circuit-open' }, { id: 'b', reason: 'circuit-open' }] });
+  });
+
   it('an ejected target waiting out its ejection does not use up the half-open probe', () => {
     const { health, clock } = tracker({ consecutiveFailures: 5, maxEjectionMs: 60_000, baseEjectionMs: 60_000 });
     failTimes(health, 'a', 20);

@@ -1,7 +1,7 @@
 /**
  * A gateway in a process of its own (src/main.ts under tsx), for tests that need a real process:
  * signals, SIGKILL in the middle of work, several replicas on one Redis. It listens on port 0
- * (the port is read from its "listening" log line), gets a temp repository unless MODEL_REPO is
+ * unless given one (the port is read from its "listening" log line), gets a temp repository unless MODEL_REPO is
  * given, never inherits the runner's REDIS_URL, and is killed when the test (or file) ends; an
  * owned Redis prefix is deleted once it has exited.
  */
@@ -43,6 +43,8 @@ export interface GatewayProcessOptions {
   readonly redis?: RedisChoice;
   /** How long to wait for /readyz; default 30 s. */
   readonly readyTimeoutMs?: number;
+  /** The port to listen on (a restart at the same URL: freePort() once, then each start); default 0. */
+  readonly port?: number;
 }
 
 /**
@@ -76,7 +78,7 @@ export async function startGatewayProcess(
       MODEL_REPO: repo,
       REDIS_URL: redis?.url ?? '',
       ...(redis ? { REDIS_PREFIX: redis.prefix } : {}),
-      PORT: '0',
+      PORT: String(options.port ?? 0),
       HOST: '127.0.0.1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
