@@ -10,6 +10,7 @@ import { openInferenceProtocolScenario } from './scenarios/open-inference-protoc
 import { operationsScenario } from './scenarios/operations.js';
 import { peersScenario } from './scenarios/peers.js';
 import { scalingScenario } from './scenarios/scaling.js';
+import { shadowScenario } from './scenarios/shadow.js';
 import { throughputScenario } from './scenarios/throughput.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
@@ -23,6 +24,7 @@ const scenarios: Array<[string, (seconds: number) => Promise<ScenarioReport>]> =
   ['async', asyncJobsScenario],
   ['peers', peersScenario],
   ['scaling', scalingScenario],
+  ['shadow', shadowScenario],
 ];
 
 if (only && !scenarios.some(([name]) => name === only)) {
