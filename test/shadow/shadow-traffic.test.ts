@@ -4,6 +4,8 @@
  * counted and compared, and a shadow that fails, is dropped or is misconfigured never reaches
  * the client.
  */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { eventually, LINEAR_INPUT, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { expectError } from '../support/http.js';
@@ -214,4 +216,20 @@ it('takes the shadow field through the admin API: validated, versions checked', 
   expect(written.status, await written.clone().text()).toBe(200);
   expect(await written.json()).toEqual({ default: '1', shadow: '2:12.5' });
   expect(await testRedis().hget(`${t.redisPrefix}routes:linear`, 'shadow')).toBe('2:12.5');
+});
+
+it('forgets a shadow version\'s counts and series once it unloads', async () => {
+  const t = await withShadow('2:100', { 1: linearModel(1), 2: linearModel(2) });
+  for (let i = 0; i < 5; i++) await expectPrimary(t);
+  await settled(t, 2, 5);
+  expect(await metric(t, 'switchyard_shadow_max_abs_difference', { model: 'linear', shadow_version: '2' })).toBeGreaterThan(0);
+
+  await testRedis().hdel(`${t.redisPrefix}routes:linear`, 'shadow');
+  await eventually(async () => ((await (await t.get('/models/linear')).json()) as { routes: Record<string, string> }).routes.shadow === undefined, 10_000, 'the shadow field gone');
+  await rm(join(t.repo, 'linear', '2'), { recursive: true, force: true });
+  await eventually(() => t.gateway.registry.status('linear', 2) === undefined, 20_000, 'version 2 unloaded');
+  for (let i = 0; i < 3; i++) await expectPrimary(t);
+  expect(await shadowOf(t, 2)).toBeUndefined();
+  expect(await metric(t, 'switchyard_shadow_max_abs_difference', { model: 'linear', shadow_version: '2' })).toBeUndefined();
+  expect(await metric(t, 'switchyard_shadow_requests_total', { model: 'linear', shadow_version: '2', outcome: 'disagreed' })).toBeUndefined();
 });
