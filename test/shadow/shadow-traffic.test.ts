@@ -8,10 +8,11 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { eventually, LINEAR_INPUT, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { runCli } from '../support/cli.js';
 import { expectError } from '../support/http.js';
 import { parseExposition, valueOf } from '../metrics/prometheus-text.js';
 import { linearAnswer, linearModel, LINEAR_V2_INPUT, unfoldableConstantModel } from '../support/models.js';
-import { randomPrefix, testRedis } from '../support/redis.js';
+import { randomPrefix, testRedis, testRedisUrl } from '../support/redis.js';
 
 interface ShadowRow {
   version: number;
@@ -232,4 +233,17 @@ it('forgets a shadow version\'s counts and series once it unloads', async () => 
   expect(await shadowOf(t, 2)).toBeUndefined();
   expect(await metric(t, 'switchyard_shadow_max_abs_difference', { model: 'linear', shadow_version: '2' })).toBeUndefined();
   expect(await metric(t, 'switchyard_shadow_requests_total', { model: 'linear', shadow_version: '2', outcome: 'disagreed' })).toBeUndefined();
+});
+
+it('takes the shadow field through the operator CLI: written when valid, refused (exit 1, nothing written) when not', async () => {
+  const prefix = randomPrefix();
+  const redisArgs = ['--redis', testRedisUrl(), '--prefix', prefix];
+  const bad = await runCli(['routes', 'set', 'linear', 'default=1', 'shadow=2:0', ...redisArgs]);
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toContain('shadow percent');
+  expect(await testRedis().exists(`${prefix}routes:linear`)).toBe(0);
+  const good = await runCli(['routes', 'set', 'linear', 'default=1', 'shadow=2:10', ...redisArgs]);
+  expect(good.code, good.stderr).toBe(0);
+  expect(await testRedis().hgetall(`${prefix}routes:linear`)).toEqual({ default: '1', shadow: '2:10' });
+  await testRedis().del(`${prefix}routes:linear`);
 });
