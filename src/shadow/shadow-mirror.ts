@@ -97,7 +97,16 @@ export class ShadowMirror {
     if (shadow === undefined) return undefined;
     if (shadow.percent < 100 && this.#random() * 100 >= shadow.percent) return undefined;
     const copy = copyInputs(inputs);
-    return { answered: (primaryOutputs) => this.#mirror(model, shadow.version, copy, outputs, primaryOutputs) };
+    return {
+      answered: (primaryOutputs) => {
+        try {
+          this.#mirror(model, shadow.version, copy, outputs, primaryOutputs);
+        } catch {
+          // Whatever goes wrong with a shadow is the shadow's: the client's answer is already made.
+          this.#statsOf(model, shadow.version).errors++;
+        }
+      },
+    };
   }
 
   /** Every model's shadow versions and their counts. */
