@@ -12,6 +12,7 @@ import { operationsScenario } from './scenarios/operations.js';
 import { peersScenario } from './scenarios/peers.js';
 import { scalingScenario } from './scenarios/scaling.js';
 import { statusPageScenario } from './scenarios/status-page.js';
+import { shadowScenario } from './scenarios/shadow.js';
 import { throughputScenario } from './scenarios/throughput.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
@@ -27,6 +28,7 @@ const scenarios: Array<[string, (seconds: number) => Promise<ScenarioReport>]> =
   ['scaling', scalingScenario],
   ['status-page', statusPageScenario],
   ['cluster', clusterScenario],
+  ['shadow', shadowScenario],
 ];
 
 if (only && !scenarios.some(([name]) => name === only)) {

@@ -47,6 +47,7 @@ import type { InferenceScheduler } from './scheduling/inference-scheduler.js';
 import { ClusterMembership } from './cluster/cluster-membership.js';
 import { LatencyWindow } from './cluster/latency-window.js';
 import { defaultAdvertiseUrl, NodeReport, type VersionLoad } from './cluster/node-report.js';
+import { ShadowMirror } from './shadow/shadow-mirror.js';
 
 export interface SwitchyardOptions {
   /** Default: a pino logger at config.logLevel on stdout. */
@@ -118,6 +119,8 @@ export class Switchyard {
   readonly upstreamHealth: UpstreamHealth;
   /** Bounds the retries of forwarded requests on another candidate. */
   readonly retryBudget: RetryBudget;
+  /** Shadow traffic: mirrors the `shadow` share of table-routed requests and compares the outputs. */
+  readonly shadow: ShadowMirror;
   /** Batching policies by model and version; dropped when a config or a version's session changes. */
   readonly policies: BatchingPolicyCache;
   /** The queue-wide job counts for metrics, read from Redis in the background (a scrape never waits on Redis). */
@@ -286,6 +289,19 @@ export class Switchyard {
       ...(remote ? { onInputRefused: (model: string, version: number) => void remote.invalidate(model, version) } : {}),
       observer: this.metrics,
     });
+    this.shadow = new ShadowMirror({
+      scheduler: this.cluster,
+      servable: (model, version) => this.registry.status(model, version)?.servable === true || remote?.versionsOf(model).includes(version) === true,
+      // Shadows may fill half of a version's queue at most: the other half is always real traffic's.
+      queueFull: (model, version) => this.scheduler.queued(model, version) * 2 >= this.policies.policyFor(model, version).maxQueueSize,
+      maxConcurrency: config.shadow.maxConcurrency,
+      timeoutMs: config.shadow.timeoutMs,
+      tolerance: (model) => {
+        const own = this.configs.get(model);
+        return { rtol: own.shadow_rtol ?? config.shadow.rtol, atol: own.shadow_atol ?? config.shadow.atol };
+      },
+    });
+    this.registry.on('unloaded', (e) => this.shadow.forget(e.name, e.version));
     this.jobWorker =
       config.redisUrl === undefined || config.jobs.concurrency === 0
         ? undefined
@@ -333,6 +349,7 @@ export class Switchyard {
       apiKeys: config.apiKeys,
       rateLimits: this.rateLimits,
       trustedProxies: config.trustedProxies,
+      shadow: this.shadow,
       jobs: this.jobs,
       serveApi: config.mode !== 'worker',
       cluster: { self: () => this.nodeReport.current(), members: this.membership?.directory },
@@ -625,6 +642,7 @@ export class Switchyard {
               heartbeatFailures: this.membership?.heartbeat?.failures ?? 0,
             }),
           }),
+      shadow: () => this.shadow.all(),
       routing: () => {
         const { cache, source, issues, stale } = this.router.status();
         const errors = issues.map((issue) => ({ model: issue.model, count: issue.problems.length + (issue.unreadable === undefined ? 0 : 1) }));

@@ -55,6 +55,11 @@ export const SETTING_DEFAULTS = Object.freeze({
   ROUTE_CACHE_TTL_MS: '250',
   // Unset: 1000, or ROUTE_CACHE_TTL_MS when that is longer (see routeMaxAgeMs below).
   ROUTE_MAX_AGE_MS: undefined,
+  // Shadow traffic (the routing table's `shadow` field, src/shadow/).
+  SHADOW_MAX_CONCURRENCY: '8',
+  SHADOW_TIMEOUT_MS: '1000',
+  SHADOW_RTOL: '1e-5',
+  SHADOW_ATOL: '1e-6',
   MODEL_STABILITY_MS: '500',
   MODEL_LOAD_TIMEOUT_MS: '120000',
   RUNTIME_WORKERS: String(availableParallelism()),
@@ -133,6 +138,10 @@ const envSchema = z.object({
   HTTP_REQUEST_TIMEOUT_MS: integer(1),
   ROUTE_CACHE_TTL_MS: integer(1),
   ROUTE_MAX_AGE_MS: integer(1).optional(),
+  SHADOW_MAX_CONCURRENCY: integer(0),
+  SHADOW_TIMEOUT_MS: integer(1),
+  SHADOW_RTOL: z.coerce.number().min(0),
+  SHADOW_ATOL: z.coerce.number().min(0),
   MODEL_STABILITY_MS: integer(0),
   MODEL_LOAD_TIMEOUT_MS: integer(1),
   RUNTIME_WORKERS: integer(1),
@@ -220,6 +229,17 @@ export interface Config {
   readonly routeCacheTtlMs: number;
   /** A cached routing table older than this is read again before a request uses it (the bound on a raw HSET). Default 1 s, or routeCacheTtlMs if longer. */
   readonly routeMaxAgeMs: number;
+  /** Shadow traffic (ShadowMirrorOptions, src/shadow/shadow-mirror.ts). */
+  readonly shadow: {
+    /** Shadow runs at once at most; more are dropped (0 = every shadow is dropped). Default 8. */
+    readonly maxConcurrency: number;
+    /** A shadow run that has not started this long after its primary answered is dropped. Default 1000 ms. */
+    readonly timeoutMs: number;
+    /** Default 1e-5. */
+    readonly rtol: number;
+    /** Default 1e-6. */
+    readonly atol: number;
+  };
   readonly modelStabilityMs: number;
   /** Longest a model load (with its warmup) may take before the version is FAILED ("load timed out after N ms"). Default 120 s. */
   readonly modelLoadTimeoutMs: number;
@@ -380,6 +400,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     }),
     routeCacheTtlMs: e.ROUTE_CACHE_TTL_MS,
     routeMaxAgeMs: e.ROUTE_MAX_AGE_MS ?? Math.max(DEFAULT_ROUTE_MAX_AGE_MS, e.ROUTE_CACHE_TTL_MS),
+    shadow: Object.freeze({ maxConcurrency: e.SHADOW_MAX_CONCURRENCY, timeoutMs: e.SHADOW_TIMEOUT_MS, rtol: e.SHADOW_RTOL, atol: e.SHADOW_ATOL }),
     modelStabilityMs: e.MODEL_STABILITY_MS,
     modelLoadTimeoutMs: e.MODEL_LOAD_TIMEOUT_MS,
     runtime: Object.freeze({

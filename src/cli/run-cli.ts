@@ -56,7 +56,8 @@ ${CONNECTION_HELP}`,
        switchyard routes set <model> '{"default": "stable", "stable": "2"}' [--force]
 
 Pairs change those aliases and keep the others; a JSON map replaces the whole table ({} removes it).
-A target is a version (3), a weighted split (2:90,3:10) or another alias (stable). The table is
+A target is a version (3), a weighted split (2:90,3:10) or another alias (stable); the reserved
+field shadow=<version>:<percent> (e.g. shadow=3:10) mirrors that share of requests. The table is
 validated as a whole (no loops or dangling aliases) and published to every replica. Through the
 admin API, targets must name versions the gateway knows unless --force.
 

@@ -10,6 +10,8 @@ import type { InferenceScheduler } from '../scheduling/inference-scheduler.js';
 import type { ModelSignature } from '../tensor.js';
 import type { RouteStore } from '../routing/route-source.js';
 import type { Routes } from '../routing/route-table.js';
+import type { ShadowTarget } from '../routing/shadow-target.js';
+import type { ShadowMirror } from '../shadow/shadow-mirror.js';
 import type { RateLimitChecker } from './middleware/rate-limit-middleware.js';
 import type { RequestGate } from './middleware/request-gate.js';
 
@@ -35,7 +37,8 @@ export interface ModelCatalog {
 }
 
 export interface VersionResolver {
-  resolve(model: string, versionSpec?: string): Promise<{ version: number; alias?: string | undefined }>;
+  /** `shadow`: the table's shadow field, for a request the table routed (mirrored by `shadow` below). */
+  resolve(model: string, versionSpec?: string): Promise<{ version: number; alias?: string | undefined; shadow?: ShadowTarget | undefined }>;
   /** The model's alias -> target table as the routing source has it (for display). */
   routes(model: string): Promise<Record<string, string>>;
 }
@@ -149,6 +152,8 @@ export interface HttpServices {
   readonly rateLimits?: RateLimitChecker | undefined;
   /** Scale-out: what other nodes and backends serve; absent = only this gateway's own repository. */
   readonly remote?: RemoteModels | undefined;
+  /** Shadow traffic (src/shadow/shadow-mirror.ts); absent = the `shadow` field is ignored. */
+  readonly shadow?: Pick<ShadowMirror, 'begin' | 'stats'> | undefined;
   /** Proxies whose X-Forwarded-For names the client (addresses, CIDR subnets); absent or empty = the header is ignored. */
   readonly trustedProxies?: readonly string[] | undefined;
   /** What GET /cluster lists; absent = the endpoint answers 404. */

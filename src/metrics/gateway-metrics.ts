@@ -91,6 +91,21 @@ export interface GatewayMetricsOptions {
    * scrape time. Default: no series.
    */
   readonly membership?: () => { readonly nodes: number; readonly stale: boolean; readonly heartbeatFailures: number };
+  /**
+   * Shadow traffic counts per model and shadow version (ShadowMirror.all(), read at scrape time;
+   * a version's rows go when it unloads). Default: no series.
+   */
+  readonly shadow?: () => Iterable<{
+    readonly model: string;
+    readonly version: number;
+    readonly agreed: number;
+    readonly disagreed: number;
+    readonly errors: number;
+    readonly dropped: number;
+    readonly maxAbsDifference: number;
+    readonly argmaxRows: number;
+    readonly argmaxAgreed: number;
+  }>;
   /** Node process metrics (CPU, memory, event loop lag, GC). Default true. */
   readonly processMetrics?: boolean;
 }
@@ -418,6 +433,50 @@ export class GatewayMetrics {
         aggregator: 'min',
         collect(this: Gauge) {
           this.set(jobCounts().ageSeconds);
+        },
+      });
+    }
+    const shadow = options.shadow;
+    if (shadow) {
+      new Counter({
+        name: name('shadow_requests_total'),
+        help: 'Requests mirrored to a shadow version (the routing table\'s `shadow` field), by model, shadow version and outcome: agreed, disagreed (outputs compared), error (not READY or failed), dropped (cap, queue or deadline).',
+        labelNames: ['model', 'shadow_version', 'outcome'],
+        registers,
+        collect(this: Counter<'model' | 'shadow_version' | 'outcome'>) {
+          this.reset();
+          for (const row of shadow()) {
+            const v = String(row.version);
+            this.labels(row.model, v, 'agreed').inc(row.agreed);
+            this.labels(row.model, v, 'disagreed').inc(row.disagreed);
+            this.labels(row.model, v, 'error').inc(row.errors);
+            this.labels(row.model, v, 'dropped').inc(row.dropped);
+          }
+        },
+      });
+      new Counter({
+        name: name('shadow_argmax_rows_total'),
+        help: 'Class-score rows (2-D float outputs with more than one class) of shadow runs compared by argmax, by model, shadow version and whether the argmax agreed with the primary\'s.',
+        labelNames: ['model', 'shadow_version', 'agreement'],
+        registers,
+        collect(this: Counter<'model' | 'shadow_version' | 'agreement'>) {
+          this.reset();
+          for (const row of shadow()) {
+            const v = String(row.version);
+            this.labels(row.model, v, 'agreed').inc(row.argmaxAgreed);
+            this.labels(row.model, v, 'disagreed').inc(row.argmaxRows - row.argmaxAgreed);
+          }
+        },
+      });
+      new Gauge({
+        name: name('shadow_max_abs_difference'),
+        help: 'Largest |shadow - primary| over every output element a shadow version was compared on, by model and shadow version.',
+        labelNames: ['model', 'shadow_version'],
+        registers,
+        aggregator: 'max',
+        collect(this: Gauge<'model' | 'shadow_version'>) {
+          this.reset();
+          for (const row of shadow()) this.labels(row.model, String(row.version)).set(row.maxAbsDifference);
         },
       });
     }

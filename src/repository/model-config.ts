@@ -33,6 +33,9 @@ const modelConfigSchema = z
      * `off` runs none. Default `auto`. Applied at each load, so a change waits for the next one.
      */
     warmup: z.enum(['auto', 'required', 'off']).optional(),
+    /** Closeness of shadow outputs to the primary's (README "Shadow traffic"). Default SHADOW_RTOL and SHADOW_ATOL. */
+    shadow_rtol: z.number().min(0).max(1).optional(),
+    shadow_atol: z.number().min(0).optional(),
   })
   .strict();
 

@@ -8,6 +8,7 @@ import { SwitchyardError } from '../errors.js';
 import { isValidModelName } from '../repository/model-name.js';
 import { RouteTable, routesFrom, type Routes } from './route-table.js';
 import { isValidAlias, parseRouteTarget, RouteTargetError } from './route-target.js';
+import { parseShadowTarget, SHADOW_FIELD } from './shadow-target.js';
 
 export interface RouteSourceStatus {
   readonly kind: 'redis' | 'file';
@@ -118,7 +119,9 @@ export function checkRouteEdit(model: string, alias: string, target: string): st
     });
   }
   try {
-    parseRouteTarget(target);
+    // The reserved `shadow` field has its own grammar (<version>:<percent>).
+    if (alias === SHADOW_FIELD) parseShadowTarget(target);
+    else parseRouteTarget(target);
   } catch (error) {
     if (!(error instanceof RouteTargetError)) throw error;
     throw new SwitchyardError('INVALID_REQUEST', `Route "${alias}" of model "${model}": ${error.message}`, {

@@ -6,6 +6,7 @@
  * nobody meant.
  */
 import { isValidAlias, LATEST_ALIAS, parseRouteTarget, RouteTargetError, type RouteTarget } from './route-target.js';
+import { parseShadowTarget, SHADOW_FIELD, type ShadowTarget } from './shadow-target.js';
 
 /**
  * The raw shape shared by Redis hashes and config/routes.json: alias -> target. Always built by
@@ -52,12 +53,25 @@ export class RouteTable {
   // A Map, not the object itself: an alias such as `constructor` must not find Object.prototype.
   readonly #raw: ReadonlyMap<string, string>;
   readonly #parsed: ReadonlyMap<string, RouteTarget | RouteTargetError>;
+  /** The `shadow` field when it is valid (see shadow-target.ts); a bad one is in problems(), never followed. */
+  readonly shadow: ShadowTarget | undefined;
+  readonly #shadowError: RouteTargetError | undefined;
 
   constructor(routes: Routes = NO_ROUTES) {
     this.#raw = new Map(Object.entries(routes));
     this.routes = routesFrom(this.#raw);
     const parsed = new Map<string, RouteTarget | RouteTargetError>();
+    let shadow: ShadowTarget | undefined;
+    let shadowError: RouteTargetError | undefined;
     for (const [alias, raw] of this.#raw) {
+      if (alias === SHADOW_FIELD) {
+        try {
+          shadow = parseShadowTarget(raw);
+        } catch (error) {
+          shadowError = error instanceof RouteTargetError ? error : new RouteTargetError(raw, String(error));
+        }
+        continue;
+      }
       try {
         parsed.set(alias, parseRouteTarget(raw));
       } catch (error) {
@@ -66,6 +80,8 @@ export class RouteTable {
       }
     }
     this.#parsed = parsed;
+    this.shadow = shadow;
+    this.#shadowError = shadowError;
   }
 
   get size(): number {
@@ -77,6 +93,8 @@ export class RouteTable {
   }
 
   lookup(alias: string): AliasLookup {
+    // Reserved: the shadow field is not an alias, so a request naming it is not routed by it.
+    if (alias === SHADOW_FIELD) return { kind: 'missing' };
     const raw = this.#raw.get(alias);
     if (raw === undefined) return alias === LATEST_ALIAS ? { kind: 'latest' } : { kind: 'missing' };
     const first = this.#parsed.get(alias)!;
@@ -84,6 +102,7 @@ export class RouteTable {
     if (first.kind !== 'alias') return { kind: 'target', target: first };
 
     const next = first.alias;
+    if (next === SHADOW_FIELD) return { kind: 'invalid', target: raw, reason: `names "${SHADOW_FIELD}", a reserved field that is not an alias` };
     if (next === alias) return { kind: 'invalid', target: raw, reason: `names alias "${alias}" itself (a loop)` };
     const nextRaw = this.#raw.get(next);
     if (nextRaw === undefined) {
@@ -108,6 +127,10 @@ export class RouteTable {
   problems(): RouteProblem[] {
     const problems: RouteProblem[] = [];
     for (const [alias, target] of this.#raw) {
+      if (alias === SHADOW_FIELD) {
+        if (this.#shadowError) problems.push({ alias, target, reason: this.#shadowError.reason });
+        continue;
+      }
       if (!isValidAlias(alias)) {
         // Requests can never name it, so it is dead weight at best and a typo at worst.
         problems.push({ alias, target, reason: 'sits under an alias name that requests can not use (^[a-z][a-z0-9_-]{0,63}$)' });

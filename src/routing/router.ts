@@ -21,6 +21,7 @@ import { parseVersion } from '../repository/model-name.js';
 import type { RouteSource, RouteSourceStatus } from './route-source.js';
 import { NO_ROUTES, RouteTable, type RouteProblem, type Routes } from './route-table.js';
 import { DEFAULT_ALIAS, isValidAlias, LATEST_ALIAS, pickSplitVersion } from './route-target.js';
+import type { ShadowTarget } from './shadow-target.js';
 
 export interface RouterOptions {
   /** Where tables come from. Required. The router does not close it. */
@@ -48,6 +49,8 @@ export interface Resolution {
   readonly version: number;
   /** The alias the version was reached through (`latest` for an unversioned request without `default`); absent for an integer request. */
   readonly alias?: string;
+  /** The table's valid `shadow` field, for a request routed by the table (never for an integer request). */
+  readonly shadow?: ShadowTarget;
 }
 
 /** What is wrong with one model's table; both empty = nothing (the event that says it was fixed). */
@@ -196,12 +199,15 @@ export class Router extends EventEmitter<RouterEvents> {
           `Route "${used}" of model "${model}" is invalid: target "${found.target}" ${found.reason}`,
           { details: { model, alias: used, target: found.target, reason: found.reason } },
         );
-      case 'latest':
-        return { version: this.#latest(model, known), alias: used };
+      case 'latest': {
+        const version = this.#latest(model, known);
+        return table.shadow ? { version, alias: used, shadow: table.shadow } : { version, alias: used };
+      }
       case 'target': {
         const target = found.target;
-        const version = target.kind === 'version' ? target.version : pickSplitVersion(target.parts, this.#random());
-        return { version: this.#servable(model, version, known, used), alias: used };
+        const picked = target.kind === 'version' ? target.version : pickSplitVersion(target.parts, this.#random());
+        const version = this.#servable(model, picked, known, used);
+        return table.shadow ? { version, alias: used, shadow: table.shadow } : { version, alias: used };
       }
     }
   }

@@ -11,6 +11,7 @@ import { Hono, type Context } from 'hono';
 import { SwitchyardError } from '../../errors.js';
 import { routesFrom, type Routes } from '../../routing/route-table.js';
 import { ALIAS_PATTERN, isValidAlias, parseRouteTarget, RouteTargetError } from '../../routing/route-target.js';
+import { parseShadowTarget, SHADOW_FIELD } from '../../routing/shadow-target.js';
 import { adminAuth } from '../middleware/admin-auth.js';
 import type { AdminRouteStore, HttpServices } from '../http-services.js';
 import { idempotencyKeyOf, markReplayed } from '../idempotency-key.js';
@@ -69,14 +70,18 @@ function checkVersionsExist(services: HttpServices, model: string, routes: Route
   }
   const unknown: Array<{ alias: string; version: number }> = [];
   for (const [alias, target] of Object.entries(routes)) {
-    let parsed;
+    let versions: number[];
     try {
-      parsed = parseRouteTarget(target);
+      if (alias === SHADOW_FIELD) {
+        versions = [parseShadowTarget(target).version];
+      } else {
+        const parsed = parseRouteTarget(target);
+        versions = parsed.kind === 'version' ? [parsed.version] : parsed.kind === 'split' ? parsed.parts.map((p) => p.version) : [];
+      }
     } catch (error) {
       if (error instanceof RouteTargetError) continue;
       throw error;
     }
-    const versions = parsed.kind === 'version' ? [parsed.version] : parsed.kind === 'split' ? parsed.parts.map((p) => p.version) : [];
     for (const version of versions) if (!known.has(version)) unknown.push({ alias, version });
   }
   if (unknown.length > 0) {

@@ -50,6 +50,24 @@ function describeVersion(services: HttpServices, model: string, view: VersionVie
   };
 }
 
+/** A model's shadow counts as GET /models/<name> shows them, one entry per shadow version. */
+function shadowView(stats: ReturnType<NonNullable<HttpServices['shadow']>['stats']>) {
+  return {
+    versions: stats.map((s) => ({
+      version: s.version,
+      mirrored: s.mirrored,
+      compared: s.compared,
+      agreed: s.agreed,
+      disagreed: s.disagreed,
+      errors: s.errors,
+      dropped: s.dropped,
+      max_abs_difference: s.maxAbsDifference,
+      argmax_rows: s.argmaxRows,
+      argmax_agreement_rate: s.argmaxRows > 0 ? s.argmaxAgreed / s.argmaxRows : null,
+    })),
+  };
+}
+
 export function nativeRoutes(services: HttpServices): Hono {
   const app = new Hono();
 
@@ -64,10 +82,11 @@ export function nativeRoutes(services: HttpServices): Hono {
     if (spec !== undefined) assertVersionSpec(spec);
     const deadline = deadlineFromTimeout(c.req.header('x-request-timeout-ms'));
     const body = await readJsonBody(c, services.bodyLimitBytes);
-    const { version } = await services.resolver.resolve(model, spec);
+    const { version, shadow } = await services.resolver.resolve(model, spec);
     c.set('modelVersion', version); // for the request metrics
     try {
       const decoded = await decodeForVersion(services, model, version, (signature) => decodeNativeRequest(body, signature));
+      const mirror = services.shadow?.begin(model, shadow, decoded.inputs, decoded.outputs);
       const result = await services.scheduler.infer({
         model,
         version,
@@ -77,6 +96,7 @@ export function nativeRoutes(services: HttpServices): Hono {
         requestId: requestIdOf(c),
         ...(deadline === undefined ? {} : { deadline }),
       });
+      mirror?.answered(result.outputs); // runs on a later turn: never awaited
       // A plain header object (no c.header()) keeps @hono/node-server on its fast response path.
       c.set('requestIdSent', true);
       return new Response(encodeNativeResponse(model, result.version, result.outputs), {
@@ -126,6 +146,7 @@ export function nativeRoutes(services: HttpServices): Hono {
       name,
       versions: views.map((view) => describeVersion(services, name, view)),
       routes: await services.resolver.routes(name).catch(() => ({})),
+      ...(services.shadow ? { shadow: shadowView(services.shadow.stats(name)) } : {}),
       config,
       ...(error ? { config_error: error } : {}),
     });

@@ -168,7 +168,7 @@ export function v2Routes(services: HttpServices): Hono {
     if (outgoing) bodyBuffers.giveBackAfter(outgoing, raw);
     const body = await decodeContentEncoding(c.req.header('content-encoding'), raw, services.bodyLimitBytes);
     const headerLength = parseHeaderLength(declaredHeader, body.length);
-    const { version } = await services.resolver.resolve(model, spec);
+    const { version, shadow } = await services.resolver.resolve(model, spec);
     c.set('modelVersion', version); // for the request metrics
     // The body is not read after this: inputs viewing it may move to the inference thread with it.
     const request = await decodeForVersion(services, model, version, (signature) =>
@@ -177,6 +177,8 @@ export function v2Routes(services: HttpServices): Hono {
     // Triton's `timeout` parameter is in microseconds, counted from the request's arrival.
     const timeoutDeadline = deadlineFromTimeoutMicros(request.timeoutMicros, receivedAt);
     const deadline = earliest(headerDeadline, timeoutDeadline);
+    // Copies the inputs of a sampled request now: the primary may move or recycle their buffers.
+    const mirror = services.shadow?.begin(model, shadow, request.inputs, request.outputs);
     const result = await services.scheduler.infer({
       model,
       version,
@@ -188,6 +190,7 @@ export function v2Routes(services: HttpServices): Hono {
       // Body buffers moved to a worker come back with its answer: reused, not reallocated.
       ...(outgoing && hasMovable(request.inputs) ? { recycleInputs: adoptMovedBodies } : {}),
     });
+    mirror?.answered(result.outputs); // runs on a later turn: never awaited
     const encoded = encodeInferResponse({
       model,
       version: result.version,
