@@ -102,6 +102,8 @@ export const SETTING_DEFAULTS = Object.freeze({
   NODE_ID: undefined,
   FORWARD_CONNECTIONS: '64',
   FORWARD_TIMEOUT_MS: '30000',
+  // Rollouts (issue #16): the shortest interval_ms a rollout may ask for (short ones are for tests).
+  ROLLOUT_MIN_INTERVAL_MS: '1000',
 } satisfies Record<SettingName, string | undefined>);
 
 /** The names of every setting, in the order of SETTING_DEFAULTS. */
@@ -175,6 +177,7 @@ const envSchema = z.object({
   NODE_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, 'must be 1-128 letters, digits, _ . : - (starting with a letter or digit)').optional(),
   FORWARD_CONNECTIONS: integer(1).max(4096),
   FORWARD_TIMEOUT_MS: integer(1).max(2_147_483_647),
+  ROLLOUT_MIN_INTERVAL_MS: integer(1).max(86_400_000),
 });
 
 export type SettingName = keyof typeof envSchema.shape;
@@ -292,6 +295,8 @@ export interface Config {
   };
   /** This process's id among the nodes (the `x-served-by` header). Default <hostname>-<pid>-<random>. */
   readonly nodeId: string;
+  /** Shortest interval_ms a rollout may ask for (ROLLOUT_MIN_INTERVAL_MS). Default 1000. */
+  readonly rolloutMinIntervalMs: number;
   /** The forwarding hop to other nodes and V2 backends (src/cluster/). */
   readonly forward: {
     /** Keep-alive connections per upstream at most. Default 64. */
@@ -403,6 +408,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       healthyAfterPasses: e.BACKEND_HEALTHY_AFTER_PASSES,
     }),
     nodeId: e.NODE_ID ?? defaultNodeId(),
+    rolloutMinIntervalMs: e.ROLLOUT_MIN_INTERVAL_MS,
     forward: Object.freeze({ connections: e.FORWARD_CONNECTIONS, timeoutMs: e.FORWARD_TIMEOUT_MS }),
     ...overrides,
   });

@@ -134,6 +134,7 @@ const CHECKS: Record<SettingName, SettingCheck> = {
   NODE_ID: { value: 'front-1', field: (c) => (/^.+-\d+-[0-9a-f]{6}$/.test(c.nodeId) && c.nodeId.startsWith(hostname()) ? 'derived' : c.nodeId), means: text, unset: 'derived' },
   FORWARD_CONNECTIONS: { value: '8', field: (c) => c.forward.connections, means: number },
   FORWARD_TIMEOUT_MS: { value: '1500', field: (c) => c.forward.timeoutMs, means: number },
+  ROLLOUT_MIN_INTERVAL_MS: { value: '300', field: (c) => c.rolloutMinIntervalMs, means: number },
   TRUSTED_PROXIES: { value: '10.0.0.0/8, 127.0.0.1', field: (c) => c.trustedProxies, means: (raw) => raw.split(',').map((k) => k.trim()).filter(Boolean), unset: [] },
 };
 
