@@ -36,6 +36,9 @@ export class RolloutService {
     const spec = parseRolloutSpec(body, { minIntervalMs: this.#options.minIntervalMs ?? 1000 });
     const model = spec.model;
     if (!versions.has(model)) throw new SwitchyardError('MODEL_NOT_FOUND', `no model named '${model}' is known to this gateway`, { details: { model } });
+    // First: while a rollout runs, default is its split, which would read as "not one version".
+    const existing = await store.read(model);
+    if (existing?.state.status === 'running') throw inProgress(existing.state);
     assertReady(model, spec.target, versions, 'target');
     const routes = await this.#options.routes.read(model);
     const primary = currentPrimary(model, routes, versions);
@@ -45,8 +48,6 @@ export class RolloutService {
       });
     }
     assertReady(model, primary, versions, 'primary');
-    const existing = await store.read(model);
-    if (existing?.state.status === 'running') throw inProgress(existing.state);
 
     const now = Date.now();
     const weight = Math.min(spec.step, spec.maxWeight);
