@@ -29,6 +29,8 @@ export interface CliBackend {
   listModels(): Promise<unknown>;
   loadModel(model: string): Promise<unknown>;
   unloadModel(model: string): Promise<unknown>;
+  /** `/admin/rollouts[/<model>[/abort]]` (admin API only). */
+  rollouts(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -77,6 +79,10 @@ export class ApiBackend implements CliBackend {
 
   unloadModel(model: string): Promise<unknown> {
     return this.#call('POST', `/admin/models/${encodeURIComponent(model)}/unload`);
+  }
+
+  rollouts(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+    return this.#call(method, `/admin/rollouts${path}`, body);
   }
 
   async close(): Promise<void> {}
@@ -152,6 +158,10 @@ export class RedisBackend implements CliBackend {
 
   unloadModel(): Promise<unknown> {
     return Promise.reject(apiOnly('models unload'));
+  }
+
+  rollouts(): Promise<unknown> {
+    return Promise.reject(apiOnly('rollout'));
   }
 
   close(): Promise<void> {
