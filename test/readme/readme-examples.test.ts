@@ -28,6 +28,7 @@ const SECTION_SETTINGS: Record<string, { readonly env?: Record<string, string>; 
     redis: true,
     why: 'jobs live in Redis (the section: "they need REDIS_URL"); the routes of config/routes.json are put in its hashes first, as the Routing section does',
   },
+  Rollouts: { redis: true, why: 'rollouts keep their state in Redis (the section: "It needs REDIS_URL")' },
 };
 
 /** Examples that do not run here (matched by a piece of the command), and why. */
