@@ -106,7 +106,7 @@ it('promotes a good version under steady load after one passing check per step',
   }
   expect(traffic.statuses.get(200)).toBeGreaterThan(0);
   expect([...traffic.statuses.keys()]).toEqual([200]);
-});
+}, 150_000);
 
 it('rolls back a version that fails at run time, and records why', async () => {
   const prefix = randomPrefix();
@@ -129,36 +129,37 @@ it('rolls back a version that fails at run time, and records why', async () => {
   expect(done.history.at(-1)).toMatchObject({ event: 'rolled_back', weight: 0 });
   expect(await (await admin(a, 'GET', '/admin/routes/lookup')).json()).toEqual({ default: '1' });
   expect(traffic.statuses.get(500)).toBeGreaterThan(0);
-});
+}, 150_000);
 
 it('continues the same rollout on another gateway when the first one stops', async () => {
   const prefix = randomPrefix();
   const a = await start(GOOD, prefix, 'node-a');
   await admin(a, 'PUT', '/admin/routes/linear', { default: '1' });
-  let targets = [a];
+  // No traffic until both gateways are up: node-a holds the lock but can not step yet.
+  let targets: TestGateway[] = [];
   const traffic = load(() => targets, '/models/linear/predict', LINEAR_BODY);
+  let b: TestGateway | undefined;
   try {
-    expect((await admin(a, 'POST', '/admin/rollouts', { model: 'linear', version: 2, step: 20, max_weight: 80, ...QUICK })).status).toBe(201);
+    expect((await admin(a, 'POST', '/admin/rollouts', { model: 'linear', version: 2, step: 20, max_weight: 100, ...QUICK })).status).toBe(201);
+    b = await start(GOOD, prefix, 'node-b');
+    targets = [a];
     await eventually(async () => (await rollout(a, 'linear')).weight >= 40, 30_000, async () => `a first step on node-a: ${JSON.stringify(await rollout(a, 'linear'))}`);
-    const b = await start(GOOD, prefix, 'node-b');
-    targets = [a, b];
-    await a.close();
     targets = [b];
-    await eventually(async () => (await rollout(b, 'linear')).status !== 'running', 60_000, 'node-b finishes the rollout');
+    await a.close();
+    await eventually(async () => (await rollout(b!, 'linear')).status !== 'running', 60_000, 'node-b finishes the rollout');
   } finally {
     await traffic.stop();
   }
-  const b = targets[0]!;
-  const done = await rollout(b, 'linear');
+  const done = await rollout(b!, 'linear');
   expect(done.status, JSON.stringify(done.history)).toBe('promoted');
   const { advanced, passing, drivers } = steps(done);
   // Every step once, in order, across the two drivers.
-  expect(advanced).toEqual([40, 60, 80]);
-  expect(passing).toBe(4);
+  expect(advanced).toEqual([40, 60, 80, 100]);
+  expect(passing).toBe(5);
   expect(drivers).toEqual(new Set(['node-a', 'node-b']));
   expect(done.history.at(-1)).toMatchObject({ event: 'promoted', driver: 'node-b' });
-  expect(await (await admin(b, 'GET', '/admin/routes/linear')).json()).toEqual({ default: '2' });
-});
+  expect(await (await admin(b!, 'GET', '/admin/routes/linear')).json()).toEqual({ default: '2' });
+}, 150_000);
 
 it('lets exactly one of two running replicas drive a rollout', async () => {
   const prefix = randomPrefix();
@@ -178,7 +179,7 @@ it('lets exactly one of two running replicas drive a rollout', async () => {
   expect(advanced).toEqual([40, 60]);
   expect(passing).toBe(3);
   expect(drivers.size, JSON.stringify(done.history)).toBe(1);
-});
+}, 150_000);
 
 it('stops, and leaves the route alone, when an operator edits default during a rollout', async () => {
   const prefix = randomPrefix();
