@@ -7,7 +7,7 @@
  */
 import { expect, it } from 'vitest';
 import { eventually, sleep, startTestGateway, type TestGateway } from '../support/gateway.js';
-import { linearVersions, lookupModel, type ModelSet } from '../support/models.js';
+import { linearVersions, lookupModel, MLP_SIZES, mlpModel, mlpRows, type ModelSet } from '../support/models.js';
 import { randomPrefix } from '../support/redis.js';
 
 const TOKEN = 'rollout-test-token';
@@ -129,6 +129,26 @@ it('rolls back a version that fails at run time, and records why', async () => {
   expect(done.history.at(-1)).toMatchObject({ event: 'rolled_back', weight: 0 });
   expect(await (await admin(a, 'GET', '/admin/routes/lookup')).json()).toEqual({ default: '1' });
   expect(traffic.statuses.get(500)).toBeGreaterThan(0);
+}, 150_000);
+
+it('rolls back a version that is much slower than the primary, and records why', async () => {
+  const prefix = randomPrefix();
+  // Same inputs and outputs; version 2 does about 5 M multiply-adds a row, version 1 about 4 k.
+  const a = await start({ mlp: { 1: mlpModel([256, 8, 256]), 2: mlpModel(MLP_SIZES.heavy) } }, prefix, 'node-a');
+  await admin(a, 'PUT', '/admin/routes/mlp', { default: '1' });
+  const traffic = load(() => [a], '/models/mlp/predict', { inputs: { input: mlpRows(4) } });
+  try {
+    const started = await admin(a, 'POST', '/admin/rollouts', { model: 'mlp', version: 2, step: 30, interval_ms: 500, min_requests: 5, max_failed_checks: 3 });
+    expect(started.status).toBe(201);
+    await eventually(async () => (await rollout(a, 'mlp')).status !== 'running', 90_000, 'the rollout ends');
+  } finally {
+    await traffic.stop();
+  }
+  const done = await rollout(a, 'mlp');
+  expect(done.status, JSON.stringify(done.history)).toBe('rolled_back');
+  expect(done.reason).toMatch(/^p99 \d+\.\d ms vs primary \d+\.\d ms \(> 1\.2x\); 3 failed checks/);
+  expect(await (await admin(a, 'GET', '/admin/routes/mlp')).json()).toEqual({ default: '1' });
+  expect([...traffic.statuses.keys()]).toEqual([200]);
 }, 150_000);
 
 it('continues the same rollout on another gateway when the first one stops', async () => {
