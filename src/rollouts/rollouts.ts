@@ -45,9 +45,11 @@ export class Rollouts implements RolloutApi {
   readonly driver: RolloutDriver;
   readonly #redis: Redis;
   readonly #service: RolloutService;
+  readonly #options: RolloutsOptions;
   #closed: Promise<void> | undefined;
 
   constructor(options: RolloutsOptions) {
+    this.#options = options;
     this.#redis = new Redis(options.redisUrl, {
       connectionName: 'switchyard-rollouts',
       maxRetriesPerRequest: 1,
@@ -71,8 +73,15 @@ export class Rollouts implements RolloutApi {
     });
   }
 
-  start(body: unknown): Promise<RolloutState> {
-    return unavailableOnRedisFailure('starting a rollout', () => this.#service.start(body));
+  async start(body: unknown): Promise<RolloutState> {
+    const state = await unavailableOnRedisFailure('starting a rollout', () => this.#service.start(body));
+    // The first step, written here; the driver announces the rest.
+    this.#options.observer?.rolloutStep(state.model, 'started', state.weight);
+    this.#options.logger.info(
+      { event: 'rollout-started', model: state.model, primary: state.primary, target: state.target, weight: state.weight, spec: state.spec },
+      'rollout started',
+    );
+    return state;
   }
 
   list(): Promise<RolloutState[]> {

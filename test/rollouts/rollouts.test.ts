@@ -8,6 +8,8 @@
 import { expect, it } from 'vitest';
 import { eventually, sleep, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { linearVersions, lookupModel, MLP_SIZES, mlpModel, mlpRows, type ModelSet } from '../support/models.js';
+import type { Logger } from 'pino';
+import { captureLog } from '../support/log-capture.js';
 import { randomPrefix } from '../support/redis.js';
 
 const TOKEN = 'rollout-test-token';
@@ -16,8 +18,8 @@ const ENV = { ADMIN_TOKEN: TOKEN, ROLLOUT_MIN_INTERVAL_MS: '100' };
 interface Row { event: string; weight: number; reason?: string; driver: string }
 interface State { model: string; status: string; weight: number; primary: number; target: number; reason?: string; applied: boolean; history: Row[] }
 
-function start(models: ModelSet, prefix: string, nodeId: string): Promise<TestGateway> {
-  return startTestGateway({ models, env: { ...ENV, NODE_ID: nodeId }, redis: { prefix } });
+function start(models: ModelSet, prefix: string, nodeId: string, logger?: Logger): Promise<TestGateway> {
+  return startTestGateway({ models, env: { ...ENV, NODE_ID: nodeId }, redis: { prefix }, ...(logger ? { logger } : {}) });
 }
 
 function admin(t: TestGateway, method: string, path: string, body?: unknown): Promise<Response> {
@@ -77,7 +79,8 @@ function steps(state: State): { advanced: number[]; passing: number; drivers: Se
 
 it('promotes a good version under steady load after one passing check per step', async () => {
   const prefix = randomPrefix();
-  const a = await start(GOOD, prefix, 'node-a');
+  const log = captureLog({ keep: (line) => String(line.event).startsWith('rollout-') });
+  const a = await start(GOOD, prefix, 'node-a', log.logger);
   await admin(a, 'PUT', '/admin/routes/linear', { default: '1' });
   const traffic = load(() => [a], '/models/linear/predict', LINEAR_BODY);
   try {
@@ -101,6 +104,10 @@ it('promotes a good version under steady load after one passing check per step',
     expect(metrics).toMatch(/switchyard_rollout_steps_total\{model="linear",outcome="advanced"\} 2/);
     expect(metrics).toMatch(/switchyard_rollout_steps_total\{model="linear",outcome="promoted"\} 1/);
     expect(metrics).toMatch(/switchyard_rollout_canary_weight\{model="linear"\} 0/);
+    expect(metrics).toMatch(/switchyard_rollout_steps_total\{model="linear",outcome="started"\} 1/);
+    // Every step is a log event too, in order, with the weight it left.
+    const logged = log.lines.filter((line) => line.event !== 'rollout-inconclusive' && line.event !== 'rollout-failed').map((line) => [line.event, line.weight]);
+    expect(logged).toEqual([['rollout-started', 20], ['rollout-advanced', 40], ['rollout-advanced', 60], ['rollout-promoted', 100]]);
   } finally {
     await traffic.stop();
   }
