@@ -35,6 +35,7 @@ import { repositoryWarmupPlans } from './registry/repository-warmup-plans.js';
 import { RateLimits } from './resilience/rate-limits.js';
 import { sessionSettingsOf } from './repository/model-config.js';
 import { ModelRepository } from './repository/model-repository.js';
+import { Rollouts } from './rollouts/rollouts.js';
 import { createRouteSource } from './routing/create-route-source.js';
 import { Router } from './routing/router.js';
 import type { InferenceRuntime } from './runtime/inference-runtime.js';
@@ -121,6 +122,8 @@ export class Switchyard {
   readonly retryBudget: RetryBudget;
   /** Shadow traffic: mirrors the `shadow` share of table-routed requests and compares the outputs. */
   readonly shadow: ShadowMirror;
+  /** Rollouts (`/admin/rollouts`) and their driver; undefined without REDIS_URL and in worker mode. */
+  readonly rollouts: Rollouts | undefined;
   /** Batching policies by model and version; dropped when a config or a version's session changes. */
   readonly policies: BatchingPolicyCache;
   /** The queue-wide job counts for metrics, read from Redis in the background (a scrape never waits on Redis). */
@@ -317,6 +320,21 @@ export class Switchyard {
             logger: this.logger,
             observer: this.metrics,
           });
+    this.rollouts =
+      config.redisUrl === undefined || config.mode === 'worker'
+        ? undefined
+        : new Rollouts({
+            redisUrl: config.redisUrl,
+            prefix: config.redisPrefix,
+            routes: this.routeSource,
+            versions: this.registry,
+            // This process's own traffic (see src/rollouts/rollout-driver.ts on several replicas).
+            latency: (model, version) => this.scheduler.latency(model, version),
+            nodeId: config.membership.nodeId,
+            logger: this.logger,
+            observer: this.metrics,
+            minIntervalMs: config.rolloutMinIntervalMs,
+          });
     const limits = config.rateLimits;
     this.rateLimits =
       limits.client || limits.model || config.redisUrl !== undefined
@@ -351,6 +369,7 @@ export class Switchyard {
       trustedProxies: config.trustedProxies,
       shadow: this.shadow,
       jobs: this.jobs,
+      rollouts: this.rollouts,
       serveApi: config.mode !== 'worker',
       cluster: { self: () => this.nodeReport.current(), members: this.membership?.directory },
     });
@@ -416,6 +435,8 @@ export class Switchyard {
     await this.sync.whenIdle();
     this.#initialLoadDone = true;
     this.logger.info({ models: this.registry.models() }, 'repository scanned');
+    // Rollouts are judged against versions that must be loaded here first.
+    if (!this.gate.closing) this.rollouts?.driver.start();
     // Jobs only once the versions they name can be found here (else they would fail as "gone").
     if (this.jobWorker && !this.gate.closing) {
       this.jobWorker.start();
@@ -508,6 +529,8 @@ export class Switchyard {
     const left = () => Math.max(0, this.config.drainTimeoutMs - (performance.now() - started));
     this.logger.info({ inFlight: this.gate.inFlight }, 'shutdown: refusing new requests, draining');
     this.gate.close();
+    // A draining replica serves nothing worth judging: another replica takes its rollouts over now.
+    const rolloutsClosed = this.rollouts?.close();
     // Every response from now on says Connection: close, so keep-alive clients stop reusing it.
     this.#connections?.beginDrain();
     // No new connections; the open ones are answered and closed below. net.Server's close, not
@@ -538,6 +561,7 @@ export class Switchyard {
     if (!this.#runtimeStopped) {
       this.logger.error('shutdown: an inference thread did not stop (stuck in a system call, e.g. a model file on a hung mount)');
     }
+    await rolloutsClosed;
     await this.router.close();
     await this.routeSource.close();
     await this.rateLimits?.close();

@@ -116,6 +116,8 @@ export const SETTING_DEFAULTS = Object.freeze({
   NODE_HEARTBEAT_MS: '1000',
   NODE_HEARTBEAT_TTL_MS: '3000',
   NODE_LEAVE_GRACE_MS: '1500',
+  // Rollouts (issue #16): the shortest interval_ms a rollout may ask for (short ones are for tests).
+  ROLLOUT_MIN_INTERVAL_MS: '1000',
 } satisfies Record<SettingName, string | undefined>);
 
 /** The names of every setting, in the order of SETTING_DEFAULTS. */
@@ -201,6 +203,7 @@ const envSchema = z.object({
   NODE_HEARTBEAT_MS: integer(50),
   NODE_HEARTBEAT_TTL_MS: integer(100),
   NODE_LEAVE_GRACE_MS: integer(0),
+  ROLLOUT_MIN_INTERVAL_MS: integer(1).max(86_400_000),
 });
 
 export type SettingName = keyof typeof envSchema.shape;
@@ -327,6 +330,8 @@ export interface Config {
     /** Consecutive passes that bring a URL or version back after a failed probe. Default 2. */
     readonly healthyAfterPasses: number;
   };
+  /** Shortest interval_ms a rollout may ask for (ROLLOUT_MIN_INTERVAL_MS). Default 1000. */
+  readonly rolloutMinIntervalMs: number;
   /** The forwarding hop to other nodes and V2 backends (src/cluster/). */
   readonly forward: {
     /** Keep-alive connections per upstream at most. Default 64. */
@@ -454,6 +459,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       probeTimeoutMs: e.BACKEND_PROBE_TIMEOUT_MS,
       healthyAfterPasses: e.BACKEND_HEALTHY_AFTER_PASSES,
     }),
+    rolloutMinIntervalMs: e.ROLLOUT_MIN_INTERVAL_MS,
     forward: Object.freeze({ connections: e.FORWARD_CONNECTIONS, timeoutMs: e.FORWARD_TIMEOUT_MS }),
     membership: Object.freeze({
       nodeId: e.NODE_ID ?? defaultNodeId(),

@@ -35,6 +35,8 @@ export interface CliBackend {
   unloadModel(model: string): Promise<unknown>;
   /** GET /cluster's answer; from Redis: the heartbeats only (no self). */
   listNodes(): Promise<ClusterAnswer>;
+  /** `/admin/rollouts[/<model>[/abort]]` (admin API only). */
+  rollouts(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -106,6 +108,10 @@ export class ApiBackend implements CliBackend {
 
   listNodes(): Promise<ClusterAnswer> {
     return this.#call('GET', '/cluster') as Promise<ClusterAnswer>;
+  }
+
+  rollouts(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+    return this.#call(method, `/admin/rollouts${path}`, body);
   }
 
   async close(): Promise<void> {}
@@ -202,6 +208,10 @@ export class RedisBackend implements CliBackend {
     } finally {
       await closeRedisConnection(redis);
     }
+  }
+
+  rollouts(): Promise<unknown> {
+    return Promise.reject(apiOnly('rollout'));
   }
 
   close(): Promise<void> {

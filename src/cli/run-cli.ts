@@ -29,6 +29,7 @@ Commands:
   routes get|set|split|rm   read and edit routing tables (published to every replica)
   models ls|load|unload     list, load and unload models (admin API only)
   nodes ls                  the cluster's live nodes from their heartbeats (GET /cluster, or Redis)
+  rollout start|status|abort  step a split toward a version on live error rate and p99 (admin API only)
   worker                    run a replica that only works async jobs (SWITCHYARD_MODE=worker;
                             configured by the same environment as the gateway, REDIS_URL needed)
 
@@ -100,9 +101,40 @@ Lists every model version with its state and reason.`,
   'models unload': `Usage: switchyard models unload <model> --url <url> [--token <token>]
 
 Drains and unloads every version of the model on that gateway.`,
+  rollout: `Usage: switchyard rollout <start|status|abort> [options]
+
+  start <model> <version> [settings]   start a rollout from the model's default to <version>
+  status [model]                       a rollout's state and history (every rollout without one)
+  abort <model>                        roll a running rollout back (default as it was before)
+
+These talk to a gateway: --url <url> (env SWITCHYARD_URL) and --token <token> (env ADMIN_TOKEN).`,
+  'rollout start': `Usage: switchyard rollout start <model> <version> [--step 10] [--max-weight 50] [--interval-ms 30000]
+       [--max-error-rate-increase 1] [--max-p99-ratio 1.2] [--min-requests 100] [--max-failed-checks 3]
+
+Sets default to the split <primary>:(100-step),<version>:step and, every interval, compares the
+canary with the primary: a passing check adds a step (up to --max-weight, then promotes), a failed
+one counts (--max-failed-checks roll it back). Prints the rollout's state.`,
+  'rollout status': `Usage: switchyard rollout status [model] --url <url> [--token <token>]
+
+Prints the rollout's state and history as JSON; without a model, every rollout.`,
+  'rollout abort': `Usage: switchyard rollout abort <model> --url <url> [--token <token>]
+
+Rolls the running rollout back: default goes back to what it was before the rollout.`,
 };
 
-const COMMANDS: Record<string, readonly string[]> = { routes: ['get', 'set', 'split', 'rm'], models: ['ls', 'load', 'unload'], nodes: ['ls'] };
+/** `rollout start` flags -> body fields of POST /admin/rollouts. */
+const ROLLOUT_FLAGS = {
+  step: 'step',
+  'max-weight': 'max_weight',
+  'interval-ms': 'interval_ms',
+  'max-error-rate-increase': 'max_error_rate_increase',
+  'max-p99-ratio': 'max_p99_ratio',
+  'min-requests': 'min_requests',
+  'max-failed-checks': 'max_failed_checks',
+} as const;
+type RolloutFlag = keyof typeof ROLLOUT_FLAGS;
+
+const COMMANDS: Record<string, readonly string[]> = { routes: ['get', 'set', 'split', 'rm'], models: ['ls', 'load', 'unload'], nodes: ['ls'], rollout: ['start', 'status', 'abort'] };
 
 interface Parsed {
   positionals: string[];
@@ -113,6 +145,7 @@ interface Parsed {
   token: string | undefined;
   redis: string | undefined;
   prefix: string | undefined;
+  rollout: Partial<Record<RolloutFlag, string>>;
 }
 
 function parse(argv: readonly string[]): Parsed {
@@ -129,6 +162,7 @@ function parse(argv: readonly string[]): Parsed {
         token: { type: 'string' },
         redis: { type: 'string' },
         prefix: { type: 'string' },
+        ...Object.fromEntries(Object.keys(ROLLOUT_FLAGS).map((flag) => [flag, { type: 'string' as const }])),
       },
     });
     return {
@@ -139,7 +173,11 @@ function parse(argv: readonly string[]): Parsed {
       url: values.url,
       token: values.token,
       redis: values.redis,
-      prefix: values.prefix,
+      prefix: values.prefix as string | undefined,
+      rollout: Object.fromEntries(Object.keys(ROLLOUT_FLAGS).flatMap((flag) => {
+        const value = (values as Record<string, unknown>)[flag];
+        return typeof value === 'string' ? [[flag, value]] : [];
+      })),
     };
   } catch (error) {
     throw new CliError(`${(error as Error).message}\nRun "switchyard --help" for usage.`, 2);
@@ -154,7 +192,7 @@ function backendFor(parsed: Parsed, env: CliIo['env'], needsApi: boolean, tokenE
   if (parsed.url !== undefined && parsed.redis !== undefined) throw usage('pass either --url or --redis, not both', '');
   const token = parsed.token ?? env[tokenEnv];
   if (parsed.url !== undefined) return new ApiBackend({ url: parsed.url, token });
-  if (parsed.redis !== undefined && needsApi) throw usage('models commands talk to a gateway: pass --url http://host:8080 instead of --redis', '');
+  if (parsed.redis !== undefined && needsApi) throw usage('models and rollout commands talk to a gateway: pass --url http://host:8080 instead of --redis', '');
   if (parsed.redis !== undefined) return new RedisBackend({ url: parsed.redis, prefix: parsed.prefix ?? env.REDIS_PREFIX });
   if (env.SWITCHYARD_URL) return new ApiBackend({ url: env.SWITCHYARD_URL, token });
   if (env.REDIS_URL && !needsApi) return new RedisBackend({ url: env.REDIS_URL, prefix: parsed.prefix ?? env.REDIS_PREFIX });
@@ -283,6 +321,32 @@ async function runModels(sub: string, args: string[], backend: CliBackend, io: C
   io.out(json(answer));
 }
 
+async function runRollout(sub: string, args: string[], parsed: Parsed, backend: CliBackend, io: CliIo): Promise<void> {
+  const model = args[0];
+  if (model !== undefined) checkModel(model, `rollout ${sub}`);
+  if (sub !== 'start' && Object.keys(parsed.rollout).length > 0) throw usage('rollout settings go with "rollout start"', `rollout ${sub}`);
+  if (sub === 'status') {
+    if (args.length > 1) throw usage('too many arguments', 'rollout status');
+    io.out(json(await backend.rollouts('GET', model === undefined ? '' : `/${model}`)));
+    return;
+  }
+  if (model === undefined) throw usage('missing <model>', `rollout ${sub}`);
+  if (sub === 'abort') {
+    if (args.length > 1) throw usage('too many arguments', 'rollout abort');
+    io.out(json(await backend.rollouts('POST', `/${model}/abort`)));
+    return;
+  }
+  const version = args[1];
+  if (version === undefined || args.length > 2 || !/^[1-9][0-9]*$/.test(version)) throw usage('need <model> <version> (a positive integer)', 'rollout start');
+  const body: Record<string, unknown> = { model, version: Number(version) };
+  for (const [flag, value] of Object.entries(parsed.rollout) as Array<[RolloutFlag, string]>) {
+    const number = Number(value);
+    if (value.trim() === '' || !Number.isFinite(number)) throw usage(`--${flag} must be a number, got "${value}"`, 'rollout start');
+    body[ROLLOUT_FLAGS[flag]] = number;
+  }
+  io.out(json(await backend.rollouts('POST', '', body)));
+}
+
 /** Runs one command line; resolves to the process exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   let backend: CliBackend | undefined;
@@ -310,9 +374,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.out(HELP[`${command} ${sub}`]!);
       return 0;
     }
-    backend = backendFor(parsed, io.env, command === 'models', command === 'nodes' ? 'SWITCHYARD_API_KEY' : 'ADMIN_TOKEN');
+    backend = backendFor(parsed, io.env, command === 'models' || command === 'rollout', command === 'nodes' ? 'SWITCHYARD_API_KEY' : 'ADMIN_TOKEN');
     if (command === 'routes') await runRoutes(sub, args, parsed, backend, io);
     else if (command === 'nodes') await runNodes(args, backend, io);
+    else if (command === 'rollout') await runRollout(sub, args, parsed, backend, io);
     else await runModels(sub, args, backend, io);
     return 0;
   } catch (error) {

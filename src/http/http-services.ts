@@ -8,6 +8,7 @@ import type { JobCounts, JobView, PredictionJobSubmission } from '../jobs/predic
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { InferenceScheduler } from '../scheduling/inference-scheduler.js';
 import type { ModelSignature } from '../tensor.js';
+import type { RolloutApi } from '../rollouts/rollouts.js';
 import type { RouteStore } from '../routing/route-source.js';
 import type { Routes } from '../routing/route-table.js';
 import type { ShadowTarget } from '../routing/shadow-target.js';
@@ -146,6 +147,8 @@ export interface HttpServices {
   readonly apiKeys?: readonly string[] | undefined;
   /** Async predictions; absent (no REDIS_URL) = the job endpoints answer 501. */
   readonly jobs?: AsyncJobs | undefined;
+  /** Rollouts (`/admin/rollouts`); undefined without REDIS_URL (they answer 501). */
+  readonly rollouts?: RolloutApi | undefined;
   /** False in a worker-only replica: only health, readiness and metrics are served. Default true. */
   readonly serveApi?: boolean | undefined;
   /** Rate limits of the inference endpoints; absent = none (the middleware is not installed). */

@@ -210,6 +210,8 @@ export class GatewayMetrics {
   readonly #loadFailures: Counter<'model' | 'version'>;
   readonly #warmupFailures: Counter<'model' | 'version'>;
   readonly #rateLimited: Counter<'model' | 'scope'>;
+  readonly #rolloutSteps: Counter<'model' | 'outcome'>;
+  readonly #rolloutWeight: Gauge<'model'>;
   readonly #jobsSubmitted: Counter<'model'>;
   readonly #jobsFinished: Counter<'model' | 'outcome'>;
   readonly #jobDuration: Histogram<'model' | 'outcome'>;
@@ -343,6 +345,18 @@ export class GatewayMetrics {
       name: name('rate_limited_total'),
       help: 'Requests refused with 429 by a rate limit, by model and limit scope.',
       labelNames: ['model', 'scope'],
+      registers,
+    });
+    this.#rolloutSteps = new Counter({
+      name: name('rollout_steps_total'),
+      help: 'Rollout events this replica drove, by model and outcome (started, advanced, inconclusive, failed, promoted, rolled_back, aborted, stopped).',
+      labelNames: ['model', 'outcome'],
+      registers,
+    });
+    this.#rolloutWeight = new Gauge({
+      name: name('rollout_canary_weight'),
+      help: 'Canary weight (percent) of the running rollout of each model, as last set by this replica; 0 once it ended.',
+      labelNames: ['model'],
       registers,
     });
     this.#jobsSubmitted = new Counter({
@@ -652,6 +666,13 @@ export class GatewayMetrics {
   /** A request refused by a rate limit. `scope` is the limit's kind (a fixed set, e.g. client, model). */
   rateLimited(model: string | undefined, scope: string): void {
     this.#rateLimited.labels(model === undefined ? UNKNOWN_MODEL : this.#modelLabel(model), scope).inc();
+  }
+
+  /** A rollout event this replica drove (`outcome`: a fixed set, see the help text), and the canary weight it left. */
+  rolloutStep(model: string, outcome: string, weight: number): void {
+    const label = this.#modelLabel(model);
+    this.#rolloutSteps.labels(label, outcome).inc();
+    this.#rolloutWeight.labels(label).set(weight);
   }
 
   /** An async job queued through this replica. */

@@ -19,6 +19,7 @@ import type { InferenceRequest, InferenceResult, InferenceScheduler } from './in
 import { BufferPool } from './buffer-pool.js';
 import { batchKey, mergeInputs, rowsOf, sliceOutputs } from './tensor-batch.js';
 import { emptyCounters, type VersionCounters } from './version-counters.js';
+import { LatencyHistogram, type LatencySnapshot } from './latency-histogram.js';
 import { timerDelayMs } from './timer-delay.js';
 
 export interface DynamicBatcherOptions {
@@ -65,6 +66,8 @@ interface Pending {
   timer: NodeJS.Timeout | undefined;
   stopWatchingClient: (() => void) | undefined;
   settled: boolean;
+  /** Joined a batch that executed: its answer counts in the latency histogram. */
+  ran: boolean;
 }
 
 class VersionQueue {
@@ -74,6 +77,8 @@ class VersionQueue {
   /** The version went away: the queue is dropped as soon as it is idle. */
   retired = false;
   readonly counters = emptyCounters();
+  /** Queue-to-answer latency of requests that ran, cumulative (rollout checks diff two snapshots). */
+  readonly latency = new LatencyHistogram();
   constructor(
     readonly model: string,
     readonly version: number,
@@ -153,11 +158,13 @@ export class DynamicBatcher implements InferenceScheduler {
         enqueuedAt: now,
         deadline,
         resolve: (result) => {
+          queue.latency.record(performance.now() - now, true);
           this.#answered();
           answered?.();
           resolve(result);
         },
         reject: (error) => {
+          if (pending.ran) queue.latency.record(performance.now() - now, false);
           this.#answered();
           answered?.();
           reject(error);
@@ -165,6 +172,7 @@ export class DynamicBatcher implements InferenceScheduler {
         timer: undefined,
         stopWatchingClient: undefined,
         settled: false,
+        ran: false,
       };
       queue.items.push(pending);
       queue.counters.requests += 1;
@@ -181,6 +189,11 @@ export class DynamicBatcher implements InferenceScheduler {
   counters(model: string, version: number): VersionCounters | undefined {
     const queue = this.#queues.get(queueId(model, version));
     return queue && { ...queue.counters };
+  }
+
+  /** The version's cumulative latency histogram of requests that ran; undefined before its first request. */
+  latency(model: string, version: number): LatencySnapshot | undefined {
+    return this.#queues.get(queueId(model, version))?.latency.snapshot();
   }
 
   /** Requests queued (not yet running) for a version. */
@@ -321,6 +334,7 @@ export class DynamicBatcher implements InferenceScheduler {
       queue.counters.queueTimeMs += started - pending.enqueuedAt;
       this.#observer?.queued?.(queue.model, queue.version, started - pending.enqueuedAt);
       this.#settle(pending);
+      pending.ran = true;
     }
     let lease;
     try {

@@ -4,6 +4,8 @@
  * the drain ends (while a slow request is still running); GET /cluster and `switchyard nodes ls`
  * list the other node and this one as self.
  */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { heartbeatKey } from '../../src/cluster/node-heartbeat-record.js';
 import { runCli } from '../support/cli.js';
@@ -61,6 +63,12 @@ describe('node heartbeats between processes', () => {
     );
     const key = heartbeatKey(prefix, 'node-term');
     await eventually(async () => ((await redis.get(key)) ?? '').includes('"mlp"'), 10_000, 'a heartbeat with mlp READY');
+    // A long queue delay keeps the requests queued across several heartbeats, however fast the machine.
+    await writeFile(join(node.repo, 'mlp', 'config.json'), JSON.stringify({ max_queue_delay_ms: 4000, max_batch_size: 8192 }));
+    await eventually(async () => {
+      const view = (await (await fetch(node.url + '/models/mlp')).json()) as { config?: { max_queue_delay_ms?: number } };
+      return view.config?.max_queue_delay_ms === 4000;
+    }, 10_000, 'the queue delay applied');
     const row = Array.from({ length: 256 }, (_, i) => (i % 5) / 5);
     const body = JSON.stringify({ inputs: { input: Array.from({ length: 512 }, () => row) } });
     let answered = 0;

@@ -139,6 +139,7 @@ const CHECKS: Record<SettingName, SettingCheck> = {
   // Unset: derived per process, so the check compares its form, not its value.
   FORWARD_CONNECTIONS: { value: '8', field: (c) => c.forward.connections, means: number },
   FORWARD_TIMEOUT_MS: { value: '1500', field: (c) => c.forward.timeoutMs, means: number },
+  ROLLOUT_MIN_INTERVAL_MS: { value: '300', field: (c) => c.rolloutMinIntervalMs, means: number },
   TRUSTED_PROXIES: { value: '10.0.0.0/8, 127.0.0.1', field: (c) => c.trustedProxies, means: (raw) => raw.split(',').map((k) => k.trim()).filter(Boolean), unset: [] },
   // Unset: generated per process (<hostname>-<pid>-<4 hex>), so the check names the shape, not a value.
   NODE_ID: { value: 'node-a', field: (c) => (c.membership.nodeId === generatedNodeIdShape(c.membership.nodeId) ? 'generated' : c.membership.nodeId), means: text, unset: 'generated' },

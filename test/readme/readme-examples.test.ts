@@ -33,6 +33,7 @@ const SECTION_SETTINGS: Record<string, { readonly env?: Record<string, string>; 
     env: { NODE_ID: 'node-a' },
     why: 'membership lives in Redis; the section starts its node with NODE_ID=node-a and REDIS_URL (its `npm start` lines are in a block of their own)',
   },
+  Rollouts: { redis: true, why: 'rollouts keep their state in Redis (the section: "It needs REDIS_URL")' },
 };
 
 /** Examples that do not run here (matched by a piece of the command), and why. */

@@ -18,6 +18,7 @@ import { idempotencyKeyOf, markReplayed } from '../idempotency-key.js';
 import { readJsonBody } from '../request-body.js';
 import { assertModelName } from '../request-params.js';
 import { loadModel, repositoryIndex, unloadModel } from './v2-repository-handlers.js';
+import { rolloutRoutes } from './rollout-routes.js';
 
 function store(services: HttpServices): AdminRouteStore {
   if (!services.routeStore) throw new SwitchyardError('NOT_FOUND', 'this gateway has no writable routing source');
@@ -137,6 +138,8 @@ export function adminRoutes(services: HttpServices): Hono {
     markReplayed(c, replayed);
     return c.json({ model, alias, removed });
   });
+
+  app.route('/', rolloutRoutes(services));
 
   app.get('/admin/models', (c) => c.json({ models: repositoryIndex(services, false) }));
 
