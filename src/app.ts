@@ -372,6 +372,7 @@ export class Switchyard {
       rollouts: this.rollouts,
       serveApi: config.mode !== 'worker',
       cluster: { self: () => this.nodeReport.current(), members: this.membership?.directory },
+      nodeId: config.membership.nodeId,
     });
     this.#logLifecycle();
   }

@@ -81,8 +81,8 @@ export class ClusterScheduler implements InferenceScheduler {
   }
 
   async infer(request: InferenceRequest): Promise<InferenceResult> {
-    // A single process: no load to count, only who served it.
-    if (!this.picker.distributed) return this.#local.infer(request).then((result) => ({ ...result, servedBy: this.nodeId }));
+    // A single process: no load to count (its answers name this node by leaving servedBy unset).
+    if (!this.picker.distributed) return this.#local.infer(request);
     const { model, version } = request;
     const set = this.picker.candidates(model, version);
     if (set.usable.length === 0) {
@@ -174,8 +174,7 @@ export class ClusterScheduler implements InferenceScheduler {
     const id = key(request.model, request.version);
     this.#localInFlight.set(id, (this.#localInFlight.get(id) ?? 0) + 1);
     try {
-      const result = await this.#local.infer(request);
-      return { ...result, servedBy: this.nodeId };
+      return await this.#local.infer(request);
     } finally {
       const left = (this.#localInFlight.get(id) ?? 1) - 1;
       if (left > 0) this.#localInFlight.set(id, left);

@@ -161,4 +161,6 @@ export interface HttpServices {
   readonly trustedProxies?: readonly string[] | undefined;
   /** What GET /cluster lists; absent = the endpoint answers 404. */
   readonly cluster?: ClusterListing | undefined;
+  /** This process's node id: `x-served-by` of the answers it ran itself. Default: no header. */
+  readonly nodeId?: string | undefined;
 }

@@ -36,7 +36,7 @@ export interface InferenceResult {
   readonly model: string;
   readonly version: number;
   readonly outputs: Record<string, Tensor>;
-  /** The node (or backend target) that ran it, for `x-served-by`; set by the cluster scheduler. */
+  /** The other node (or backend target) that ran it, for `x-served-by`; undefined = this process ran it. */
   readonly servedBy?: string;
 }
 

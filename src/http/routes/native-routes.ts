@@ -9,6 +9,7 @@ import { submitAsyncPrediction } from './job-routes.js';
 import { assertModelExists, decodeForVersion, unloadedVersions } from '../model-lookup.js';
 import { parsePrefer } from '../prefer-header.js';
 import { clientConnection, parseJsonBody, readBody, readJsonBody } from '../request-body.js';
+import { servedByHeader } from '../served-by-header.js';
 import { requestIdOf } from '../middleware/request-id.js';
 import { assertModelName, assertVersionSpec, deadlineFromTimeout } from '../request-params.js';
 
@@ -105,7 +106,7 @@ export function nativeRoutes(services: HttpServices): Hono {
           'content-type': 'application/json',
           'x-model-version': String(result.version),
           'x-request-id': requestIdOf(c),
-          ...(result.servedBy === undefined ? {} : { 'x-served-by': result.servedBy }),
+          ...servedByHeader(result.servedBy ?? services.nodeId),
         },
       });
     } catch (error) {

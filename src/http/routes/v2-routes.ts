@@ -23,6 +23,7 @@ import type { HttpServices } from '../http-services.js';
 import { assertModelExists, decodeForVersion, servingSignature } from '../model-lookup.js';
 import { bodyBuffers } from '../body-buffer-pool.js';
 import { bodyOwnsBuffer, clientConnection, outgoingOf, readBody } from '../request-body.js';
+import { servedByHeader } from '../served-by-header.js';
 import { requestIdOf } from '../middleware/request-id.js';
 import { assertModelName, assertVersionSpec, deadlineFromTimeout, deadlineFromTimeoutMicros } from '../request-params.js';
 import { loadModel, repositoryIndex, unloadModel } from './v2-repository-handlers.js';
@@ -205,7 +206,7 @@ export function v2Routes(services: HttpServices): Hono {
     // Plain header objects keep @hono/node-server on its fast response path.
     c.set('requestIdSent', true);
     const requestId = requestIdOf(c);
-    const served = result.servedBy === undefined ? {} : { 'x-served-by': result.servedBy };
+    const served = servedByHeader(result.servedBy ?? services.nodeId);
     if (encoded.headerLength === undefined) {
       return new Response(encoded.body, { status: 200, headers: { 'content-type': 'application/json', 'x-request-id': requestId, ...served } });
     }
