@@ -310,8 +310,11 @@ async function poll() {
   for (const detail of present) if (detail.rollout && !rolloutItems.some((r) => r && r.model === detail.name)) rolloutItems.push({ model: detail.name, ...detail.rollout });
   renderOptional('rollouts-section', 'rollouts', rolloutItems, ['model', 'state', 'target', 'weight', 'step', 'reason', 'history'],
     rollouts.body ? '' : 'no rollouts endpoint readable here: GET /admin/rollouts answered ' + rollouts.status);
-  const shadowItems = present.filter((detail) => detail.shadow && typeof detail.shadow === 'object').map((detail) => ({ model: detail.name, ...detail.shadow }));
-  renderOptional('shadow-section', 'shadows', shadowItems, ['model', 'version', 'percent', 'compared', 'agreed', 'disagreed', 'errors', 'max_difference'], '');
+  // GET /models/<name>: shadow.versions, one row per shadow version of the model.
+  const shadowItems = present.flatMap((detail) =>
+    detail.shadow && Array.isArray(detail.shadow.versions) ? detail.shadow.versions.map((row) => ({ model: detail.name, ...row })) : [],
+  );
+  renderOptional('shadow-section', 'shadows', shadowItems, ['model', 'version', 'mirrored', 'compared', 'agreed', 'disagreed', 'errors', 'dropped', 'max_abs_difference'], '');
   const nodeItems = cluster.body ? listOf(cluster.body, 'nodes') : [];
   renderOptional('nodes-section', 'nodes', nodeItems, ['id', 'url', 'self', 'state', 'versions', 'load'],
     cluster.body ? '' : 'no cluster membership: GET /cluster answered ' + cluster.status);

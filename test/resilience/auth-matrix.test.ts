@@ -53,6 +53,11 @@ const ROUTES: Record<string, Guard> = {
   'DELETE /admin/routes/:model': 'admin',
   'DELETE /admin/routes/:model/:alias': 'admin',
   'GET /admin/models': 'admin',
+  'GET /admin/rollouts': 'admin',
+  'GET /admin/rollouts/:model': 'admin',
+  'POST /admin/rollouts': 'admin',
+  'POST /admin/rollouts/:model/abort': 'admin',
+  'DELETE /admin/rollouts/:model': 'admin',
   'POST /admin/models/:model/load': 'admin',
   'POST /admin/models/:model/unload': 'admin',
 };

@@ -166,8 +166,8 @@ if (!HAVE_CHROMIUM) {
 
 /**
  * A proxy in front of the gateway that answers GET /cluster and GET /admin/rollouts and adds a
- * `shadow` object to GET /models/<name>, as the branches building them will: what the page must
- * render when they land. Shapes are illustrative; the page renders any fields it finds.
+ * `shadow` object to GET /models/<name> (its real shape: one row per shadow version), so the page
+ * renders every optional section without Redis or a configured shadow.
  */
 async function withOtherFeatures(upstream: string): Promise<string> {
   const target = new URL(upstream);
@@ -192,7 +192,7 @@ async function withOtherFeatures(upstream: string): Promise<string> {
         upstreamResponse.on('data', (chunk: Buffer) => chunks.push(chunk));
         upstreamResponse.on('end', () => {
           const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-          json({ ...body, shadow: { version: 2, percent: 10, compared: 8, agreed: 7, disagreed: 1, errors: 0, max_difference: 0.125 } });
+          json({ ...body, shadow: { versions: [{ version: 2, mirrored: 8, compared: 8, agreed: 7, disagreed: 1, errors: 0, dropped: 0, max_abs_difference: 0.125 }] } });
         });
         return;
       }
