@@ -4,7 +4,7 @@
  * (32 connections), each gateway in its own process, measured in turn (twice each).
  * Target: instrumented req/s ÷ bare req/s >= 0.95.
  */
-import { formatLoad, runLoad, type LoadOptions, type LoadResult } from '../support/load.js';
+import { combineLoads, formatLoad, runLoad, type LoadOptions } from '../support/load.js';
 import { createBenchRepo, linearBody } from '../support/model-repo-fixture.js';
 import { startGatewayProcess } from '../support/server-process.js';
 import type { ScenarioReport } from './core-gateway.js';
@@ -24,17 +24,7 @@ export async function operationsScenario(durationSeconds: number): Promise<Scena
     await bare.stop();
     throw error;
   });
-  const total = (results: LoadResult[]): LoadResult => {
-    const requests = results.reduce((sum, r) => sum + r.requests, 0);
-    return {
-      requests,
-      requestsPerSecond: results.reduce((sum, r) => sum + r.requestsPerSecond, 0) / results.length,
-      p50Ms: Math.max(...results.map((r) => r.p50Ms)),
-      p99Ms: Math.max(...results.map((r) => r.p99Ms)),
-      meanMs: results.reduce((sum, r) => sum + r.meanMs * r.requests, 0) / Math.max(requests, 1),
-      failures: results.reduce((sum, r) => sum + r.failures, 0),
-    };
-  };
+
   try {
     // Warm both first (JIT, sessions).
     await runLoad({ ...load(bare.url), durationSeconds: Math.min(2, durationSeconds) });
@@ -42,8 +32,8 @@ export async function operationsScenario(durationSeconds: number): Promise<Scena
     const off = [await runLoad(load(bare.url))];
     const on = [await runLoad(load(instrumented.url)), await runLoad(load(instrumented.url))];
     off.push(await runLoad(load(bare.url)));
-    const observed = { result: total(on), metrics: await (await fetch(instrumented.url + '/metrics')).text() };
-    const unobserved = { result: total(off) };
+    const observed = { result: combineLoads(on), metrics: await (await fetch(instrumented.url + '/metrics')).text() };
+    const unobserved = { result: combineLoads(off) };
     lines.push(`linear, metrics off + logs silent (${CONNECTIONS} conns): ${formatLoad(unobserved.result)}`);
     lines.push(`linear, metrics on + logs info    (${CONNECTIONS} conns): ${formatLoad(observed.result)}`);
     // The instrumented run must have recorded what it served (a disabled hook would look free).

@@ -8,7 +8,7 @@
  * pages, pages, none, so drift in the machine's load over the run cancels out.
  * Target: req/s with five pages ÷ req/s with none >= 0.95.
  */
-import { formatLoad, runLoad, type LoadOptions, type LoadResult } from '../support/load.js';
+import { combineLoads, formatLoad, runLoad, type LoadOptions, type LoadResult } from '../support/load.js';
 import { createBenchRepo, linearBody } from '../support/model-repo-fixture.js';
 import { startGatewayProcess } from '../support/server-process.js';
 import type { ScenarioReport } from './core-gateway.js';
@@ -61,18 +61,6 @@ function openPages(url: string, count: number): PageClients {
   };
 }
 
-function mean(results: LoadResult[]): LoadResult {
-  const requests = results.reduce((sum, r) => sum + r.requests, 0);
-  return {
-    requests,
-    requestsPerSecond: results.reduce((sum, r) => sum + r.requestsPerSecond, 0) / results.length,
-    p50Ms: Math.max(...results.map((r) => r.p50Ms)),
-    p99Ms: Math.max(...results.map((r) => r.p99Ms)),
-    meanMs: results.reduce((sum, r) => sum + r.meanMs * r.requests, 0) / Math.max(requests, 1),
-    failures: results.reduce((sum, r) => sum + r.failures, 0),
-  };
-}
-
 export async function statusPageScenario(durationSeconds: number): Promise<ScenarioReport> {
   const repo = await createBenchRepo();
   const lines: string[] = [];
@@ -91,8 +79,8 @@ export async function statusPageScenario(durationSeconds: number): Promise<Scena
     const none = [await runLoad(load())];
     const open = [await withPages(), await withPages()];
     none.push(await runLoad(load()));
-    const closed = mean(none);
-    const opened = mean(open.map((run) => run.result));
+    const closed = combineLoads(none);
+    const opened = combineLoads(open.map((run) => run.result));
     const polls = open.reduce((sum, run) => sum + run.polls, 0);
     const reads = open.reduce((sum, run) => sum + run.reads, 0);
     const failedReads = open.reduce((sum, run) => sum + run.failedReads, 0);

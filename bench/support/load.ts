@@ -44,3 +44,19 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 export function formatLoad(result: LoadResult): string {
   return `${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.requests} requests, ${result.failures} failed`;
 }
+
+/**
+ * Several runs of the same load as one: requests and failures summed, req/s averaged, the mean
+ * latency weighted by requests, p50 and p99 the worst run's (percentiles do not add up).
+ */
+export function combineLoads(results: readonly LoadResult[]): LoadResult {
+  const requests = results.reduce((sum, r) => sum + r.requests, 0);
+  return {
+    requests,
+    requestsPerSecond: results.reduce((sum, r) => sum + r.requestsPerSecond, 0) / results.length,
+    p50Ms: Math.max(...results.map((r) => r.p50Ms)),
+    p99Ms: Math.max(...results.map((r) => r.p99Ms)),
+    meanMs: results.reduce((sum, r) => sum + r.meanMs * r.requests, 0) / Math.max(requests, 1),
+    failures: results.reduce((sum, r) => sum + r.failures, 0),
+  };
+}

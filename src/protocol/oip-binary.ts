@@ -128,3 +128,19 @@ export function tensorToBinary(tensor: Tensor): Buffer {
   }
   return out;
 }
+
+/**
+ * A binary tensor data body: the JSON header, then each tensor's bytes in order (the extension's
+ * framing; the header's length goes in Inference-Header-Content-Length). One copy of each chunk.
+ */
+export function frameBinaryBody(json: string, chunks: readonly Buffer[], binaryLength: number, allocate: (size: number) => Buffer = Buffer.allocUnsafe): { body: Buffer; headerLength: number } {
+  const headerLength = Buffer.byteLength(json, 'utf8');
+  const body = allocate(headerLength + binaryLength);
+  body.write(json, 0, 'utf8');
+  let offset = headerLength;
+  for (const chunk of chunks) {
+    chunk.copy(body, offset);
+    offset += chunk.length;
+  }
+  return { body, headerLength };
+}

@@ -9,7 +9,7 @@
 import { SwitchyardError } from '../errors.js';
 import { bytesPerElement, DATATYPES, isDatatype, type ModelSignature, type Tensor, type TensorInfo } from '../tensor.js';
 import { jsonPreview } from './json-preview.js';
-import { tensorFromBinary, tensorToBinary, utf8Element } from './oip-binary.js';
+import { frameBinaryBody, tensorFromBinary, tensorToBinary, utf8Element } from './oip-binary.js';
 import { tensorFromJson } from './tensor-json.js';
 import { findInput, validateInputs, validateOutputNames, validateShape } from './validate-inputs.js';
 
@@ -389,13 +389,5 @@ export function encodeInferRequest(parts: { readonly id?: string | undefined; re
     `"inputs":[${inputs.join(',')}]` +
     (outputs === undefined ? '' : `,"outputs":[${outputs.join(',')}]`) +
     ',"parameters":{"binary_data_output":true}}';
-  const headerLength = Buffer.byteLength(json, 'utf8');
-  const body = Buffer.allocUnsafe(headerLength + binaryLength);
-  body.write(json, 0, 'utf8');
-  let offset = headerLength;
-  for (const chunk of chunks) {
-    chunk.copy(body, offset);
-    offset += chunk.length;
-  }
-  return { body, headerLength };
+  return frameBinaryBody(json, chunks, binaryLength);
 }

@@ -7,7 +7,7 @@
  */
 import { isDatatype, type Tensor } from '../tensor.js';
 import { fromHalfBits } from './float16.js';
-import { tensorFromBinary, tensorToBinary } from './oip-binary.js';
+import { frameBinaryBody, tensorFromBinary, tensorToBinary } from './oip-binary.js';
 import { tensorFromJson } from './tensor-json.js';
 
 export interface OipInferResponseParts {
@@ -102,15 +102,7 @@ export function encodeInferResponse(parts: OipInferResponseParts): EncodedOipRes
     (id === undefined ? '' : `,"id":${JSON.stringify(id)}`) +
     `,"outputs":[${described.join(',')}]}`;
   if (chunks.length === 0) return { body: json, headerLength: undefined };
-  const headerLength = Buffer.byteLength(json, 'utf8');
-  const body = (parts.allocate ?? Buffer.allocUnsafe)(headerLength + binaryLength);
-  body.write(json, 0, 'utf8');
-  let offset = headerLength;
-  for (const chunk of chunks) {
-    chunk.copy(body, offset);
-    offset += chunk.length;
-  }
-  return { body, headerLength };
+  return frameBinaryBody(json, chunks, binaryLength, parts.allocate);
 }
 
 export interface DecodedOipResponse {
