@@ -10,7 +10,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { cleanupAfter } from '../support/cleanup.js';
+import { listenOnLoopback } from '../support/loopback-server.js';
 import { eventually } from '../support/eventually.js';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -90,17 +90,7 @@ async function flakyProxy(node: GatewayProcess): Promise<FlakyProxy> {
       })().catch(() => response.destroy());
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanupAfter(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  const address = server.address();
-  if (typeof address !== 'object' || !address) throw new Error('no address');
-  return Object.assign(state, { url: `http://127.0.0.1:${address.port}` });
+  return Object.assign(state, { url: await listenOnLoopback(server) });
 }
 
 describe('a front gateway with an empty repository and a backends file', () => {

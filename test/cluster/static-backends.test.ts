@@ -9,6 +9,7 @@ import { createServer as createNetServer, type Socket } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { StaticBackends, type StaticBackendsOptions } from '../../src/cluster/static-backends.js';
+import { listenOnLoopback } from '../support/loopback-server.js';
 import { cleanupAfter } from '../support/cleanup.js';
 import { eventually, sleep } from '../support/eventually.js';
 import { startGatewayProcess } from '../support/gateway-process.js';
@@ -80,17 +81,7 @@ async function probeServer(): Promise<ProbeServer> {
     }
     response.writeHead(/^\/v2\/models\/[^/]+\/versions\/\d+\/ready$/.test(request.url ?? '') ? 200 : 404).end();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanupAfter(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  const address = server.address();
-  if (typeof address !== 'object' || !address) throw new Error('no address');
-  return Object.assign(state, { url: `http://127.0.0.1:${address.port}` });
+  return Object.assign(state, { url: await listenOnLoopback(server) });
 }
 
 /** A server that accepts connections and never answers (a hung backend). */
